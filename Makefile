@@ -1,0 +1,71 @@
+# Clawline: `make run` serves the whole bot on loopback, `make test` checks everything.
+# Every install step lives here, so a fresh clone needs only Python 3.11 and make.
+
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SAM_VENV := .venv-sam
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.DEFAULT_GOAL := help
+.PHONY: help install tools run test lint typecheck unit functional iac package e2e bench security build clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: requirements/dev.txt layers/engine/requirements.txt functions/http/requirements.txt pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip==25.3
+	$(BIN)/pip install -q -r requirements/dev.txt
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
+	touch $@
+
+$(SAM_VENV)/.installed: requirements/sam.txt
+	$(PY) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install -q -r requirements/sam.txt
+	touch $@
+
+install: $(BIN)/.installed ## create the project venv (pinned)
+
+tools: $(SAM_VENV)/.installed ## create the SAM CLI tools venv (kept apart: it pins its own boto3)
+
+run: install ## run the whole bot locally (HTTP, WebSocket, MQTT) on 127.0.0.1
+	$(BIN)/clawline dev
+
+lint: install ## ruff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install ## mypy (strict on the engine)
+	$(BIN)/mypy layers/engine/clawline functions local plugins
+
+unit: install ## pure tests, no sockets
+	$(BIN)/pytest -q tests/unit plugins
+
+functional: install ## against loopback servers (moto DynamoDB)
+	$(BIN)/pytest -q tests/functional
+
+iac: install tools ## cfn-lint, sam validate --lint and the translated template
+	$(BIN)/pytest -q tests/iac
+
+package: install tools ## sam build, then every function in the Lambda Runtime Interface Emulator
+	$(BIN)/pytest -q tests/package
+
+e2e: install ## the local runtime driven by real clients
+	$(BIN)/pytest -q tests/e2e
+
+test: install tools ## everything CI runs
+	$(BIN)/ruff check .
+	$(BIN)/mypy layers/engine/clawline functions local plugins
+	$(BIN)/pytest
+
+build: tools ## sam build (default architecture arm64)
+	PYENV_VERSION=3.11.7:3.13.0 $(SAM_VENV)/bin/sam build --parallel --cached
+
+bench: install ## benchmarks; results go to BENCHMARKS.md
+	$(BIN)/python -m bench
+
+clean: ## remove venvs and build output
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

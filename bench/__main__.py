@@ -1,0 +1,28 @@
+"""Run benchmarks: ``python -m bench`` (all) or ``python -m bench engine nlu`` (some).
+
+Each benchmark is a module ``bench/<name>.py`` with a ``main() -> None`` that measures and calls
+``bench.report.update_section``. Add a new one to ``BENCHMARKS`` below.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+BENCHMARKS: list[str] = []
+
+
+def main(argv: list[str]) -> int:
+    names = argv or BENCHMARKS
+    unknown = sorted(set(names) - set(BENCHMARKS))
+    if unknown:
+        print(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}", file=sys.stderr)
+        return 2
+    for name in names:
+        print(f"== bench {name}", flush=True)
+        importlib.import_module(f"bench.{name}").main()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

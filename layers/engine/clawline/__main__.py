@@ -1,0 +1,5 @@
+import sys
+
+from clawline.cli import main
+
+sys.exit(main())

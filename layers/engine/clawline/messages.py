@@ -1,0 +1,116 @@
+"""Models at the engine's edge: what comes in (``InboundMessage``) and what goes out (``Reply``).
+
+Input models forbid unknown fields, so a misspelt field is an error instead of silently lost data.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+
+#: Default bound on one message's text, in UTF-8 bytes. Channels may pass another through the
+#: validation context (``{"max_text_bytes": N}``) from the function's settings.
+DEFAULT_MAX_TEXT_BYTES = 16 * 1024
+
+#: Message and conversation ids are printable, bounded and free of separators used in storage keys.
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@-]+$")]
+
+MetadataValue = str | int | float | bool | None
+
+
+class Channel(StrEnum):
+    HTTP = "http"
+    WEBSOCKET = "websocket"
+    MQTT = "mqtt"
+    CLI = "cli"
+    TEST = "test"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Attachment(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    url: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = None
+    name: Annotated[str, StringConstraints(max_length=256)] | None = None
+
+
+class InboundMessage(BaseModel):
+    """One user message, already authenticated: ``sender`` is the principal the channel vouched for."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    message_id: Identifier
+    channel: Channel
+    conversation_id: Identifier
+    sender: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    text: str
+    attachments: Annotated[list[Attachment], Field(max_length=10)] = []
+    metadata: Annotated[dict[Annotated[str, StringConstraints(max_length=64)], MetadataValue], Field(max_length=32)] = {}
+    received_at: datetime = Field(default_factory=utc_now)
+
+    @field_validator("text")
+    @classmethod
+    def _text_fits(cls, text: str, info: ValidationInfo) -> str:
+        limit = DEFAULT_MAX_TEXT_BYTES
+        if isinstance(info.context, dict):
+            limit = int(info.context.get("max_text_bytes", limit))
+        size = len(text.encode("utf-8", errors="surrogatepass"))
+        if size > limit:
+            raise ValueError(f"text is {size} bytes, over the limit of {limit} bytes")
+        return text
+
+
+class OutboundMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str
+    #: Optional quick replies / buttons a client may render.
+    buttons: list[str] = []
+
+
+class Action(BaseModel):
+    """Something the engine decided besides replying (hand off, publish, reject...)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str
+    params: dict[str, Any] = {}
+
+
+class Entity(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    entity: str
+    value: Any
+    text: str
+    start: int
+    end: int
+    extractor: str | None = None
+
+
+class Reply(BaseModel):
+    """The engine's answer to one ``InboundMessage``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    message_id: str
+    conversation_id: str
+    messages: list[OutboundMessage] = []
+    actions: list[Action] = []
+    intent: str | None = None
+    confidence: float | None = None
+    entities: list[Entity] = []
+    slots: dict[str, Any] = {}
+    #: Names of the rules (or "fallback") that decided this reply, for debugging and tests.
+    trace: list[str] = []
+
+    @property
+    def texts(self) -> list[str]:
+        return [m.text for m in self.messages]

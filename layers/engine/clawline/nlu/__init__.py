@@ -1,0 +1,1 @@
+"""Natural-language understanding: intent classification, entity extraction, out-of-scope detection."""

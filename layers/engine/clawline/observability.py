@@ -1,0 +1,44 @@
+"""One place for logs, metrics and traces: Powertools Logger (JSON), Metrics (EMF) and Tracer (X-Ray).
+
+Constructing these objects does no I/O, so importing this module is safe at cold start. Metric names live
+in one Enum so dashboards and alarms in template.yaml cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+
+NAMESPACE = "Clawline"
+SERVICE = "clawline"
+
+
+class MetricName(StrEnum):
+    TURNS = "Turns"
+    ERRORS = "Errors"
+    TURN_LATENCY = "TurnLatency"
+    PLUGIN_CALLS = "PluginCalls"
+    PLUGIN_ERRORS = "PluginError"
+    NLU_FALLBACKS = "NluFallbacks"
+    REJECTED_INPUT = "RejectedInput"
+    DUPLICATE_MESSAGES = "DuplicateMessages"
+    TAMPERED_REPLAY = "TamperedReplay"
+    STALE_CONNECTIONS = "StaleConnections"
+    DEAD_LETTERS = "DeadLetters"
+    RATE_LIMITED = "RateLimited"
+    AUTH_FAILURES = "AuthFailures"
+
+
+logger = Logger(service=SERVICE, utc=True)
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+tracer = Tracer(service=SERVICE)
+
+
+def count(name: MetricName, value: float = 1) -> None:
+    metrics.add_metric(name=name.value, unit=MetricUnit.Count, value=value)
+
+
+def latency_ms(name: MetricName, value: float) -> None:
+    metrics.add_metric(name=name.value, unit=MetricUnit.Milliseconds, value=value)

@@ -1,0 +1,40 @@
+"""Ports: the engine's only ways out to the world. Adapters (DynamoDB, API Gateway, IoT, EMF) implement them.
+
+A contract test runs the same assertions against every implementation of a port, so an in-memory fake
+cannot drift from the DynamoDB adapter it stands for.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from clawline.conversation import ConversationState, Turn, TurnPage
+
+
+@runtime_checkable
+class ConversationStore(Protocol):
+    """Conversation state and transcript, partitioned by owner (the authenticated principal)."""
+
+    def load(self, conversation_id: str, owner: str, *, window: int = 10) -> ConversationState:
+        """The conversation's state with its most recent turns; a fresh state (version 0) if none exists."""
+        ...
+
+    def save(self, state: ConversationState, turn: Turn) -> ConversationState:
+        """Store the turn and the state atomically, if nobody wrote since ``state.version`` was read.
+
+        Returns the state with its new version. Raises ``ConflictError`` when the write lost a race.
+        """
+        ...
+
+    def list_turns(self, conversation_id: str, owner: str, *, limit: int = 20, cursor: str | None = None) -> TurnPage:
+        """Turns, newest first, one page at a time."""
+        ...
+
+    def delete(self, conversation_id: str, owner: str) -> int:
+        """Delete the state and every turn; returns how many items were deleted (0 if none existed)."""
+        ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...

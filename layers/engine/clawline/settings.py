@@ -1,0 +1,61 @@
+"""Function settings, read from the environment once, at first invoke (never at import time).
+
+Every field maps to an environment variable ``CLAWLINE_<FIELD>`` (upper case). A missing required one
+fails with a pydantic ``ValidationError`` that names the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from clawline.messages import DEFAULT_MAX_TEXT_BYTES
+
+PREFIX = "CLAWLINE_"
+
+
+def default_bot_path() -> str:
+    """The bot shipped in the bot layer in Lambda (/opt/bots/default), or the repo's bots/default locally."""
+    layer = Path("/opt/bots/default")
+    if layer.is_dir():
+        return str(layer)
+    return str(Path(__file__).resolve().parents[3] / "bots" / "default")
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    bot_path: str = Field(default_factory=default_bot_path)
+    state_table: str | None = None
+    connections_table: str | None = None
+    idempotency_table: str | None = None
+    max_text_bytes: int = Field(default=DEFAULT_MAX_TEXT_BYTES, ge=1, le=128 * 1024)
+    conversation_window: int = Field(default=10, ge=0, le=100)
+    retention_days: int = Field(default=30, ge=1, le=3650)
+    reply_topic: str = "clawline/{thing}/out"
+    idempotency_ttl_seconds: int = Field(default=3600, ge=60)
+    connection_ttl_seconds: int = Field(default=7200 + 300, ge=60)
+    dynamodb_max_attempts: int = Field(default=4, ge=1, le=10)
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwks_url: str | None = None
+    jwt_algorithms: str = "RS256"
+    jwt_secret_name: str | None = None
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=60)
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values = {k[len(PREFIX) :].lower(): v for k, v in env.items() if k.startswith(PREFIX)}
+        return cls.model_validate(values)
+
+    def require(self, *names: str) -> None:
+        """Fail naming the environment variable when a setting this function needs is absent."""
+        missing = [f"{PREFIX}{n.upper()}" for n in names if not getattr(self, n)]
+        if missing:
+            from clawline.errors import ConfigurationError
+
+            raise ConfigurationError(f"missing required environment variable(s): {', '.join(missing)}")

@@ -1,0 +1,68 @@
+"""In-memory ``ConversationStore`` for unit tests, ``clawline chat`` and story tests.
+
+It keeps the same contract as the DynamoDB adapter (the contract test in tests/functional runs both),
+including optimistic locking, so code tested against it behaves the same in Lambda.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from clawline.conversation import ConversationState, Turn, TurnPage
+from clawline.errors import ConflictError
+from clawline.store.keys import conversation_pk, decode_cursor, encode_cursor
+
+
+class InMemoryConversationStore:
+    def __init__(self) -> None:
+        self._states: dict[str, ConversationState] = {}
+        self._turns: dict[str, list[Turn]] = {}
+        self._lock = threading.Lock()
+
+    def load(self, conversation_id: str, owner: str, *, window: int = 10) -> ConversationState:
+        pk = conversation_pk(owner, conversation_id)
+        with self._lock:
+            stored = self._states.get(pk)
+            state = (
+                stored.model_copy(deep=True)
+                if stored
+                else ConversationState(conversation_id=conversation_id, owner=owner)
+            )
+            turns = self._turns.get(pk, [])
+            state.recent_turns = [t.model_copy() for t in turns[-window:]] if window > 0 else []
+        return state
+
+    def save(self, state: ConversationState, turn: Turn) -> ConversationState:
+        pk = conversation_pk(state.owner, state.conversation_id)
+        with self._lock:
+            current = self._states.get(pk)
+            current_version = current.version if current else 0
+            if current_version != state.version:
+                raise ConflictError(
+                    "conversation was changed by another turn",
+                    details={"expected_version": state.version, "actual_version": current_version},
+                )
+            saved = state.model_copy(deep=True, update={"version": state.version + 1})
+            saved.recent_turns = []
+            self._states[pk] = saved
+            self._turns.setdefault(pk, []).append(turn.model_copy(update={"seq": saved.version}))
+        result = saved.model_copy(deep=True)
+        result.recent_turns = [*state.recent_turns, turn]
+        return result
+
+    def list_turns(self, conversation_id: str, owner: str, *, limit: int = 20, cursor: str | None = None) -> TurnPage:
+        pk = conversation_pk(owner, conversation_id)
+        with self._lock:
+            newest_first = list(reversed(self._turns.get(pk, [])))
+        if cursor is not None:
+            before = int(str(decode_cursor(cursor).get("seq", 0)))
+            newest_first = [t for t in newest_first if t.seq < before]
+        page = newest_first[:limit]
+        more = len(newest_first) > limit
+        return TurnPage(turns=page, next_cursor=encode_cursor({"seq": page[-1].seq}) if more and page else None)
+
+    def delete(self, conversation_id: str, owner: str) -> int:
+        pk = conversation_pk(owner, conversation_id)
+        with self._lock:
+            count = len(self._turns.pop(pk, [])) + (1 if self._states.pop(pk, None) else 0)
+        return count
