@@ -19,7 +19,7 @@ $(BIN)/.installed: requirements/dev.txt layers/engine/requirements.txt functions
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip==25.3
 	$(BIN)/pip install -q -r requirements/dev.txt
-	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
+	$(BIN)/pip install -q --no-deps -e .
 	touch $@
 
 $(SAM_VENV)/.installed: requirements/sam.txt
