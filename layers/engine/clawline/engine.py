@@ -1,114 +1,608 @@
-"""The engine's entry point: ``Engine.handle(InboundMessage) -> Reply``.
+"""The engine's entry point: ``Engine.handle(InboundMessage) -> Reply``. Every channel adapter calls exactly this.
 
-Every channel adapter calls exactly this. The turn pipeline:
+One turn::
 
-    load conversation -> understand (NLU) -> decide (rules) -> reply -> save conversation
+    load conversation -> plugins(before_nlu) -> [NLU] -> active form? -> rules -> actions/plugins(action)
+    -> reply (or fallback) -> save conversation (retried on a lost race) -> plugins(after_reply)
 
-This module is pure: no boto3, no environment. Its I/O goes through the ``ConversationStore`` port.
+NLU runs as the bot's mode says: always (``nlu``), never unless a rule classifies or a form needs entities
+(``rules``), or when the first candidate rule that uses ``intent``/``confidence``/``entities`` is reached, or
+the fallback needs an intent (``hybrid``). This module is pure: no boto3, no environment; I/O goes through the
+``ConversationStore`` port and plugins.
+
+Examples
+--------
+>>> from clawline.store.memory import InMemoryConversationStore
+>>> engine = load_engine("bots/default", InMemoryConversationStore())  # doctest: +SKIP
+>>> reply = asyncio.run(engine.handle(message))  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import bisect
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
-import yaml
-
+from clawline.bot import models
+from clawline.bot.compiled import Bot
+from clawline.bot.models import Mode, SlotType
 from clawline.conversation import ConversationState, Turn
-from clawline.errors import ConfigurationError
-from clawline.messages import InboundMessage, OutboundMessage, Reply
+from clawline.errors import ConflictError
+from clawline.messages import Action, InboundMessage, OutboundMessage, Reply
+from clawline.nlu.types import NluBackend, NluResult
+from clawline.observability import MetricName, count, logger
+from clawline.plugins.base import PluginResult, TurnContext
+from clawline.plugins.runner import HookOutcome, PluginRunner
 from clawline.ports import ConversationStore
+from clawline.rules.compiler import CompiledRule, Scope
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+__all__ = ["Bot", "Engine", "NluFactory", "default_nlu_factory", "load_engine"]
 
+#: Builds the NLU backend for a bot (None: the bot has no NLU). Injected by tests and the composition root.
+NluFactory = Callable[[Bot], NluBackend | None]
+#: How many times a turn is re-run after losing an optimistic-locking race before the conflict is raised.
+MAX_TURN_ATTEMPTS = 4
 
-@dataclass(frozen=True)
-class Bot:
-    """A bot definition: intents with examples, and the responses for each intent."""
-
-    name: str
-    intents: dict[str, list[str]]
-    responses: dict[str, list[str]]
-    fallback: str = "fallback"
-    threshold: float = 0.3
-    _vocab: dict[str, set[frozenset[str]]] = field(default_factory=dict, repr=False)
-
-    @classmethod
-    def load(cls, path: str | Path) -> Bot:
-        root = Path(path)
-        file = root / "bot.yaml" if root.is_dir() else root
-        try:
-            data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigurationError(f"{file}: cannot read bot definition: {exc}") from exc
-        intents = {name: list(spec.get("examples", [])) for name, spec in (data.get("intents") or {}).items()}
-        responses = {name: list(texts) for name, texts in (data.get("responses") or {}).items()}
-        settings = data.get("settings") or {}
-        return cls(
-            name=str(data.get("name", root.name)),
-            intents=intents,
-            responses=responses,
-            fallback=str(settings.get("fallback", "fallback")),
-            threshold=float(settings.get("threshold", 0.3)),
-        )
+_NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)?")
+_YES = frozenset({"yes", "y", "yeah", "yep", "sure", "ok", "okay", "true", "correct", "right", "confirm"})
+_NO = frozenset({"no", "n", "nope", "nah", "false", "wrong", "cancel"})
+_WORD = re.compile(r"\w+")
 
 
-def _tokens(text: str) -> frozenset[str]:
-    return frozenset(w.lower() for w in _WORD.findall(text))
+def default_nlu_factory(bot: Bot) -> NluBackend | None:
+    """The trained classifier when ``clawline.nlu`` provides it, else the keyword backend; None without intents."""
+    d = bot.definition
+    if not d.intents and not d.entities:
+        return None
+    intents = {name: list(intent.examples) for name, intent in d.intents.items()}
+    try:
+        # Imported here: the trained classifier (numpy) loads only for bots that have NLU.
+        from clawline.nlu import build_backend  # type: ignore[attr-defined]  # noqa: PLC0415
+    except ImportError:
+        from clawline.bot.keyword_nlu import KeywordBackend  # noqa: PLC0415
+
+        return KeywordBackend(intents, d.entities)
+    backend: NluBackend = build_backend(intents, entities=d.entities, oos_examples=list(d.out_of_scope))
+    return backend
+
+
+def load_engine(
+    path: str | Path,
+    store: ConversationStore,
+    *,
+    window: int = 10,
+    nlu_factory: NluFactory | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> Engine:
+    """Load the bot at ``path`` (a directory with bot.yaml) and build its engine. Raises ``BotDefinitionError``."""
+    bot = Bot.load(path)
+    return Engine(bot, store, window=window, nlu=(nlu_factory or default_nlu_factory)(bot), clock=clock)
 
 
 class Engine:
-    def __init__(self, bot: Bot, store: ConversationStore, *, window: int = 10) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        store: ConversationStore,
+        *,
+        window: int = 10,
+        nlu: NluBackend | None = None,
+        clock: Callable[[], datetime] | None = None,
+        indexed: bool = True,
+    ) -> None:
         self.bot = bot
         self.store = store
         self.window = window
-        self._examples = {name: [_tokens(e) for e in examples] for name, examples in bot.intents.items()}
+        self.nlu = nlu
+        self.clock = clock or (lambda: datetime.now(UTC))
+        #: False evaluates every rule in priority order (the benchmark's baseline); results are the same.
+        self.indexed = indexed
+        self.plugins = PluginRunner(bot.plugins)
+        self._mode = bot.settings.mode
+
+    @classmethod
+    def load(cls, path: str | Path, store: ConversationStore, **kwargs: Any) -> Engine:
+        return load_engine(path, store, **kwargs)
 
     async def setup(self) -> None:
-        """Once per cold start (plugins will set up here)."""
-
-    def classify(self, text: str) -> tuple[str | None, float]:
-        words = _tokens(text)
-        if not words:
-            return None, 0.0
-        best: tuple[str | None, float] = (None, 0.0)
-        for name, examples in self._examples.items():
-            for example in examples:
-                score = len(words & example) / len(words | example) if example else 0.0
-                if score > best[1]:
-                    best = (name, score)
-        return best if best[1] >= self.bot.threshold else (None, best[1])
+        """Once per cold start: every plugin's ``setup()``, concurrently, under the setup time budget."""
+        await self.plugins.setup(self.bot.settings.plugin_setup_timeout_ms / 1000)
 
     async def handle(self, message: InboundMessage) -> Reply:
-        state = self.store.load(message.conversation_id, message.sender, window=self.window)
-        intent, confidence = self.classify(message.text)
-        texts = self._respond(intent, state)
-        state.remember_intent(intent)
-        turn = Turn(
-            seq=state.version + 1,
-            message_id=message.message_id,
-            channel=message.channel,
-            user_text=message.text,
-            bot_texts=texts,
-            intent=intent,
-            confidence=confidence,
-        )
-        saved = self.store.save(state, turn)
-        return Reply(
-            message_id=message.message_id,
-            conversation_id=message.conversation_id,
-            messages=[OutboundMessage(text=t) for t in texts],
-            intent=intent,
-            confidence=round(confidence, 4),
-            slots=saved.slots,
-            trace=[intent or self.bot.fallback],
+        nlu_cache: dict[str, NluResult] = {}
+        for attempt in range(1, MAX_TURN_ATTEMPTS + 1):
+            state = self.store.load(message.conversation_id, message.sender, window=self.window)
+            turn = _Turn(self, message, state, nlu_cache)
+            await self._decide(turn)
+            try:
+                saved = self.store.save(turn.state, turn.record())
+            except ConflictError:
+                # Another turn of this conversation saved first: decide again on its result (no lost update).
+                logger.info("turn lost a race, retrying", extra={"attempt": attempt})
+                if attempt == MAX_TURN_ATTEMPTS:
+                    raise
+                continue
+            reply = turn.reply(saved)
+            if self.plugins.plugins:
+                await self.plugins.after_reply(turn.context(), reply)
+            return reply
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # ----- decision --------------------------------------------------------------------------------------------
+
+    async def _decide(self, turn: _Turn) -> None:
+        try:
+            for outcome in await self.plugins.before_nlu(turn.context()):
+                # A failed before_nlu hook is skipped: the turn goes on without it.
+                if outcome.result is not None:
+                    self._apply(turn, outcome.plugin, outcome.result)
+                    if turn.stopped:
+                        return
+            if self._mode is Mode.NLU:
+                turn.understand()
+            if turn.state.active_form and await self._continue_form(turn):
+                return
+            if not await self._scan(turn):
+                self._fallback(turn)
+        except Exception as exc:  # noqa: BLE001 - a bug in one turn must answer, not crash the function
+            logger.exception("turn failed, answering with the fallback", extra={"error_type": type(exc).__name__})
+            count(MetricName.ERRORS)
+            turn.messages.clear()
+            turn.actions.clear()
+            turn.trace.append("error")
+            self._say(turn, self.bot.settings.fallback)
+
+    def _candidates(self, turn: _Turn) -> tuple[CompiledRule, ...]:
+        if not self.indexed:
+            return self.bot.rules.ordered
+        return self.bot.rules.candidates(turn.message.channel.value, turn.intent, nlu_ran=turn.nlu is not None)
+
+    async def _scan(self, turn: _Turn, pool: Sequence[CompiledRule] | None = None) -> bool:
+        """Evaluate candidate rules in priority order, firing each match until one stops; True if any matched."""
+        rules = self._candidates(turn) if pool is None else pool
+        listed_after_nlu = turn.nlu is not None
+        matched = False
+        i = 0
+        while i < len(rules):
+            rule = rules[i]
+            if rule.needs_nlu and turn.nlu is None:
+                if self._mode is Mode.RULES or self.nlu is None:
+                    i += 1
+                    continue
+                turn.understand()
+            if pool is None and self.indexed and turn.nlu is not None and not listed_after_nlu:
+                # NLU has just run: continue from this rule in the (shorter) list of rules for this intent.
+                rules = self._candidates(turn)
+                listed_after_nlu = True
+                i = bisect.bisect_left(rules, rule.order, key=lambda c: c.order)
+                continue
+            i += 1
+            if rule.guards.required_slots and not rule.guards.required_slots <= turn.state.slots.keys():
+                continue
+            if not self._when(turn, rule):
+                continue
+            matched = True
+            await self._fire(turn, rule)
+            if turn.stopped or rule.rule.stop:
+                break
+        return matched
+
+    def _when(self, turn: _Turn, rule: CompiledRule) -> bool:
+        try:
+            result = turn.scope.evaluate(rule)
+        except Exception as exc:  # noqa: BLE001 - CEL raises plain errors; a condition that cannot be evaluated is false
+            logger.debug("rule condition failed", extra={"rule": rule.name, "error_type": type(exc).__name__})
+            return False
+        return result is True
+
+    async def _fire(self, turn: _Turn, compiled: CompiledRule) -> None:
+        rule = compiled.rule
+        turn.trace.append(rule.name)
+        if rule.require:
+            missing = self._fill(turn, rule.require)
+            if missing:
+                turn.state.active_form = rule.name
+                self._ask(turn, missing[0])
+                turn.stopped = True
+                return
+        await self._run_actions(turn, rule)
+
+    async def _continue_form(self, turn: _Turn) -> bool:
+        compiled = self.bot.rules.by_name.get(turn.state.active_form or "")
+        if compiled is None or not compiled.rule.require:
+            turn.state.active_form = None  # the bot changed since the form started
+            return False
+        form = turn.state.active_form
+        if self.bot.rules.interrupting and await self._scan(turn, self.bot.rules.interrupting):
+            still_open = turn.state.active_form == form and not any(a.type == "reject" for a in turn.actions)
+            pending = self._missing(turn, compiled.rule.require)
+            if still_open and pending:
+                self._ask(turn, pending[0])
+            return True
+        turn.trace.append(f"form:{form}")
+        before = dict(turn.state.slots)
+        missing = self._fill(turn, compiled.rule.require, pending=self._missing(turn, compiled.rule.require)[:1])
+        if not missing:
+            turn.state.active_form = None
+            turn.trace.append(compiled.name)
+            await self._run_actions(turn, compiled.rule)
+        else:
+            invalid = turn.invalid_slot == missing[0] and turn.state.slots == before
+            self._ask(turn, missing[0], invalid=invalid)
+        return True
+
+    def _fallback(self, turn: _Turn) -> None:
+        settings = self.bot.settings
+        if self._mode is not Mode.RULES and self.nlu is not None and settings.intent_responses:
+            result = turn.understand()
+            if result.intent is not None and result.intent in self.bot.responses:
+                turn.trace.append(f"intent:{result.intent}")
+                self._say(turn, result.intent)
+                return
+        if turn.nlu is not None and turn.nlu.intent is None:
+            count(MetricName.NLU_FALLBACKS)
+        turn.trace.append("fallback")
+        self._say(turn, settings.fallback)
+
+    # ----- slots and forms ------------------------------------------------------------------------------------
+
+    def _missing(self, turn: _Turn, names: Sequence[str]) -> list[str]:
+        return [n for n in names if turn.state.slots.get(n) is None]
+
+    def _fill(self, turn: _Turn, names: Sequence[str], pending: Sequence[str] = ()) -> list[str]:
+        """Fill missing slots from this message's entities (and the pending one from its text); return the rest."""
+        slots = self.bot.definition.slots
+        missing = self._missing(turn, names)
+        if any(slots[n].entity for n in missing) and turn.nlu is None and self.nlu is not None:
+            turn.understand()
+        entities = turn.nlu.entities if turn.nlu else []
+        for name in missing:
+            slot = slots[name]
+            value: Any = None
+            if slot.entity:
+                value = next((e.value for e in entities if e.entity == slot.entity), None)
+            if value is None and name in pending:
+                value = _from_text(slot, turn.message.text)
+            if value is not None:
+                self._set_slot(turn, name, value)
+        return self._missing(turn, names)
+
+    def _set_slot(self, turn: _Turn, name: str, value: Any) -> bool:
+        slot = self.bot.definition.slots.get(name)
+        if slot is None:
+            logger.warning("plugin set an unknown slot", extra={"slot": name})
+            return False
+        coerced = _coerce(slot, value)
+        if coerced is None and value is not None:
+            turn.invalid_slot = name
+            return False
+        turn.state.slots[name] = coerced
+        turn.scope.invalidate("slots")
+        return True
+
+    def _ask(self, turn: _Turn, slot_name: str, *, invalid: bool = False) -> None:
+        slot = self.bot.definition.slots[slot_name]
+        response = slot.invalid if invalid and slot.invalid else slot.ask
+        assert response is not None  # checked at load: form slots have an `ask`
+        self._say(turn, response)
+
+    # ----- actions --------------------------------------------------------------------------------------------
+
+    async def _run_actions(self, turn: _Turn, rule: models.Rule) -> None:
+        actions = rule.then
+        i = 0
+        while i < len(actions) and not turn.stopped:
+            action = actions[i]
+            if isinstance(action, models.PluginAction):
+                # Consecutive plugin calls are one stage: independent, so they run concurrently.
+                stage: list[tuple[str, Mapping[str, Any]]] = []
+                while i < len(actions) and isinstance(actions[i], models.PluginAction):
+                    call = actions[i].plugin  # type: ignore[union-attr]
+                    stage.append((call, {}) if isinstance(call, str) else (call.name, call.params))
+                    i += 1
+                await self._plugin_stage(turn, stage)
+                continue
+            self._action(turn, action)
+            i += 1
+
+    async def _plugin_stage(self, turn: _Turn, calls: list[tuple[str, Mapping[str, Any]]]) -> None:
+        outcomes: list[HookOutcome] = await self.plugins.actions(calls, turn.context())
+        for outcome in outcomes:
+            if not outcome.ok:
+                turn.trace.append(f"plugin_error:{outcome.plugin}")
+                self._say(turn, self.bot.settings.plugin_error or self.bot.settings.fallback)
+                turn.stopped = True
+                return
+        for outcome in outcomes:
+            if outcome.result is not None:
+                self._apply(turn, outcome.plugin, outcome.result)
+                if turn.stopped:
+                    return
+
+    def _apply(self, turn: _Turn, plugin: str, result: PluginResult) -> None:
+        if result.data:
+            turn.plugin_data[plugin] = dict(result.data)
+            turn.scope.invalidate("plugins")
+        for name, value in result.slots.items():
+            self._set_slot(turn, name, value)
+        turn.messages.extend(OutboundMessage(text=t) for t in result.replies)
+        turn.actions.extend(result.actions)
+        if result.reject is not None:
+            self._reject(turn, result.reject)
+
+    def _action(self, turn: _Turn, action: Any) -> None:
+        if isinstance(action, models.ReplyAction):
+            self._say(turn, action.reply)
+        elif isinstance(action, models.SetSlotAction):
+            for name, value in action.set_slot.items():
+                self._set_slot(turn, name, self._render(turn, value) if isinstance(value, str) else value)
+        elif isinstance(action, models.ClearSlotAction):
+            names = [action.clear_slot] if isinstance(action.clear_slot, str) else action.clear_slot
+            for name in names:
+                turn.state.slots.pop(name, None)
+            turn.scope.invalidate("slots")
+        elif isinstance(action, models.ClassifyAction):
+            if self.nlu is not None:
+                turn.understand()
+        elif isinstance(action, models.HandoffAction):
+            params = action.handoff if isinstance(action.handoff, models.HandoffParams) else models.HandoffParams()
+            if params.response:
+                self._say(turn, params.response)
+            handoff: dict[str, Any] = {"queue": params.queue}
+            if params.note:
+                handoff["note"] = self._render(turn, params.note)
+            turn.actions.append(Action(type="handoff", params=handoff))
+        elif isinstance(action, models.RejectAction):
+            reason = action.reject if isinstance(action.reject, str) else action.reject.reason
+            self._reject(turn, self._render(turn, reason))
+        elif isinstance(action, models.PublishAction):
+            turn.actions.append(Action(type="publish", params=self._publish(turn, action.publish)))
+        elif isinstance(action, models.EndFormAction):
+            turn.state.active_form = None
+
+    def _publish(self, turn: _Turn, spec: models.PublishParams) -> dict[str, Any]:
+        params: dict[str, Any] = {"channel": spec.channel}
+        for key in ("topic", "to"):
+            value = getattr(spec, key)
+            if value:
+                params[key] = self._render(turn, value)
+        if spec.text is not None:
+            params["text"] = self._render(turn, spec.text)
+        elif spec.response is not None:
+            params["text"] = self._variant(turn, spec.response)[0]
+        if spec.payload:
+            params["payload"] = spec.payload
+        return params
+
+    def _reject(self, turn: _Turn, reason: str) -> None:
+        turn.messages.append(OutboundMessage(text=reason))
+        turn.actions.append(Action(type="reject", params={"reason": reason}))
+        turn.trace.append("reject")
+        turn.stopped = True
+
+    # ----- responses ------------------------------------------------------------------------------------------
+
+    def _say(self, turn: _Turn, response: str) -> None:
+        text, buttons = self._variant(turn, response)
+        turn.messages.append(OutboundMessage(text=text, buttons=list(buttons)))
+
+    def _variant(self, turn: _Turn, response: str) -> tuple[str, tuple[str, ...]]:
+        variants = self.bot.responses[response]
+        # Rotate through variations by turn number: varied over a conversation, reproducible in tests.
+        variant = variants[(turn.state.version + len(turn.messages)) % len(variants)]
+        return variant.template.render(turn.template_variables()), variant.buttons
+
+    def _render(self, turn: _Turn, source: str) -> str:
+        template = self.bot.templates.get(source)
+        return template.render(turn.template_variables()) if template is not None else source
+
+
+def _from_text(slot: models.Slot, text: str) -> Any:
+    if slot.type is SlotType.NUMBER:
+        match = _NUMBER.search(text)
+        return match.group(0).replace(",", ".") if match else None
+    if slot.type is SlotType.BOOL:
+        words = {w.lower() for w in _WORD.findall(text)}
+        if words & _YES and not words & _NO:
+            return True
+        if words & _NO and not words & _YES:
+            return False
+        return None
+    if slot.values is not None:
+        lowered = text.lower()
+        return next((v for v in slot.values if re.search(rf"\b{re.escape(v.lower())}\b", lowered)), None)
+    if slot.from_text:
+        stripped = text.strip()
+        return stripped or None
+    return None
+
+
+def _coerce(slot: models.Slot, value: Any) -> Any:
+    """The slot's typed value, or None when ``value`` is not acceptable."""
+    if value is None:
+        return None
+    if slot.type is SlotType.NUMBER:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return None
+        return int(number) if number.is_integer() else number
+    if slot.type is SlotType.BOOL:
+        if isinstance(value, bool):
+            return value
+        lowered = str(value).strip().lower()
+        return True if lowered in _YES else False if lowered in _NO else None
+    if slot.values is not None:
+        lowered = str(value).strip().lower()
+        return next((v for v in slot.values if v.lower() == lowered), None)
+    if slot.type is SlotType.TEXT:
+        return str(value)
+    return value
+
+
+class _Turn:
+    """The working state of one attempt at a turn."""
+
+    def __init__(
+        self, engine: Engine, message: InboundMessage, state: ConversationState, nlu_cache: dict[str, NluResult]
+    ) -> None:
+        self.engine = engine
+        self.message = message
+        self.state = state
+        self.now = engine.clock()
+        self.nlu: NluResult | None = None
+        self._nlu_cache = nlu_cache
+        self.plugin_data: dict[str, dict[str, Any]] = {}
+        self.messages: list[OutboundMessage] = []
+        self.actions: list[Action] = []
+        self.trace: list[str] = []
+        self.stopped = False
+        self.invalid_slot: str | None = None
+        self.scope = Scope(self.cel_value)
+        self._variables: dict[str, Any] | None = None
+
+    @property
+    def intent(self) -> str | None:
+        return self.nlu.intent if self.nlu is not None else None
+
+    def understand(self) -> NluResult:
+        """Run NLU once per message (the result is kept across retries of the same turn)."""
+        if self.nlu is None:
+            cached = self._nlu_cache.get("result")
+            if cached is None:
+                backend = self.engine.nlu
+                cached = backend.parse(self.message.text) if backend else NluResult(intent=None, confidence=0.0)
+                self._nlu_cache["result"] = cached
+            self.nlu = cached
+            self.scope.invalidate("intent", "confidence", "entities", "nlu")
+            self._variables = None
+        return self.nlu
+
+    def entity_map(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for entity in self.nlu.entities if self.nlu else []:
+            found.setdefault(entity.entity, entity.value)
+        return found
+
+    def cel_value(self, name: str) -> Any:
+        m, s = self.message, self.state
+        if name == "text":
+            return m.text
+        if name == "intent":
+            return self.intent
+        if name == "slots":
+            return dict(s.slots)
+        if name == "channel":
+            return m.channel.value
+        if name == "confidence":
+            return self.nlu.confidence if self.nlu else 0.0
+        if name == "entities":
+            return self.entity_map()
+        if name == "sender":
+            return m.sender
+        if name == "form":
+            return s.active_form
+        if name == "nlu":
+            if self.nlu is None:
+                return {"intent": None, "confidence": 0.0, "ranking": [], "entities": []}
+            return self.nlu.model_dump(mode="json")
+        if name == "message":
+            return {
+                "id": m.message_id,
+                "text": m.text,
+                "channel": m.channel.value,
+                "sender": m.sender,
+                "conversation_id": m.conversation_id,
+                "metadata": dict(m.metadata),
+                "attachments": [a.kind for a in m.attachments],
+            }
+        if name == "conversation_id":
+            return m.conversation_id
+        if name == "last_intents":
+            return list(s.last_intents)
+        if name == "last_intent":
+            return s.last_intents[-1] if s.last_intents else None
+        if name == "turns":
+            return [{"user": t.user_text, "bot": list(t.bot_texts), "intent": t.intent} for t in s.recent_turns]
+        if name == "turn_count":
+            return s.version
+        if name == "is_new":
+            return s.is_new
+        if name == "now":
+            return self.now
+        if name == "hour":
+            return self.now.astimezone(self.engine.bot.timezone).hour
+        if name == "weekday":
+            # ISO: Monday is 1, Sunday is 7.
+            return self.now.astimezone(self.engine.bot.timezone).isoweekday()
+        if name == "plugins":
+            return self.plugin_data
+        raise KeyError(name)
+
+    def template_variables(self) -> dict[str, Any]:
+        if self._variables is None:
+            local = self.now.astimezone(self.engine.bot.timezone)
+            self._variables = {
+                "text": self.message.text,
+                "channel": self.message.channel.value,
+                "sender": self.message.sender,
+                "conversation_id": self.message.conversation_id,
+                "intent": self.intent,
+                "confidence": round(self.nlu.confidence, 2) if self.nlu else None,
+                "entities": self.entity_map(),
+                "form": self.state.active_form,
+                "last_intent": self.state.last_intents[-1] if self.state.last_intents else None,
+                "turn_count": self.state.version,
+                "metadata": self.message.metadata,
+                "hour": local.hour,
+                "weekday": local.isoweekday(),
+            }
+        # Slots and plugin data change during a turn; they are read live.
+        self._variables["slots"] = self.state.slots
+        self._variables["plugins"] = self.plugin_data
+        return self._variables
+
+    def context(self) -> TurnContext:
+        return TurnContext(
+            message=self.message,
+            bot=self.engine.bot.name,
+            slots=MappingProxyType(dict(self.state.slots)),
+            active_form=self.state.active_form,
+            last_intents=tuple(self.state.last_intents),
+            recent_turns=tuple(self.state.recent_turns),
+            nlu=self.nlu,
+            plugin_data=MappingProxyType({k: MappingProxyType(v) for k, v in self.plugin_data.items()}),
+            now=self.now,
         )
 
-    def _respond(self, intent: str | None, state: ConversationState) -> list[str]:
-        variants: list[Any] = self.bot.responses.get(intent or self.bot.fallback) or self.bot.responses.get(
-            self.bot.fallback, ["Sorry, I did not understand that."]
+    def record(self) -> Turn:
+        if self.nlu is not None:
+            self.state.remember_intent(self.nlu.intent)
+        self.state.updated_at = self.now
+        return Turn(
+            seq=self.state.version + 1,
+            message_id=self.message.message_id,
+            channel=self.message.channel,
+            user_text=self.message.text,
+            bot_texts=[m.text for m in self.messages],
+            intent=self.intent,
+            confidence=self.nlu.confidence if self.nlu else None,
+            created_at=self.now,
         )
-        # Rotate through variations so a repeated question does not get the identical sentence.
-        return [str(variants[state.version % len(variants)])]
+
+    def reply(self, saved: ConversationState) -> Reply:
+        return Reply(
+            message_id=self.message.message_id,
+            conversation_id=self.message.conversation_id,
+            messages=self.messages,
+            actions=self.actions,
+            intent=self.intent,
+            confidence=round(self.nlu.confidence, 4) if self.nlu else None,
+            entities=list(self.nlu.entities) if self.nlu else [],
+            slots=dict(saved.slots),
+            trace=self.trace,
+        )

@@ -1,0 +1,214 @@
+"""A loaded bot: the validated definition with its rules compiled, templates parsed and plugins imported.
+
+Everything that can be wrong with a bot is found here, at load time (once per cold start), and reported with
+the file, line and field: YAML syntax, unknown fields, bad CEL, unknown responses, slots or plugins.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from clawline.bot import models
+from clawline.bot.loader import BotDefinitionError, FieldPath, Problem, SourceMap, load_definition
+from clawline.plugins.loader import LoadedPlugin, PluginLoadError, load_plugin
+from clawline.rules.compiler import CompiledRule, RuleCompileError, RuleSet, compile_rule
+from clawline.templates import Template, TemplateError, parse
+
+
+@dataclass(frozen=True)
+class Variant:
+    template: Template
+    buttons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Bot:
+    definition: models.BotDefinition
+    rules: RuleSet
+    responses: dict[str, tuple[Variant, ...]]
+    plugins: tuple[LoadedPlugin, ...]
+    timezone: ZoneInfo
+    directory: Path | None = None
+    #: Templates used in action parameters (set_slot values, reasons, publish texts), by source.
+    templates: dict[str, Template] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    @property
+    def settings(self) -> models.BotSettings:
+        return self.definition.settings
+
+    @classmethod
+    def load(cls, path: str | Path, *, load_plugins: bool = True) -> Bot:
+        """Load and check a bot directory (or YAML file). Raises ``BotDefinitionError`` listing every problem."""
+        definition, source = load_definition(path)
+        root = Path(path)
+        return cls.build(
+            definition, source, directory=root if root.is_dir() else root.parent, load_plugins=load_plugins
+        )
+
+    @classmethod
+    def build(
+        cls,
+        definition: models.BotDefinition,
+        source: SourceMap | None = None,
+        *,
+        directory: Path | None = None,
+        load_plugins: bool = True,
+    ) -> Bot:
+        checker = _Checker(definition, source or SourceMap())
+        bot = checker.check(directory, load_plugins)
+        if checker.problems:
+            raise BotDefinitionError(checker.problems)
+        assert bot is not None
+        return bot
+
+
+class _Checker:
+    def __init__(self, definition: models.BotDefinition, source: SourceMap) -> None:
+        self.d = definition
+        self.source = source
+        self.problems: list[Problem] = []
+        self.templates: dict[str, Template] = {}
+
+    def fail(self, path: FieldPath, message: str) -> None:
+        self.problems.append(self.source.problem(path, message))
+
+    def check(self, directory: Path | None, load_plugins: bool) -> Bot | None:
+        d = self.d
+        responses = self._responses()
+        self._response_ref(("settings", "fallback"), d.settings.fallback)
+        if d.settings.plugin_error:
+            self._response_ref(("settings", "plugin_error"), d.settings.plugin_error)
+        try:
+            timezone = ZoneInfo(d.settings.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.fail(("settings", "timezone"), f"unknown time zone {d.settings.timezone!r}")
+            timezone = ZoneInfo("UTC")
+        for name, slot in d.slots.items():
+            if slot.entity and slot.entity not in d.entities:
+                self.fail(("slots", name, "entity"), f"unknown entity {slot.entity!r}")
+            for key in ("ask", "invalid"):
+                ref = getattr(slot, key)
+                if ref:
+                    self._response_ref(("slots", name, key), ref)
+        plugins = self._plugins(directory) if load_plugins else ()
+        plugin_names = {p.name for p in plugins} if load_plugins else None
+        compiled: list[CompiledRule] = []
+        seen: dict[str, int] = {}
+        for i, rule in enumerate(d.rules):
+            if rule.name in seen:
+                self.fail(("rules", i, "name"), f"rule name {rule.name!r} is already used by rules[{seen[rule.name]}]")
+            seen.setdefault(rule.name, i)
+            try:
+                compiled.append(compile_rule(rule, i))
+            except RuleCompileError as exc:
+                self.fail(("rules", i, exc.field), str(exc))
+            for j, slot_name in enumerate(rule.require):
+                required = d.slots.get(slot_name)
+                if required is None:
+                    self.fail(("rules", i, "require", j), f"unknown slot {slot_name!r}")
+                elif required.ask is None:
+                    self.fail(
+                        ("rules", i, "require", j),
+                        f"slot {slot_name!r} is required by a form but has no `ask` response",
+                    )
+            for j, action in enumerate(rule.then):
+                self._action(("rules", i, "then", j), action, plugin_names)
+        if self.problems:
+            return None
+        return Bot(d, RuleSet(compiled), responses, tuple(plugins), timezone, directory, self.templates)
+
+    def _responses(self) -> dict[str, tuple[Variant, ...]]:
+        out: dict[str, tuple[Variant, ...]] = {}
+        for name, variants in self.d.responses.items():
+            parsed: list[Variant] = []
+            for i, variant in enumerate(variants):
+                template = self._template(("responses", name, i, "text"), variant.text)
+                if template is not None:
+                    parsed.append(Variant(template, tuple(variant.buttons)))
+            out[name] = tuple(parsed)
+        return out
+
+    def _template(self, path: FieldPath, text: str) -> Template | None:
+        try:
+            template = parse(text)
+        except TemplateError as exc:
+            self.fail(path, str(exc))
+            return None
+        for placeholder in template.placeholders:
+            if placeholder.path[0] == "slots" and len(placeholder.path) > 1 and placeholder.path[1] not in self.d.slots:
+                self.fail(path, f"unknown slot {placeholder.path[1]!r} in template")
+        self.templates[text] = template
+        return template
+
+    def _response_ref(self, path: FieldPath, name: str) -> None:
+        if name not in self.d.responses:
+            self.fail(path, f"unknown response {name!r}{_suggest(name, self.d.responses)}")
+
+    def _slot_ref(self, path: FieldPath, name: str) -> None:
+        if name not in self.d.slots:
+            self.fail(path, f"unknown slot {name!r}{_suggest(name, self.d.slots)}")
+
+    def _action(self, path: FieldPath, action: Any, plugin_names: set[str] | None) -> None:
+        if isinstance(action, models.ReplyAction):
+            self._response_ref((*path, "reply"), action.reply)
+        elif isinstance(action, models.SetSlotAction):
+            for slot, value in action.set_slot.items():
+                self._slot_ref((*path, "set_slot", slot), slot)
+                if isinstance(value, str):
+                    self._template((*path, "set_slot", slot), value)
+        elif isinstance(action, models.ClearSlotAction):
+            names = [action.clear_slot] if isinstance(action.clear_slot, str) else action.clear_slot
+            for slot in names:
+                self._slot_ref((*path, "clear_slot"), slot)
+        elif isinstance(action, models.PluginAction):
+            name = action.plugin if isinstance(action.plugin, str) else action.plugin.name
+            if plugin_names is not None and name not in plugin_names:
+                known = ", ".join(sorted(plugin_names)) or "none declared under `plugins:`"
+                self.fail((*path, "plugin"), f"unknown plugin {name!r} (known: {known})")
+        elif isinstance(action, models.HandoffAction) and isinstance(action.handoff, models.HandoffParams):
+            if action.handoff.response:
+                self._response_ref((*path, "handoff", "response"), action.handoff.response)
+            if action.handoff.note:
+                self._template((*path, "handoff", "note"), action.handoff.note)
+        elif isinstance(action, models.RejectAction):
+            reason = action.reject if isinstance(action.reject, str) else action.reject.reason
+            self._template((*path, "reject"), reason)
+        elif isinstance(action, models.PublishAction):
+            params = action.publish
+            if params.response:
+                self._response_ref((*path, "publish", "response"), params.response)
+            if params.text is None and params.response is None and not params.payload:
+                self.fail((*path, "publish"), "publish needs `text`, `response` or `payload`")
+            if params.channel == "mqtt" and not params.topic:
+                self.fail((*path, "publish", "topic"), "publishing to mqtt needs a `topic`")
+            for key in ("text", "topic", "to"):
+                value = getattr(params, key)
+                if value:
+                    self._template((*path, "publish", key), value)
+
+    def _plugins(self, directory: Path | None) -> list[LoadedPlugin]:
+        loaded: list[LoadedPlugin] = []
+        for i, spec in enumerate(self.d.plugins):
+            try:
+                plugin = load_plugin(spec, bot_dir=directory, default_timeout_ms=self.d.settings.plugin_timeout_ms)
+            except PluginLoadError as exc:
+                self.fail(("plugins", i), str(exc))
+                continue
+            if any(p.name == plugin.name for p in loaded):
+                self.fail(("plugins", i), f"two plugins are named {plugin.name!r} (set `name:` on one)")
+                continue
+            loaded.append(plugin)
+        return loaded
+
+
+def _suggest(name: str, known: Any) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -1,0 +1,245 @@
+"""Load a bot definition from YAML, keeping where every value came from so each error names file and line.
+
+``bot.yaml`` may ``include`` other files (``settings.include``, globs relative to bot.yaml). Sections merge:
+mappings (intents, entities, slots, responses) by key, where a key defined twice is an error naming both
+places; lists (rules, plugins, out_of_scope) are concatenated in include order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from clawline.bot import models
+from clawline.bot.models import ACTION_KEYS, BotDefinition
+from clawline.errors import ConfigurationError
+
+Location = tuple[Path, int]
+FieldPath = tuple[str | int, ...]
+
+_MAPPING_SECTIONS = ("intents", "entities", "slots", "responses")
+_LIST_SECTIONS = ("rules", "plugins", "out_of_scope")
+_TOP_LEVEL = {"name", "description", "settings", *_MAPPING_SECTIONS, *_LIST_SECTIONS}
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: Path | None
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.file and self.line else str(self.file or "<bot>")
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class BotDefinitionError(ConfigurationError):
+    """The bot definition is wrong. ``problems`` lists each one with its file, line and field."""
+
+    code = "bot_definition_error"
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        shown = "\n".join(f"  {p}" for p in problems[:20])
+        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        noun = "problem" if len(problems) == 1 else "problems"
+        super().__init__(f"invalid bot definition ({len(problems)} {noun}):\n{shown}{more}")
+
+
+@dataclass
+class SourceMap:
+    """Where each field of the merged definition was written."""
+
+    locations: dict[FieldPath, Location] = field(default_factory=dict)
+    default_file: Path | None = None
+
+    def locate(self, path: Iterable[str | int]) -> Location | None:
+        key = tuple(path)
+        while True:
+            if key in self.locations:
+                return self.locations[key]
+            if not key:
+                return None
+            key = key[:-1]
+
+    def problem(self, path: Iterable[str | int], message: str) -> Problem:
+        path = tuple(path)
+        location = self.locate(path)
+        file, line = location if location else (self.default_file, None)
+        return Problem(file, line, format_path(path), message)
+
+
+def format_path(path: Iterable[str | int]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def read_yaml(file: Path) -> tuple[Any, dict[FieldPath, int]]:
+    """Parse one YAML file into plain data and a map of field path -> line (1-based)."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BotDefinitionError([Problem(file, None, "", f"cannot read file: {exc.strerror or exc}")]) from exc
+    loader = _Loader(text)
+    lines: dict[FieldPath, int] = {}
+    try:
+        node = loader.get_single_node()
+        data = _build(loader, node, (), lines, file) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise BotDefinitionError([Problem(file, line, "", f"YAML syntax error: {exc.problem or exc}")]) from exc
+    except yaml.YAMLError as exc:
+        raise BotDefinitionError([Problem(file, None, "", f"YAML syntax error: {exc}")]) from exc
+    finally:
+        loader.dispose()
+    return data, lines
+
+
+def _build(loader: Any, node: yaml.Node, path: FieldPath, lines: dict[FieldPath, int], file: Path) -> Any:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        loader.flatten_mapping(node)
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, str | int | float | bool) and key is not None:
+                raise BotDefinitionError(
+                    [Problem(file, key_node.start_mark.line + 1, format_path(path), "keys must be plain scalars")]
+                )
+            if key in result:
+                where = format_path((*path, str(key)))
+                raise BotDefinitionError([Problem(file, key_node.start_mark.line + 1, where, "duplicate key")])
+            result[key] = _build(loader, value_node, (*path, str(key)), lines, file)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(loader, item, (*path, i), lines, file) for i, item in enumerate(node.value)]
+    return loader.construct_object(node, deep=True)
+
+
+def load_definition(path: str | Path) -> tuple[BotDefinition, SourceMap]:
+    """Read and validate a bot (a directory with bot.yaml, or a YAML file), with its source map."""
+    root = Path(path)
+    main = root / "bot.yaml" if root.is_dir() else root
+    if not main.is_file():
+        raise BotDefinitionError([Problem(main, None, "", "bot definition not found")])
+    data, lines = read_yaml(main)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise BotDefinitionError([Problem(main, 1, "", "a bot definition is a mapping (name, settings, intents...)")])
+    source = SourceMap({p: (main, line) for p, line in lines.items()}, default_file=main)
+    data.setdefault("name", main.parent.name if root.is_dir() else main.stem)
+    problems: list[Problem] = []
+    includes = (data.get("settings") or {}).get("include", []) if isinstance(data.get("settings"), dict) else []
+    for file in _expand_includes(main.parent, includes, source, problems):
+        _merge(data, source, file, problems)
+    if problems:
+        raise BotDefinitionError(problems)
+    try:
+        definition = BotDefinition.model_validate(data)
+    except ValidationError as exc:
+        raise BotDefinitionError([_problem_from_error(source, err) for err in exc.errors()]) from exc
+    return definition, source
+
+
+def _expand_includes(base: Path, patterns: Any, source: SourceMap, problems: list[Problem]) -> list[Path]:
+    if not isinstance(patterns, list):
+        return []
+    files: list[Path] = []
+    for i, pattern in enumerate(patterns):
+        if not isinstance(pattern, str):
+            continue
+        matched = sorted(base.glob(pattern)) if any(c in pattern for c in "*?[") else [base / pattern]
+        matched = [m for m in matched if m.is_file()]
+        if not matched:
+            problems.append(source.problem(("settings", "include", i), f"no file matches {pattern!r}"))
+        files.extend(m for m in matched if m not in files)
+    return files
+
+
+def _merge(data: dict[str, Any], source: SourceMap, file: Path, problems: list[Problem]) -> None:
+    extra, lines = read_yaml(file)
+    if extra is None:
+        return
+    if not isinstance(extra, dict):
+        problems.append(Problem(file, 1, "", "an included file is a mapping of sections (intents, rules...)"))
+        return
+    for section, value in extra.items():
+        if section not in _MAPPING_SECTIONS + _LIST_SECTIONS:
+            allowed = ", ".join(_MAPPING_SECTIONS + _LIST_SECTIONS)
+            problems.append(
+                Problem(file, lines.get((section,)), section, f"not allowed in an included file ({allowed})")
+            )
+            continue
+        if section in _MAPPING_SECTIONS and isinstance(value, dict):
+            merged = data.setdefault(section, {})
+            if not isinstance(merged, dict):
+                continue
+            for key, item in value.items():
+                if key in merged:
+                    first = source.locate((section, key))
+                    where = f" (first defined at {first[0]}:{first[1]})" if first else ""
+                    problems.append(
+                        Problem(file, lines.get((section, key)), f"{section}.{key}", f"defined twice{where}")
+                    )
+                    continue
+                merged[key] = item
+                _copy_lines(source, lines, file, (section, key), (section, key))
+        elif section in _LIST_SECTIONS and isinstance(value, list):
+            merged_list = data.setdefault(section, [])
+            if not isinstance(merged_list, list):
+                continue
+            for i, item in enumerate(value):
+                _copy_lines(source, lines, file, (section, i), (section, len(merged_list)))
+                merged_list.append(item)
+        else:
+            kind = "mapping" if section in _MAPPING_SECTIONS else "list"
+            problems.append(Problem(file, lines.get((section,)), section, f"must be a {kind}"))
+
+
+def _copy_lines(source: SourceMap, lines: dict[FieldPath, int], file: Path, src: FieldPath, dst: FieldPath) -> None:
+    n = len(src)
+    for path, line in lines.items():
+        if path[:n] == src:
+            source.locations[dst + path[n:]] = (file, line)
+
+
+def _problem_from_error(source: SourceMap, error: Any) -> Problem:
+    loc: tuple[str | int, ...] = ()
+    for part in error["loc"]:
+        if _is_union_tag(part) or (loc and part == loc[-1] and part in ACTION_KEYS):
+            continue
+        loc = (*loc, part)
+    message = error["msg"]
+    if error["type"] == "extra_forbidden":
+        message = "unknown field"
+        if len(loc) == 1 and loc[0] not in _TOP_LEVEL:
+            message += f" (top-level fields: {', '.join(sorted(_TOP_LEVEL))})"
+    elif error["type"] == "missing":
+        message = "required field is missing"
+    return source.problem(loc, message)
+
+
+_TYPE_NAMES = frozenset(name for name, value in vars(models).items() if isinstance(value, type)) | {
+    "str",
+    "int",
+    "bool",
+    "float",
+    "constrained-str",
+}
+
+
+def _is_union_tag(part: Any) -> bool:
+    # Pydantic puts the union member it tried in the location ("PluginCall", "literal[True]", "function-after[..]");
+    # a user reads the path of their own YAML, so those are dropped.
+    return isinstance(part, str) and (part in _TYPE_NAMES or "[" in part)

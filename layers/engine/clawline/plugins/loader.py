@@ -1,0 +1,137 @@
+"""Turn the bot's ``plugins:`` list into plugin instances, with an error that says what is missing.
+
+``{module: "plugins.sample", class: "SamplePlugin", config: {...}}`` imports a module; when its top-level
+package is not importable, the bot's directory and its parents are tried (so ``plugins/`` next to ``bots/``
+works from any working directory). ``{entry_point: "name"}`` uses the ``clawline.plugins`` entry-point group
+of installed distributions.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import sys
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from clawline.bot.models import PluginSpec
+from clawline.plugins.base import HOOKS
+
+ENTRY_POINT_GROUP = "clawline.plugins"
+#: How many parent directories of the bot are searched for a plugin's top-level package.
+SEARCH_PARENTS = 3
+
+
+class PluginLoadError(Exception):
+    """Raised with a message naming the plugin and what is missing; the bot loader adds file and line."""
+
+
+@dataclass(frozen=True)
+class LoadedPlugin:
+    name: str
+    label: str
+    instance: Any
+    timeout_s: float
+    hooks: frozenset[str]
+
+
+def load_plugin(spec: PluginSpec, *, bot_dir: Path | None, default_timeout_ms: int) -> LoadedPlugin:
+    cls: Any = _resolve(spec, bot_dir)
+    if not inspect.isclass(cls):
+        raise PluginLoadError(f"plugin {spec.label}: {cls!r} is not a class")
+    name = spec.name or getattr(cls, "name", None)
+    if not isinstance(name, str) or not name:
+        raise PluginLoadError(f"plugin {spec.label}: the class has no `name` (or give one with `name:` in the bot)")
+    config_model = getattr(cls, "Config", None)
+    if not (inspect.isclass(config_model) and issubclass(config_model, BaseModel)):
+        raise PluginLoadError(f"plugin {spec.label}: the class needs a pydantic `Config` model")
+    try:
+        config = config_model.model_validate(spec.config)
+    except ValidationError as exc:
+        details = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors())
+        raise PluginLoadError(f"plugin {spec.label}: invalid config: {details}") from exc
+    if not inspect.iscoroutinefunction(getattr(cls, "setup", None)):
+        raise PluginLoadError(f"plugin {spec.label}: `setup` must be an async method")
+    hooks = set()
+    for hook in HOOKS:
+        method = getattr(cls, hook, None)
+        if method is None:
+            continue
+        if not inspect.iscoroutinefunction(method):
+            # A blocking hook could not be held to its time budget.
+            raise PluginLoadError(f"plugin {spec.label}: hook `{hook}` must be `async def`")
+        hooks.add(hook)
+    try:
+        instance = _construct(cls, config)
+    except Exception as exc:
+        raise PluginLoadError(f"plugin {spec.label}: constructor failed: {type(exc).__name__}: {exc}") from exc
+    timeout_ms = spec.timeout_ms or default_timeout_ms
+    return LoadedPlugin(name, spec.label, instance, timeout_ms / 1000, frozenset(hooks))
+
+
+def _resolve(spec: PluginSpec, bot_dir: Path | None) -> Any:
+    if spec.entry_point is not None:
+        found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == spec.entry_point]
+        if not found:
+            known = sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
+            raise PluginLoadError(
+                f"plugin {spec.entry_point}: no installed distribution has it in the {ENTRY_POINT_GROUP!r} "
+                f"entry-point group (installed: {', '.join(known) or 'none'})"
+            )
+        try:
+            return found[0].load()
+        except ImportError as exc:
+            raise PluginLoadError(_import_message(spec.entry_point, found[0].module, exc)) from exc
+    assert spec.module is not None
+    assert spec.class_ is not None
+    module = _import(spec.module, bot_dir)
+    try:
+        return getattr(module, spec.class_)
+    except AttributeError:
+        raise PluginLoadError(f"plugin {spec.label}: module {spec.module!r} has no class {spec.class_!r}") from None
+
+
+def _import(module_name: str, bot_dir: Path | None) -> Any:
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        top = module_name.split(".", maxsplit=1)[0]
+        if exc.name != top or bot_dir is None:
+            raise PluginLoadError(_import_message(module_name, module_name, exc)) from exc
+        # The plugin's own package is not on the path: look next to the bot, then in its parents.
+        for directory in [bot_dir, *list(bot_dir.resolve().parents)[:SEARCH_PARENTS]]:
+            if (directory / top / "__init__.py").is_file() or (directory / f"{top}.py").is_file():
+                sys.path.insert(0, str(directory))
+                importlib.invalidate_caches()
+                try:
+                    return importlib.import_module(module_name)
+                except ImportError as inner:
+                    raise PluginLoadError(_import_message(module_name, module_name, inner)) from inner
+        raise PluginLoadError(_import_message(module_name, module_name, exc)) from exc
+    except ImportError as exc:
+        raise PluginLoadError(_import_message(module_name, module_name, exc)) from exc
+
+
+def _import_message(label: str, module_name: str, exc: ImportError) -> str:
+    missing = getattr(exc, "name", None)
+    if (
+        isinstance(exc, ModuleNotFoundError)
+        and missing
+        and module_name != missing
+        and not module_name.startswith(missing + ".")
+    ):
+        return (
+            f"plugin {label}: module {module_name!r} needs {missing!r}, which is not installed "
+            f"(add it to the layer's requirements)"
+        )
+    if isinstance(exc, ModuleNotFoundError):
+        return f"plugin {label}: module {module_name!r} not found ({exc})"
+    return f"plugin {label}: cannot import {module_name!r}: {exc}"
+
+
+def _construct(cls: Any, config: BaseModel) -> Any:
+    return cls(config)

@@ -1,0 +1,99 @@
+"""Run plugin hooks: each call under its time budget, failures isolated, one stage's calls concurrently.
+
+A plugin that raises or overruns its budget never loses the turn: the failure is logged (plugin name and
+error type, never user content), counted (``PluginError`` metric) and reported to the engine, which answers
+with the bot's plugin-error response for ``action`` calls and carries on without the plugin for the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from clawline.messages import Reply
+from clawline.observability import MetricName, count, logger
+from clawline.plugins.base import PluginResult, TurnContext
+from clawline.plugins.loader import LoadedPlugin
+
+
+@dataclass(frozen=True)
+class HookOutcome:
+    plugin: str
+    result: PluginResult | None = None
+    #: "timeout", "error" or "unavailable" (setup failed) when the call did not succeed.
+    failure: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+
+class PluginRunner:
+    def __init__(self, plugins: Sequence[LoadedPlugin] = ()) -> None:
+        self.plugins = {p.name: p for p in plugins}
+        self._unavailable: set[str] = set()
+        self._before = [p for p in plugins if "before_nlu" in p.hooks]
+        self._after = [p for p in plugins if "after_reply" in p.hooks]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.plugins
+
+    async def setup(self, timeout_s: float) -> None:
+        """Set every plugin up concurrently; one that fails is marked unavailable, the others still work."""
+
+        async def one(plugin: LoadedPlugin) -> None:
+            try:
+                await asyncio.wait_for(plugin.instance.setup(), timeout_s)
+            except Exception as exc:  # noqa: BLE001 - any setup failure disables the plugin, not the bot
+                self._unavailable.add(plugin.name)
+                count(MetricName.PLUGIN_ERRORS)
+                logger.error("plugin setup failed", extra={"plugin": plugin.name, "error_type": _failure_type(exc)})
+
+        await asyncio.gather(*(one(p) for p in self.plugins.values()))
+
+    async def before_nlu(self, ctx: TurnContext) -> list[HookOutcome]:
+        if not self._before:
+            return []
+        return list(await asyncio.gather(*(self._call(p, "before_nlu", ctx) for p in self._before)))
+
+    async def actions(self, calls: Iterable[tuple[str, Mapping[str, Any]]], ctx: TurnContext) -> list[HookOutcome]:
+        """Independent ``plugin:`` actions of one stage, concurrently; outcomes in call order."""
+        return list(
+            await asyncio.gather(*(self._call(self.plugins[name], "action", ctx, params) for name, params in calls))
+        )
+
+    async def after_reply(self, ctx: TurnContext, reply: Reply) -> list[HookOutcome]:
+        if not self._after:
+            return []
+        return list(await asyncio.gather(*(self._call(p, "after_reply", ctx, reply) for p in self._after)))
+
+    async def _call(self, plugin: LoadedPlugin, hook: str, *args: Any) -> HookOutcome:
+        count(MetricName.PLUGIN_CALLS)
+        if plugin.name in self._unavailable:
+            count(MetricName.PLUGIN_ERRORS)
+            return HookOutcome(plugin.name, failure="unavailable")
+        if hook not in plugin.hooks:
+            logger.error("plugin has no such hook", extra={"plugin": plugin.name, "hook": hook})
+            count(MetricName.PLUGIN_ERRORS)
+            return HookOutcome(plugin.name, failure="error")
+        try:
+            result = await asyncio.wait_for(getattr(plugin.instance, hook)(*args), plugin.timeout_s)
+        except Exception as exc:  # noqa: BLE001 - isolation is the point: a plugin bug must not lose the turn
+            failure = "timeout" if isinstance(exc, TimeoutError) else "error"
+            count(MetricName.PLUGIN_ERRORS)
+            logger.warning(
+                "plugin call failed",
+                extra={"plugin": plugin.name, "hook": hook, "failure": failure, "error_type": _failure_type(exc)},
+            )
+            return HookOutcome(plugin.name, failure=failure)
+        if result is not None and not isinstance(result, PluginResult):
+            count(MetricName.PLUGIN_ERRORS)
+            logger.warning("plugin returned a wrong type", extra={"plugin": plugin.name, "hook": hook})
+            return HookOutcome(plugin.name, failure="error")
+        return HookOutcome(plugin.name, result=result)
+
+
+def _failure_type(exc: BaseException) -> str:
+    return "Timeout" if isinstance(exc, TimeoutError) else type(exc).__name__

@@ -1,0 +1,236 @@
+"""Static analysis of rule conditions: what a ``when`` needs before it can possibly be true.
+
+A condition whose top level is a chain of ``&&`` is true only if every conjunct is. Conjuncts of the forms
+``intent == "x"``, ``intent in ["x", "y"]``, ``channel == "mqtt"`` and ``has(slots.x)`` become index keys, so a
+message skips rules that cannot match without evaluating them. Anything else (an ``||`` or ``?:`` at the top
+level, a computed intent name) leaves the rule unindexed: correct, only slower.
+
+The scanner understands just enough CEL lexis (string literals, brackets) to find top-level operators and to
+rewrite ``matches(`` calls; it never decides whether an expression is valid: the CEL compiler does.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+
+from clawline.rules.cel import MATCHES_FUNCTION
+
+_IDENT_START = re.compile(r"[A-Za-z_]")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SIMPLE_STRING = r"(?:\"([^\"\\]*)\"|'([^'\\]*)')"
+_STRING_LIST = re.compile(r"\[\s*" + _SIMPLE_STRING + r"(?:\s*,\s*" + _SIMPLE_STRING + r")*\s*,?\s*\]")
+_EQ = re.compile(r"^(?:message\.)?(intent|channel)\s*==\s*" + _SIMPLE_STRING + "$")
+_EQ_REVERSED = re.compile(r"^" + _SIMPLE_STRING + r"\s*==\s*(?:message\.)?(intent|channel)$")
+_IN = re.compile(r"^(?:message\.)?(intent|channel)\s+in\s+(\[.*\])$", re.DOTALL)
+_HAS_SLOT = re.compile(r"^has\(\s*slots\.([A-Za-z_][A-Za-z0-9_]*)\s*\)$")
+_STRING_ITEM = re.compile(_SIMPLE_STRING)
+#: Macros that bind a loop variable: ``list.all(x, x > 1)``.
+_MACRO_BINDING = re.compile(r"\b(?:all|exists|exists_one|map|filter)\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,")
+
+
+@dataclass(frozen=True)
+class Guards:
+    """What must hold before a condition can be true (``None``: no constraint)."""
+
+    intents: frozenset[str] | None = None
+    channels: frozenset[str] | None = None
+    required_slots: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class Token:
+    start: int
+    end: int
+    kind: str  # "string" or "code"
+
+
+def scan(source: str) -> list[Token]:
+    """Split a source into string literals and code runs."""
+    tokens: list[Token] = []
+    i, n, code_start = 0, len(source), 0
+    while i < n:
+        ch = source[i]
+        if ch in "\"'":
+            prefix_start = i
+            # r"..", b"..", rb".." prefixes belong to the literal.
+            while prefix_start > code_start and source[prefix_start - 1] in "rRbB":
+                if prefix_start - 2 >= 0 and (source[prefix_start - 2].isalnum() or source[prefix_start - 2] == "_"):
+                    break
+                prefix_start -= 1
+            raw = "r" in source[prefix_start:i].lower()
+            quote = source[i : i + 3] if source[i : i + 3] in ('"""', "'''") else ch
+            j = i + len(quote)
+            while j < n and not source.startswith(quote, j):
+                j += 2 if source[j] == "\\" and not raw else 1
+            end = min(j + len(quote), n)
+            if prefix_start > code_start:
+                tokens.append(Token(code_start, prefix_start, "code"))
+            tokens.append(Token(prefix_start, end, "string"))
+            i = code_start = end
+            continue
+        i += 1
+    if code_start < n:
+        tokens.append(Token(code_start, n, "code"))
+    return tokens
+
+
+def rewrite_matches(source: str) -> str:
+    """Route ``matches(`` calls (method or function form) to the cached-regex function."""
+    parts: list[str] = []
+    for token in scan(source):
+        text = source[token.start : token.end]
+        if token.kind == "code":
+            text = re.sub(r"\bmatches(\s*\()", MATCHES_FUNCTION + r"\1", text)
+        parts.append(text)
+    return "".join(parts)
+
+
+def literal_patterns(source: str) -> list[str]:
+    """String literals passed as the pattern of ``x.matches("...")``, unescaped, to check them at load time."""
+    patterns: list[str] = []
+    tokens = scan(source)
+    for prev, token in itertools.pairwise(tokens):
+        if token.kind != "string" or prev.kind != "code":
+            continue
+        if re.search(r"\.matches\s*\(\s*$", source[prev.start : prev.end]):
+            value = string_value(source[token.start : token.end])
+            if value is not None:
+                patterns.append(value)
+    return patterns
+
+
+_ESCAPES = {
+    "\\": "\\",
+    '"': '"',
+    "'": "'",
+    "`": "`",
+    "?": "?",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "v": "\v",
+}
+
+
+def string_value(literal: str) -> str | None:
+    """The value of a simple CEL string literal (quoted, optionally raw); None for forms we do not decode."""
+    prefix = ""
+    while literal[:1] in ("r", "R", "b", "B"):
+        prefix, literal = prefix + literal[0].lower(), literal[1:]
+    if "b" in prefix or len(literal) < 2 or literal[0] != literal[-1] or literal[:3] in ('"""', "'''"):
+        return None
+    body = literal[1:-1]
+    if "r" in prefix:
+        return body
+    out: list[str] = []
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch != "\\":
+            out.append(ch)
+            i += 1
+            continue
+        escaped = _ESCAPES.get(body[i + 1 : i + 2])
+        if escaped is None:
+            return None
+        out.append(escaped)
+        i += 2
+    return "".join(out)
+
+
+def bound_variables(source: str) -> set[str]:
+    """Names bound by comprehension macros (CEL reports them as variables)."""
+    names: set[str] = set()
+    for token in scan(source):
+        if token.kind == "code":
+            names.update(_MACRO_BINDING.findall(source[token.start : token.end]))
+    return names
+
+
+def _top_level(source: str) -> tuple[list[str], bool]:
+    """Conjuncts of the top-level ``&&`` chain, and whether the top level has ``||`` or ``?`` (no chain)."""
+    depth = 0
+    cuts: list[int] = []
+    for token in scan(source):
+        if token.kind == "string":
+            continue
+        i = token.start
+        while i < token.end:
+            ch = source[i]
+            if ch in "([{":
+                depth += 1
+            elif ch in ")]}":
+                depth -= 1
+            elif depth == 0 and source.startswith("&&", i):
+                cuts.append(i)
+                i += 2
+                continue
+            elif depth == 0 and (source.startswith("||", i) or ch == "?"):
+                return [], True
+            i += 1
+    pieces, start = [], 0
+    for cut in cuts:
+        pieces.append(source[start:cut])
+        start = cut + 2
+    pieces.append(source[start:])
+    return [_strip_parens(p.strip()) for p in pieces], False
+
+
+def _strip_parens(text: str) -> str:
+    while text.startswith("(") and text.endswith(")") and _balanced(text[1:-1]):
+        text = text[1:-1].strip()
+    return text
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for token in scan(text):
+        if token.kind == "string":
+            continue
+        for ch in text[token.start : token.end]:
+            depth += ch in "([{"
+            depth -= ch in ")]}"
+            if depth < 0:
+                return False
+    return depth == 0
+
+
+def guards(source: str) -> Guards:
+    conjuncts, has_alternatives = _top_level(source)
+    if has_alternatives:
+        return Guards()
+    intents: frozenset[str] | None = None
+    channels: frozenset[str] | None = None
+    slots: set[str] = set()
+    for conjunct in conjuncts:
+        found = _values(conjunct)
+        if found is not None:
+            kind, values = found
+            if kind == "intent":
+                intents = values if intents is None else intents & values
+            else:
+                channels = values if channels is None else channels & values
+            continue
+        has_slot = _HAS_SLOT.match(conjunct)
+        if has_slot:
+            slots.add(has_slot.group(1))
+    return Guards(intents=intents, channels=channels, required_slots=frozenset(slots))
+
+
+def _values(conjunct: str) -> tuple[str, frozenset[str]] | None:
+    match = _EQ.match(conjunct)
+    if match:
+        return match.group(1), frozenset({match.group(2) if match.group(2) is not None else match.group(3)})
+    match = _EQ_REVERSED.match(conjunct)
+    if match:
+        return match.group(3), frozenset({match.group(1) if match.group(1) is not None else match.group(2)})
+    match = _IN.match(conjunct)
+    if match and _STRING_LIST.fullmatch(match.group(2)):
+        items = {a if a else b for a, b in _STRING_ITEM.findall(match.group(2))}
+        return match.group(1), frozenset(items)
+    return None

@@ -1,0 +1,200 @@
+"""Compile a bot's rules once per cold start and index them.
+
+Index: rules are kept in priority order (higher first, then file order). For each (intent, channel) pair the
+candidate list holds only rules whose guards (see ``analysis``) allow that intent and channel; it is built on
+first use and cached, so a message walks a short list instead of a thousand conditions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from clawline.bot.models import Rule
+from clawline.rules import analysis
+from clawline.rules.cel import compile_program, new_context
+
+#: Variables a ``when`` can use; docs/bots.md documents each.
+VARIABLES = frozenset(
+    {
+        "text",
+        "message",
+        "channel",
+        "sender",
+        "conversation_id",
+        "intent",
+        "confidence",
+        "entities",
+        "nlu",
+        "slots",
+        "form",
+        "last_intents",
+        "last_intent",
+        "turns",
+        "turn_count",
+        "is_new",
+        "now",
+        "hour",
+        "weekday",
+        "plugins",
+    }
+)
+#: Using any of these makes a rule need NLU (in hybrid mode, NLU runs when such a rule is reached).
+NLU_VARIABLES = frozenset({"intent", "confidence", "entities", "nlu"})
+FUNCTIONS = frozenset(
+    {
+        "size",
+        "contains",
+        "startsWith",
+        "endsWith",
+        "clawline_matches",
+        "int",
+        "uint",
+        "double",
+        "string",
+        "bytes",
+        "bool",
+        "timestamp",
+        "duration",
+        "type",
+        "dyn",
+        "max",
+        "min",
+        "has",
+        "getFullYear",
+        "getMonth",
+        "getDayOfYear",
+        "getDayOfMonth",
+        "getDate",
+        "getDayOfWeek",
+        "getHours",
+        "getMinutes",
+        "getSeconds",
+        "getMilliseconds",
+    }
+)
+
+
+class RuleCompileError(ValueError):
+    """A rule's condition is wrong; ``field`` is the rule field at fault."""
+
+    def __init__(self, message: str, field: str = "when") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True, eq=False)
+class CompiledRule:
+    rule: Rule
+    #: Position in priority order: the index walks candidates by this.
+    order: int
+    program: Any
+    variables: frozenset[str]
+    needs_nlu: bool
+    guards: analysis.Guards
+    #: ``when: true``: no need to call CEL at all.
+    always: bool
+
+    @property
+    def name(self) -> str:
+        return self.rule.name
+
+
+def compile_rule(rule: Rule, order: int = 0) -> CompiledRule:
+    source = rule.when.strip()
+    for pattern in analysis.literal_patterns(source):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise RuleCompileError(f"invalid regular expression {pattern!r} in matches(): {exc}") from exc
+    try:
+        program = compile_program(analysis.rewrite_matches(source))
+    except (ValueError, RuntimeError) as exc:
+        raise RuleCompileError(f"invalid CEL expression: {_first_line(exc)}") from exc
+    variables = frozenset(program.variables()) - analysis.bound_variables(source)
+    unknown = sorted(variables - VARIABLES)
+    if unknown:
+        raise RuleCompileError(
+            f"unknown variable(s) {', '.join(unknown)} in {source!r} (known: {', '.join(sorted(VARIABLES))})"
+        )
+    functions = sorted(f for f in program.functions() if f[:1].isalpha() and f not in FUNCTIONS)
+    if functions:
+        shown = ", ".join(f.replace("clawline_matches", "matches") for f in functions)
+        raise RuleCompileError(f"unknown function(s) {shown} in {source!r}")
+    return CompiledRule(
+        rule=rule,
+        order=order,
+        program=program,
+        variables=variables,
+        needs_nlu=bool(variables & NLU_VARIABLES),
+        guards=analysis.guards(source),
+        always=source == "true",
+    )
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.replace("\n", " ") if len(text) < 400 else text[:400] + "..."
+
+
+class RuleSet:
+    """Compiled rules in priority order, with the per-(intent, channel) candidate index."""
+
+    def __init__(self, compiled: Iterable[CompiledRule]) -> None:
+        ordered = sorted(compiled, key=lambda c: (-c.rule.priority, c.order))
+        self.ordered: tuple[CompiledRule, ...] = tuple(
+            CompiledRule(c.rule, i, c.program, c.variables, c.needs_nlu, c.guards, c.always)
+            for i, c in enumerate(ordered)
+        )
+        self.by_name = {c.name: c for c in self.ordered}
+        self.interrupting = tuple(c for c in self.ordered if c.rule.interrupt)
+        self._cache: dict[tuple[str | None, str | None, bool], tuple[CompiledRule, ...]] = {}
+
+    def __len__(self) -> int:
+        return len(self.ordered)
+
+    def candidates(self, channel: str, intent: str | None, *, nlu_ran: bool) -> tuple[CompiledRule, ...]:
+        """Rules that can match a message on ``channel``: before NLU, every rule; after it, those that allow
+        ``intent`` (rules without an intent guard allow any)."""
+        key = (channel, intent, nlu_ran)
+        found = self._cache.get(key)
+        if found is None:
+            found = tuple(c for c in self.ordered if _allows(c.guards, channel, intent, nlu_ran))
+            self._cache[key] = found
+        return found
+
+
+def _allows(guards: analysis.Guards, channel: str, intent: str | None, nlu_ran: bool) -> bool:
+    if guards.channels is not None and channel not in guards.channels:
+        return False
+    return not (nlu_ran and guards.intents is not None and intent not in guards.intents)
+
+
+class Scope:
+    """The variables of one turn, converted to CEL lazily: only those the evaluated rules use.
+
+    Converting a value into CEL costs microseconds per element (a 10-turn window is ~0.2 ms), so each variable
+    is added to the context the first time a rule needs it, and re-added only after it changed.
+    """
+
+    __slots__ = ("_loaded", "_resolve", "context")
+
+    def __init__(self, resolve: Callable[[str], Any]) -> None:
+        self.context = new_context()
+        self._resolve = resolve
+        self._loaded: set[str] = set()
+
+    def invalidate(self, *names: str) -> None:
+        self._loaded.difference_update(names)
+
+    def evaluate(self, rule: CompiledRule) -> Any:
+        if rule.always:
+            return True
+        missing = rule.variables - self._loaded
+        if missing:
+            for name in missing:
+                self.context.add_variable(name, self._resolve(name))
+            self._loaded.update(missing)
+        return rule.program.execute(self.context)
