@@ -9,7 +9,8 @@ from functools import cache
 from typing import Any
 
 from clawline.aws import client
-from clawline.engine import Bot, Engine
+from clawline.channels.connections import DynamoDBConnectionStore
+from clawline.engine import Engine, load_engine
 from clawline.settings import Settings
 from clawline.store.dynamodb import DynamoDBConversationStore
 from clawline.turns import TurnRunner
@@ -35,7 +36,15 @@ def conversation_store() -> DynamoDBConversationStore:
 @cache
 def engine() -> Engine:
     cfg = settings()
-    return Engine(Bot.load(cfg.bot_path), conversation_store(), window=cfg.conversation_window)
+    return load_engine(cfg.bot_path, conversation_store(), window=cfg.conversation_window)
+
+
+@cache
+def connection_store() -> DynamoDBConnectionStore:
+    cfg = settings()
+    cfg.require("connections_table")
+    assert cfg.connections_table is not None
+    return DynamoDBConnectionStore(dynamodb(), cfg.connections_table, ttl_seconds=cfg.connection_ttl_seconds)
 
 
 @cache
@@ -48,14 +57,28 @@ def idempotency_store() -> Any:
     return DynamoDBPersistenceLayer(table_name=cfg.idempotency_table, boto3_client=dynamodb())
 
 
+_lambda_context: list[Any] = []
+
+
 @cache
 def turn_runner() -> TurnRunner:
     cfg = settings()
-    return TurnRunner(engine(), persistence_store=idempotency_store(), ttl_seconds=cfg.idempotency_ttl_seconds)
+    runner = TurnRunner(engine(), persistence_store=idempotency_store(), ttl_seconds=cfg.idempotency_ttl_seconds)
+    if _lambda_context:
+        runner.register_lambda_context(_lambda_context[0])
+    return runner
+
+
+def register_lambda_context(context: Any) -> None:
+    """Give idempotency the invocation's deadline, without building the engine on routes that need none."""
+    _lambda_context[:] = [context]
+    if turn_runner.cache_info().currsize:
+        turn_runner().register_lambda_context(context)
 
 
 def reset() -> None:
     """Forget every cached object (tests change the environment between cases)."""
-    for factory in (settings, conversation_store, engine, idempotency_store, turn_runner):
+    for factory in (settings, conversation_store, connection_store, engine, idempotency_store, turn_runner):
         factory.cache_clear()
     client.cache_clear()
+    _lambda_context.clear()

@@ -39,6 +39,7 @@ class Settings(BaseModel):
     idempotency_ttl_seconds: int = Field(default=3600, ge=60)
     connection_ttl_seconds: int = Field(default=7200 + 300, ge=60)
     dynamodb_max_attempts: int = Field(default=4, ge=1, le=10)
+    dead_letter_queue_url: str | None = None
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
     jwks_url: str | None = None

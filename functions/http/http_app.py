@@ -1,0 +1,222 @@
+"""HTTP API function: a FastAPI app behind API Gateway HTTP API, run by Mangum.
+
+Routes are thin: the caller's identity comes from the Lambda authorizer's context (never from the path or
+body), the body is parsed strictly, and the engine does the rest. Errors are JSON with a stable ``error`` code.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Annotated, Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from fastapi import FastAPI, Header, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from mangum import Mangum
+from pydantic import BaseModel, ConfigDict
+from starlette.concurrency import run_in_threadpool
+
+from clawline import __version__, composition
+from clawline.channels.payloads import (
+    MessagePayload,
+    decode_json_object,
+    envelope_limit,
+    parse_payload,
+    to_inbound,
+    validation_details,
+)
+from clawline.errors import AuthenticationError, ClawlineError, InvalidInputError, NotFoundError, RateLimitedError
+from clawline.messages import Channel, Identifier, OutboundMessage
+from clawline.observability import MetricName, count, logger, metrics, tracer
+
+
+class MessageResponse(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    conversation_id: str
+    message_id: str
+    replies: list[OutboundMessage]
+    intent: str | None
+    confidence: float | None
+
+
+class TurnOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seq: int
+    message_id: str
+    channel: str
+    user_text: str
+    bot_texts: list[str]
+    intent: str | None
+    created_at: str
+
+
+class HistoryResponse(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    conversation_id: str
+    messages: list[TurnOut]
+    next_cursor: str | None
+
+
+class ErrorBody(BaseModel):
+    error: str
+    message: str
+    details: dict[str, Any] | None = None
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (400, 401, 404, 409, 413, 422, 429, 503)
+}
+
+app = FastAPI(title="Clawline", version=__version__, responses=ERROR_RESPONSES)
+
+
+def principal(request: Request) -> str:
+    """The caller as vouched for by the authorizer (HTTP API simple-response context)."""
+    event = request.scope.get("aws.event") or {}
+    ctx = ((event.get("requestContext") or {}).get("authorizer") or {}).get("lambda") or {}
+    sub = ctx.get("sub")
+    if not isinstance(sub, str) or not sub:
+        raise AuthenticationError("missing or invalid credentials")
+    return sub
+
+
+@app.exception_handler(ClawlineError)
+async def clawline_error(_request: Request, exc: ClawlineError) -> JSONResponse:
+    headers = {}
+    if isinstance(exc, RateLimitedError):
+        headers["Retry-After"] = str(exc.retry_after_seconds)
+    if exc.http_status >= 500:
+        count(MetricName.ERRORS)
+    else:
+        count(MetricName.REJECTED_INPUT)
+    return JSONResponse(exc.to_body(), status_code=exc.http_status, headers=headers)
+
+
+@app.exception_handler(Exception)
+async def unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
+    count(MetricName.ERRORS)
+    logger.exception("unexpected error")
+    return JSONResponse({"error": "internal_error", "message": "something went wrong on our side"}, status_code=500)
+
+
+@app.exception_handler(RequestValidationError)
+async def request_invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    count(MetricName.REJECTED_INPUT)
+    details = [
+        {"field": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", ""), "type": e.get("type", "")}
+        for e in exc.errors()
+    ]
+    return JSONResponse(
+        {"error": "invalid_input", "message": "request does not match the schema", "details": {"errors": details}},
+        status_code=422,
+    )
+
+
+@app.get("/health", response_model=Health)
+def health() -> Health:
+    return Health(status="ok", version=__version__)
+
+
+@app.post(
+    "/v1/messages",
+    response_model=MessageResponse,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": MessagePayload.model_json_schema()}},
+        }
+    },
+)
+async def post_message(
+    request: Request,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)] = None,
+) -> MessageResponse:
+    sender = principal(request)
+    cfg = composition.settings()
+    # Size is checked on the raw (already base64-decoded) body before any parsing.
+    data = decode_json_object(await request.body(), max_bytes=envelope_limit(cfg.max_text_bytes))
+    payload = parse_payload(data, max_text_bytes=cfg.max_text_bytes)
+    if idempotency_key and payload.message_id and idempotency_key != payload.message_id:
+        raise InvalidInputError("Idempotency-Key header and body message_id differ")
+    message = to_inbound(
+        payload,
+        channel=Channel.HTTP,
+        sender=sender,
+        default_message_id=idempotency_key,
+        max_text_bytes=cfg.max_text_bytes,
+    )
+    # The turn runner owns its own event loop (shared with plugins across warm invokes): run it off this one.
+    reply = await run_in_threadpool(composition.turn_runner().run, message)
+    return MessageResponse(
+        conversation_id=reply.conversation_id,
+        message_id=reply.message_id,
+        replies=reply.messages,
+        intent=reply.intent,
+        confidence=reply.confidence,
+    )
+
+
+@app.get("/v1/conversations/{conversation_id}/messages", response_model=HistoryResponse)
+def conversation_messages(
+    request: Request,
+    conversation_id: Identifier,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> HistoryResponse:
+    page = composition.conversation_store().list_turns(conversation_id, principal(request), limit=limit, cursor=cursor)
+    if not page.turns and cursor is None:
+        raise NotFoundError("no such conversation")
+    return HistoryResponse(
+        conversation_id=conversation_id,
+        messages=[
+            TurnOut(
+                seq=t.seq,
+                message_id=t.message_id,
+                channel=t.channel.value,
+                user_text=t.user_text,
+                bot_texts=t.bot_texts,
+                intent=t.intent,
+                created_at=t.created_at.isoformat(),
+            )
+            for t in page.turns
+        ],
+        next_cursor=page.next_cursor,
+    )
+
+
+@app.delete("/v1/conversations/{conversation_id}", status_code=204)
+def delete_conversation(request: Request, conversation_id: Identifier) -> Response:
+    if composition.conversation_store().delete(conversation_id, principal(request)) == 0:
+        raise NotFoundError("no such conversation")
+    return Response(status_code=204)
+
+
+@cache
+def _adapter(stage: str) -> Mangum:
+    # A named stage prefixes rawPath (/dev/v1/messages); the $default stage does not.
+    return Mangum(app, lifespan="off", api_gateway_base_path="/" if stage in ("", "$default") else f"/{stage}")
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    metrics.add_dimension(name="channel", value=Channel.HTTP.value)
+    composition.register_lambda_context(context)
+    stage = str((event.get("requestContext") or {}).get("stage") or "")
+    response: dict[str, Any] = _adapter(stage)(event, context)
+    return response
+
+
+def openapi_document() -> str:
+    return json.dumps(app.openapi(), indent=2, sort_keys=True)

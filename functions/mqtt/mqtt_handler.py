@@ -1,0 +1,91 @@
+"""MQTT function: invoked asynchronously by the IoT topic rule on ``clawline/+/in``.
+
+Lambda retries asynchronous events, so the outcome of each failure is chosen on purpose:
+- permanent (bad payload, schema, spoofed identity, reused message id): an error reply to the device when
+  it can be addressed, a dead-letter record, and a normal return (a retry would fail the same way);
+- transient (throttling, timeouts, a turn already in progress): raise, so Lambda retries; the turn is
+  idempotent on the message id, so a retry never answers twice.
+This module never imports FastAPI.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from clawline import composition
+from clawline.aws import client
+from clawline.channels import mqtt
+from clawline.channels.deadletter import SqsDeadLetterSink
+from clawline.channels.payloads import decode_json_object, envelope_limit, parse_payload, to_inbound
+from clawline.errors import ClawlineError, InvalidInputError
+from clawline.messages import Channel
+from clawline.observability import MetricName, count, logger, metrics, tracer
+
+
+@cache
+def dead_letters() -> SqsDeadLetterSink:
+    cfg = composition.settings()
+    cfg.require("dead_letter_queue_url")
+    assert cfg.dead_letter_queue_url is not None
+    return SqsDeadLetterSink(client("sqs"), cfg.dead_letter_queue_url)
+
+
+def publish(thing: str, message: dict[str, Any]) -> None:
+    topic = mqtt.reply_topic(composition.settings().reply_topic, thing)
+    client("iot-data").publish(topic=topic, qos=1, payload=mqtt.encode(message))
+
+
+def process(event: dict[str, Any]) -> dict[str, Any]:
+    cfg = composition.settings()
+    rule_event = mqtt.parse_event(event)
+    data = decode_json_object(mqtt.decode_payload(rule_event), max_bytes=envelope_limit(cfg.max_text_bytes))
+    claimed = sorted(mqtt.IDENTITY_FIELDS & data.keys())
+    if claimed:
+        raise InvalidInputError(
+            "identity comes from the topic; the payload may not claim one", details={"fields": claimed}
+        )
+    payload = parse_payload(data, max_text_bytes=cfg.max_text_bytes)
+    if payload.message_id is None:
+        raise InvalidInputError("message_id is required on MQTT: it makes redelivery safe")
+    message = to_inbound(
+        payload,
+        channel=Channel.MQTT,
+        sender=rule_event.thing,
+        default_conversation_id=rule_event.thing,
+        max_text_bytes=cfg.max_text_bytes,
+    )
+    reply = composition.turn_runner().run(message)
+    publish(rule_event.thing, {"type": "reply", **reply.model_dump(mode="json", exclude={"trace"})})
+    count(MetricName.TURNS)
+    return {"status": "replied", "message_id": reply.message_id}
+
+
+def _message_id_of(event: dict[str, Any]) -> str | None:
+    """Best effort: the message id of a payload we refused, so the device can match the error to its message."""
+    try:
+        data = decode_json_object(mqtt.decode_payload(mqtt.parse_event(event)), max_bytes=256 * 1024)
+    except ClawlineError:
+        return None
+    value = data.get("message_id")
+    return value if isinstance(value, str) and len(value) <= 128 else None
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    metrics.add_dimension(name="channel", value=Channel.MQTT.value)
+    composition.register_lambda_context(context)
+    try:
+        return process(event)
+    except ClawlineError as exc:
+        if exc.retryable:
+            count(MetricName.ERRORS)
+            raise  # Lambda retries; after the last retry the OnFailure destination keeps the event
+        count(MetricName.REJECTED_INPUT)
+        thing = mqtt.thing_from_event(event)
+        if thing is not None:
+            publish(thing, {"type": "error", "message_id": _message_id_of(event), **exc.to_body()})
+        dead_letters().record(reason="permanent_error", error=exc.code, event=event)
+        return {"status": "rejected", "error": exc.code}

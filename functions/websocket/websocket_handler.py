@@ -1,0 +1,93 @@
+"""WebSocket API function: $connect, $disconnect and $default (every message) on one Lambda.
+
+Authentication happens once, at $connect, in the authorizer; the connection record keeps the principal, and
+every later frame on that connection acts as that principal. Replies and error frames go back through the
+@connections API. This module never imports FastAPI: it keeps the cold start small.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+
+from clawline import composition
+from clawline.channels.payloads import decode_json_object, envelope_limit, parse_payload, to_inbound
+from clawline.channels.websocket import WebSocketNotifier
+from clawline.errors import ClawlineError, ForbiddenError
+from clawline.messages import Channel
+from clawline.observability import MetricName, count, logger, metrics, tracer
+
+OK = {"statusCode": 200}
+
+
+def _authorized_principal(request_context: dict[str, Any]) -> str | None:
+    authorizer = request_context.get("authorizer") or {}
+    sub = authorizer.get("sub") or authorizer.get("principalId")
+    return sub if isinstance(sub, str) and sub else None
+
+
+def on_connect(ctx: dict[str, Any]) -> dict[str, Any]:
+    sub = _authorized_principal(ctx)
+    if sub is None:  # API Gateway only calls us after the authorizer allowed; refuse anyway if it did not
+        count(MetricName.AUTH_FAILURES)
+        return {"statusCode": 401}
+    composition.connection_store().add(
+        ctx["connectionId"], sub, domain=str(ctx.get("domainName", "")), stage=str(ctx.get("stage", ""))
+    )
+    return OK
+
+
+def on_disconnect(ctx: dict[str, Any]) -> dict[str, Any]:
+    composition.connection_store().remove(ctx["connectionId"])
+    return OK
+
+
+def on_message(ctx: dict[str, Any], body: str | None) -> dict[str, Any]:
+    connection_id: str = ctx["connectionId"]
+    connections = composition.connection_store()
+    notifier = WebSocketNotifier.for_api(str(ctx.get("domainName", "")), str(ctx.get("stage", "")), connections.remove)
+    cfg = composition.settings()
+    message_id: str | None = None
+    try:
+        connection = connections.get(connection_id)
+        if connection is None:
+            raise ForbiddenError("unknown connection: reconnect to authenticate")
+        data = decode_json_object(body or "", max_bytes=envelope_limit(cfg.max_text_bytes))
+        data.pop("action", None)  # route selection key ($request.body.action), not part of the message
+        payload = parse_payload(data, max_text_bytes=cfg.max_text_bytes)
+        message_id = payload.message_id
+        message = to_inbound(
+            payload,
+            channel=Channel.WEBSOCKET,
+            sender=connection.principal,
+            # One conversation per connection unless the client names one.
+            default_conversation_id=uuid.uuid5(uuid.NAMESPACE_URL, f"ws:{connection_id}").hex,
+            default_message_id=str(ctx.get("messageId") or "").replace("=", "") or None,
+            max_text_bytes=cfg.max_text_bytes,
+        )
+        reply = composition.turn_runner().run(message)
+    except ClawlineError as exc:
+        count(MetricName.ERRORS if exc.http_status >= 500 else MetricName.REJECTED_INPUT)
+        logger.info("message refused", extra={"error": exc.code})
+        notifier.send(connection_id, {"type": "error", "message_id": message_id, **exc.to_body()})
+        return OK
+    notifier.send(connection_id, {"type": "reply", **reply.model_dump(mode="json", exclude={"trace"})})
+    count(MetricName.TURNS)
+    return OK
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    metrics.add_dimension(name="channel", value=Channel.WEBSOCKET.value)
+    composition.register_lambda_context(context)
+    ctx: dict[str, Any] = event.get("requestContext") or {}
+    route = ctx.get("routeKey")
+    if route == "$connect":
+        return on_connect(ctx)
+    if route == "$disconnect":
+        return on_disconnect(ctx)
+    return on_message(ctx, event.get("body"))

@@ -1,0 +1,102 @@
+"""The message body a client sends on any channel, and its strict parsing.
+
+The same shape travels over HTTP (request body), WebSocket (frame) and MQTT (publish payload), so a client
+library can talk to every channel alike.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import ValidationError as PydanticValidationError
+
+from clawline.errors import InvalidInputError, PayloadTooLargeError
+from clawline.messages import Channel, Identifier, InboundMessage, MetadataValue
+
+#: JSON escaping can grow text up to 6x (\uXXXX); the envelope limit leaves room for that and the other fields.
+ENVELOPE_FACTOR = 6
+ENVELOPE_SLACK = 8 * 1024
+
+
+class MessagePayload(BaseModel):
+    """What a client sends. Unknown fields are refused: a typo must not silently drop data."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: Annotated[str, StringConstraints(min_length=1)]
+    conversation_id: Identifier | None = None
+    message_id: Identifier | None = None
+    metadata: Annotated[dict[Annotated[str, StringConstraints(max_length=64)], MetadataValue], Field(max_length=32)] = {}
+
+
+def envelope_limit(max_text_bytes: int) -> int:
+    return max_text_bytes * ENVELOPE_FACTOR + ENVELOPE_SLACK
+
+
+def validation_details(exc: PydanticValidationError) -> list[dict[str, Any]]:
+    """Pydantic errors without the offending input: it may be large or sensitive."""
+    return [
+        {"field": ".".join(str(p) for p in err["loc"]) or "(body)", "problem": err["msg"], "type": err["type"]}
+        for err in exc.errors(include_url=False, include_input=False, include_context=False)
+    ]
+
+
+def decode_json_object(raw: bytes | str, *, max_bytes: int) -> dict[str, Any]:
+    """Parse a JSON object, refusing oversize, non-UTF-8, non-JSON and non-object bodies with clear errors."""
+    size = len(raw.encode("utf-8", errors="surrogatepass")) if isinstance(raw, str) else len(raw)
+    if size > max_bytes:
+        raise PayloadTooLargeError(
+            f"body is {size} bytes, over the limit of {max_bytes} bytes", details={"max_bytes": max_bytes}
+        )
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        value = json.loads(text)
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError("body is not UTF-8 text", details={"reason": "not_utf8"}) from exc
+    except ValueError as exc:
+        raise InvalidInputError(f"body is not valid JSON: {exc}", details={"reason": "malformed_json"}) from exc
+    if not isinstance(value, dict):
+        raise InvalidInputError("body must be a JSON object", details={"reason": "not_an_object"})
+    return value
+
+
+def parse_payload(data: dict[str, Any], *, max_text_bytes: int) -> MessagePayload:
+    try:
+        payload = MessagePayload.model_validate(data)
+    except PydanticValidationError as exc:
+        raise InvalidInputError("message does not match the schema", details={"errors": validation_details(exc)}) from exc
+    size = len(payload.text.encode("utf-8", errors="surrogatepass"))
+    if size > max_text_bytes:
+        raise PayloadTooLargeError(
+            f"text is {size} bytes, over the limit of {max_text_bytes} bytes", details={"max_bytes": max_text_bytes}
+        )
+    return payload
+
+
+def to_inbound(
+    payload: MessagePayload,
+    *,
+    channel: Channel,
+    sender: str,
+    default_conversation_id: str | None = None,
+    default_message_id: str | None = None,
+    max_text_bytes: int,
+) -> InboundMessage:
+    """Build the engine's message; identity (``sender``) always comes from the channel, never the payload."""
+    try:
+        return InboundMessage.model_validate(
+            {
+                "message_id": payload.message_id or default_message_id or uuid.uuid4().hex,
+                "channel": channel,
+                "conversation_id": payload.conversation_id or default_conversation_id or uuid.uuid4().hex,
+                "sender": sender,
+                "text": payload.text,
+                "metadata": payload.metadata,
+            },
+            context={"max_text_bytes": max_text_bytes},
+        )
+    except PydanticValidationError as exc:
+        raise InvalidInputError("message is not valid", details={"errors": validation_details(exc)}) from exc

@@ -1,0 +1,88 @@
+"""Functional fixtures: moto's server on a loopback port (started once per session), fresh tables created
+from template.yaml's own definitions for every test, and the handlers' environment pointed at them through
+the standard ``AWS_ENDPOINT_URL_*`` variables.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from moto.server import ThreadedMotoServer
+
+from clawline import composition
+from local.template import Template, create_tables
+from tests.helpers.aws import Recorder, client, serve_recorder
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def template() -> Template:
+    return Template.read()
+
+
+@dataclass
+class Stack:
+    endpoint: str
+    tables: dict[str, str]
+    dead_letter_queue_url: str
+    recorder: Recorder
+
+    def dynamodb(self) -> Any:
+        return client("dynamodb", self.endpoint)
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        import json
+
+        sqs = client("sqs", self.endpoint)
+        out: list[dict[str, Any]] = []
+        while True:
+            msgs = sqs.receive_message(QueueUrl=self.dead_letter_queue_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not msgs:
+                return out
+            out.extend(json.loads(m["Body"]) for m in msgs)
+            for m in msgs:
+                sqs.delete_message(QueueUrl=self.dead_letter_queue_url, ReceiptHandle=m["ReceiptHandle"])
+
+    def count_items(self, logical_id: str) -> int:
+        return int(self.dynamodb().scan(TableName=self.tables[logical_id], Select="COUNT")["Count"])
+
+
+@pytest.fixture
+def stack(moto_server: str, template: Template, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    """A fresh copy of the template's state (tables, dead-letter queue) and the handlers wired to it."""
+    suffix = f"-{uuid.uuid4().hex[:8]}"
+    tables = create_tables(client("dynamodb", moto_server), template, suffix=suffix)
+    queue_url = client("sqs", moto_server).create_queue(QueueName=f"dlq{suffix}")["QueueUrl"]
+    recorder = Recorder()
+    recorder_gen = serve_recorder(recorder)
+    recorder_url = next(recorder_gen)
+    env = {
+        "AWS_ENDPOINT_URL_DYNAMODB": moto_server,
+        "AWS_ENDPOINT_URL_SQS": moto_server,
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_server,
+        "AWS_ENDPOINT_URL_SSM": moto_server,
+        "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": f"{recorder_url}/dev",
+        "AWS_ENDPOINT_URL_IOT_DATA_PLANE": recorder_url,
+        "CLAWLINE_STATE_TABLE": tables["StateTable"],
+        "CLAWLINE_CONNECTIONS_TABLE": tables["ConnectionsTable"],
+        "CLAWLINE_IDEMPOTENCY_TABLE": tables["IdempotencyTable"],
+        "CLAWLINE_DEAD_LETTER_QUEUE_URL": queue_url,
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    composition.reset()
+    yield Stack(moto_server, tables, queue_url, recorder)
+    composition.reset()
+    next(recorder_gen, None)
