@@ -49,6 +49,16 @@ def load_plugin(spec: PluginSpec, *, bot_dir: Path | None, default_timeout_ms: i
     config_model = getattr(cls, "Config", None)
     if not (inspect.isclass(config_model) and issubclass(config_model, BaseModel)):
         raise PluginLoadError(f"plugin {spec.label}: the class needs a pydantic `Config` model")
+    # A typo in a config key must not pass silently, even when the plugin's model ignores extra fields.
+    known = {n for n, f in config_model.model_fields.items()} | {
+        f.alias for f in config_model.model_fields.values() if f.alias
+    }
+    unknown = sorted(set(spec.config) - known)
+    if unknown and config_model.model_config.get("extra") != "allow":
+        raise PluginLoadError(
+            f"plugin {spec.label}: invalid config: {', '.join(unknown)}: unknown field "
+            f"(known: {', '.join(sorted(known)) or 'none'})"
+        )
     try:
         config = config_model.model_validate(spec.config)
     except ValidationError as exc:

@@ -1,0 +1,356 @@
+"""Plugins: loading from bot YAML and entry points, time budgets, isolation and concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import textwrap
+
+import pytest
+from clawline.bot.compiled import Bot
+from clawline.bot.loader import BotDefinitionError
+from clawline.engine import Engine
+from clawline.store.memory import InMemoryConversationStore
+
+from .helpers import BASE, FIXED_NOW, ScriptedNlu, make_engine, say, write_bot
+
+PLUGIN_CODE = '''
+import asyncio
+from pydantic import BaseModel
+from clawline.plugins.base import PluginResult
+
+EVENTS = {}
+
+
+class Greeter:
+    name = "greeter"
+
+    class Config(BaseModel):
+        greeting: str = "Hi"
+
+    def __init__(self, config):
+        self.config = config
+        self.ready = False
+
+    async def setup(self):
+        self.ready = True
+
+    async def action(self, ctx, params):
+        return PluginResult(
+            replies=[f"{self.config.greeting} {ctx.message.sender} ({'ready' if self.ready else 'cold'})"],
+            data={"greeted": True},
+            slots={"mood": params.get("mood", "happy")},
+        )
+
+
+class Broken:
+    name = "broken"
+
+    class Config(BaseModel):
+        pass
+
+    def __init__(self, config):
+        pass
+
+    async def setup(self):
+        pass
+
+    async def action(self, ctx, params):
+        raise RuntimeError("boom")
+
+
+class Slow:
+    name = "slow"
+
+    class Config(BaseModel):
+        pass
+
+    def __init__(self, config):
+        pass
+
+    async def setup(self):
+        pass
+
+    async def action(self, ctx, params):
+        await asyncio.sleep(5)
+        return PluginResult()
+
+
+class Waiter:
+    """Finishes only when Setter ran: proves the two run concurrently (sequentially it would time out)."""
+
+    name = "waiter"
+
+    class Config(BaseModel):
+        pass
+
+    def __init__(self, config):
+        pass
+
+    async def setup(self):
+        pass
+
+    async def action(self, ctx, params):
+        event = EVENTS.setdefault(ctx.message.message_id, asyncio.Event())
+        await event.wait()
+        return PluginResult(data={"waited": True})
+
+
+class Setter:
+    name = "setter"
+
+    class Config(BaseModel):
+        pass
+
+    def __init__(self, config):
+        pass
+
+    async def setup(self):
+        pass
+
+    async def action(self, ctx, params):
+        EVENTS.setdefault(ctx.message.message_id, asyncio.Event()).set()
+        return PluginResult(data={"set": True})
+
+
+class Moderator:
+    name = "moderator"
+
+    class Config(BaseModel):
+        banned: list[str] = []
+
+    def __init__(self, config):
+        self.config = config
+
+    async def setup(self):
+        pass
+
+    async def before_nlu(self, ctx):
+        if any(word in ctx.message.text for word in self.config.banned):
+            return PluginResult(reject="That language is not allowed here.")
+        return PluginResult(data={"clean": True})
+
+
+class FailsSetup:
+    name = "fails_setup"
+
+    class Config(BaseModel):
+        pass
+
+    def __init__(self, config):
+        pass
+
+    async def setup(self):
+        raise ConnectionError("no network")
+
+    async def action(self, ctx, params):
+        return PluginResult(replies=["should not happen"])
+
+
+class SyncHook:
+    name = "sync_hook"
+
+    class Config(BaseModel):
+        pass
+
+    def __init__(self, config):
+        pass
+
+    async def setup(self):
+        pass
+
+    def action(self, ctx, params):
+        return PluginResult()
+'''
+
+
+@pytest.fixture
+def plugin_module(tmp_path, monkeypatch):
+    """A plugin package on the path, named uniquely so tests do not share module state."""
+    name = f"testplugins_{tmp_path.name.replace('-', '_')}"
+    package = tmp_path / "pkgs" / name
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(textwrap.dedent(PLUGIN_CODE), encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path / "pkgs"))
+    yield name
+    sys.modules.pop(name, None)
+
+
+def bot_with(module: str, plugins: list[str], rules: str, extra: str = "") -> str:
+    specs = "".join(f'  - {{module: "{module}", class: "{cls}"{cfg}}}\n' for cls, cfg in map(_split, plugins))
+    return (
+        BASE
+        + extra
+        + 'slots:\n  mood: {type: any}\nresponses:\n  failed: ["Plugin trouble."]\n'
+        + (f"plugins:\n{specs}rules:\n{textwrap.dedent(rules)}")
+    )
+
+
+def _split(spec: str) -> tuple[str, str]:
+    cls, _, cfg = spec.partition("|")
+    return cls, f", config: {cfg}" if cfg else ""
+
+
+def test_plugin_from_bot_yaml_is_set_up_once_and_its_result_applied(tmp_path, plugin_module):
+    rules = """
+  - name: greet
+    when: text == "hi"
+    then: [{plugin: {name: greeter, params: {mood: calm}}}]
+"""
+    engine = make_engine(tmp_path / "bot", bot_with(plugin_module, ["Greeter|{greeting: Hello}"], rules))
+    reply = say(engine, "hi", sender="ann")
+    assert reply.texts == ["Hello ann (ready)"]
+    assert reply.slots == {"mood": "calm"}
+
+
+def test_plugin_data_is_visible_to_later_rules(tmp_path, plugin_module):
+    rules = """
+  - name: greet
+    when: text == "hi"
+    then: [{plugin: greeter}]
+    stop: false
+  - name: after
+    when: has(plugins.greeter) && plugins.greeter.greeted
+    then: [{reply: hello}]
+"""
+    reply = say(make_engine(tmp_path / "bot", bot_with(plugin_module, ["Greeter"], rules)), "hi", sender="ann")
+    assert reply.texts == ["Hi ann (ready)", "Hello!"]
+
+
+@pytest.mark.parametrize("plugin", ["Broken", "Slow"])
+def test_a_failing_or_slow_plugin_gets_the_plugin_error_reply_and_the_turn_is_kept(tmp_path, plugin_module, plugin):
+    rules = f"""
+  - name: call
+    when: "true"
+    then: [{{plugin: {plugin.lower()}}}, {{reply: hello}}]
+"""
+    text = bot_with(plugin_module, [plugin], rules).replace(
+        "settings: {mode: hybrid}", "settings: {mode: hybrid, plugin_error: failed, plugin_timeout_ms: 50}"
+    )
+    store = InMemoryConversationStore()
+    engine = make_engine(tmp_path / "bot", text, store=store)
+    reply = say(engine, "hi")
+    assert reply.texts == ["Plugin trouble."]
+    assert reply.trace == ["call", f"plugin_error:{plugin.lower()}"]
+    assert [t.bot_texts for t in store.list_turns("c1", "u1").turns] == [["Plugin trouble."]]
+
+
+def test_independent_plugins_of_one_stage_run_concurrently(tmp_path, plugin_module):
+    rules = """
+  - name: both
+    when: "true"
+    then: [{plugin: waiter}, {plugin: setter}, {reply: hello}]
+"""
+    text = bot_with(plugin_module, ["Waiter", "Setter"], rules).replace(
+        "settings: {mode: hybrid}", "settings: {mode: hybrid, plugin_timeout_ms: 2000}"
+    )
+    reply = say(make_engine(tmp_path / "bot", text), "go")
+    assert reply.texts == ["Hello!"]
+    assert "plugin_error:waiter" not in reply.trace
+
+
+def test_before_nlu_plugin_can_reject_a_message(tmp_path, plugin_module):
+    rules = """
+  - name: hello
+    when: "true"
+    then: [{reply: hello}]
+"""
+    engine = make_engine(tmp_path / "bot", bot_with(plugin_module, ["Moderator|{banned: [darn]}"], rules))
+    rejected = say(engine, "darn it")
+    assert rejected.texts == ["That language is not allowed here."]
+    assert [a.type for a in rejected.actions] == ["reject"]
+    assert say(engine, "hello there").texts == ["Hello!"]
+
+
+def test_a_plugin_whose_setup_failed_is_isolated(tmp_path, plugin_module):
+    rules = """
+  - name: call
+    when: "true"
+    then: [{plugin: fails_setup}]
+"""
+    engine = make_engine(tmp_path / "bot", bot_with(plugin_module, ["FailsSetup"], rules))
+    assert say(engine, "hi").texts == ["Sorry?"]
+
+
+def test_a_sync_hook_is_refused_at_load(tmp_path, plugin_module):
+    with pytest.raises(BotDefinitionError, match="hook `action` must be `async def`"):
+        Bot.load(write_bot(tmp_path / "bot", bot_with(plugin_module, ["SyncHook"], "  - {name: x, then: []}\n")))
+
+
+def test_invalid_plugin_config_is_refused_at_load(tmp_path, plugin_module):
+    text = bot_with(plugin_module, ["Greeter|{greting: Hello}"], "  - {name: x, then: []}\n")
+    with pytest.raises(BotDefinitionError, match=r"plugins\[0\]: plugin .*Greeter: invalid config: greting"):
+        Bot.load(write_bot(tmp_path / "bot", text))
+
+
+def test_a_plugin_with_a_missing_dependency_names_the_dependency(tmp_path, monkeypatch):
+    package = tmp_path / "pkgs" / "needs_dep_plugin"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("import surely_not_installed_xyz\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path / "pkgs"))
+    text = BASE + 'plugins:\n  - {module: "needs_dep_plugin", class: "P"}\n'
+    with pytest.raises(BotDefinitionError) as info:
+        Bot.load(write_bot(tmp_path / "bot", text))
+    assert "needs 'surely_not_installed_xyz', which is not installed" in str(info.value)
+
+
+def test_a_missing_class_is_named(tmp_path, plugin_module):
+    with pytest.raises(BotDefinitionError, match=f"module '{plugin_module}' has no class 'Nope'"):
+        Bot.load(write_bot(tmp_path / "bot", bot_with(plugin_module, ["Nope"], "  - {name: x, then: []}\n")))
+
+
+def test_plugin_package_next_to_the_bot_is_found_without_being_on_the_path(tmp_path):
+    project = tmp_path / "project"
+    package = project / "localplugins_nextto"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(textwrap.dedent(PLUGIN_CODE), encoding="utf-8")
+    text = BASE + 'plugins:\n  - {module: "localplugins_nextto", class: "Greeter"}\n'
+    try:
+        bot = Bot.load(write_bot(project / "bots" / "demo", text))
+        assert [p.name for p in bot.plugins] == ["greeter"]
+    finally:
+        sys.modules.pop("localplugins_nextto", None)
+        sys.path[:] = [p for p in sys.path if p != str(project)]
+
+
+def test_entry_point_plugins_are_discovered(tmp_path, plugin_module, monkeypatch):
+    dist = tmp_path / "site" / "greeter_plugin-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: greeter-plugin\nVersion: 1.0\n", encoding="utf-8")
+    (dist / "entry_points.txt").write_text(f"[clawline.plugins]\nhello = {plugin_module}:Greeter\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    text = BASE + "plugins:\n  - {entry_point: hello, config: {greeting: Hey}}\nrules:\n"
+    text += "  - {name: hi, when: 'true', then: [{plugin: greeter}]}\n"
+    engine = Engine(Bot.load(write_bot(tmp_path / "bot", text)), InMemoryConversationStore(), clock=lambda: FIXED_NOW)
+    asyncio.run(engine.setup())
+    assert say(engine, "x", sender="bo").texts == ["Hey bo (ready)"]
+
+
+def test_an_unknown_entry_point_is_named(tmp_path):
+    text = BASE + "plugins:\n  - {entry_point: not_there}\n"
+    with pytest.raises(BotDefinitionError, match="plugin not_there: no installed distribution"):
+        Bot.load(write_bot(tmp_path / "bot", text))
+
+
+def test_the_sample_plugin_approves_above_its_threshold_and_rejects_below(tmp_path):
+    text = (
+        BASE
+        + """
+intents:
+  cancel: {examples: [cancel]}
+responses:
+  cancelled: [Cancelled.]
+plugins:
+  - {module: "plugins.sample", class: "SamplePlugin", config: {threshold: 0.8}}
+rules:
+  - name: cancel
+    when: intent == "cancel"
+    then: [{plugin: sample}, {reply: cancelled}]
+"""
+    )
+    nlu = ScriptedNlu({"cancel it": ("cancel", 0.95), "cancel maybe": ("cancel", 0.6)})
+    engine = make_engine(tmp_path, text, nlu=nlu)
+    assert say(engine, "cancel it").texts == ["Cancelled."]
+    rejected = say(engine, "cancel maybe")
+    assert [a.type for a in rejected.actions] == ["reject"]
+    assert rejected.texts == [rejected.actions[0].params["reason"]]
