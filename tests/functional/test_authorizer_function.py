@@ -1,0 +1,94 @@
+"""The authorizer function with real JWTs (minted by joserfc) and a JWKS served on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import authorizer
+import pytest
+
+from clawline import composition
+from tests.helpers.events import load_event
+from tests.helpers.lambda_context import lambda_context
+from tests.helpers.tokens import Issuer
+
+
+@pytest.fixture
+def issuer(monkeypatch: pytest.MonkeyPatch) -> Iterator[Issuer]:
+    issuer = Issuer()
+    with issuer.serve_jwks() as jwks_url:
+        monkeypatch.setenv("CLAWLINE_JWKS_URL", jwks_url)
+        monkeypatch.setenv("CLAWLINE_JWT_ISSUER", issuer.issuer)
+        monkeypatch.setenv("CLAWLINE_JWT_AUDIENCE", issuer.audience)
+        monkeypatch.setenv("CLAWLINE_JWT_ALGORITHMS", "RS256")
+        composition.reset()
+        authorizer.verifier.cache_clear()
+        yield issuer
+    composition.reset()
+    authorizer.verifier.cache_clear()
+
+
+def http_event(token: str | None) -> dict[str, Any]:
+    event = load_event("authorizer/http_request.json")
+    if token is None:
+        del event["headers"]["authorization"]
+    else:
+        event["headers"]["authorization"] = f"Bearer {token}"
+    return event
+
+
+def ws_event(token: str) -> dict[str, Any]:
+    event = load_event("authorizer/websocket_connect.json")
+    event["queryStringParameters"]["token"] = token
+    return event
+
+
+def invoke(event: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = authorizer.handler(event, lambda_context("clawline-authorizer"))
+    return result
+
+
+def test_http_api_valid_token_is_authorized_with_its_subject(issuer: Issuer) -> None:
+    result = invoke(http_event(issuer.token("alice", scope="chat admin")))
+    assert result == {"isAuthorized": True, "context": {"sub": "alice", "scope": "admin chat"}}
+
+
+@pytest.mark.parametrize(
+    "make_token",
+    [
+        pytest.param(lambda i: i.token(exp=1), id="expired"),
+        pytest.param(lambda i: i.token(iss="https://evil.example/"), id="wrong-issuer"),
+        pytest.param(lambda i: i.token(aud="someone-else"), id="wrong-audience"),
+        pytest.param(lambda i: i.token(exp=None), id="no-exp"),
+        pytest.param(lambda i: Issuer().token(), id="signed-by-another-key"),
+        pytest.param(lambda i: i.token() + "x", id="tampered-signature"),
+        pytest.param(lambda i: "not-a-jwt", id="garbage"),
+    ],
+)
+def test_http_api_token_that_fails_verification_is_denied(issuer: Issuer, make_token: Any) -> None:
+    assert invoke(http_event(make_token(issuer))) == {"isAuthorized": False}
+
+
+def test_http_api_missing_token_is_denied(issuer: Issuer) -> None:
+    assert invoke(http_event(None)) == {"isAuthorized": False}
+
+
+def test_websocket_connect_with_valid_token_gets_an_allow_policy_for_the_route(issuer: Issuer) -> None:
+    event = ws_event(issuer.token("bob"))
+    result = invoke(event)
+    assert result["principalId"] == "bob"
+    assert result["context"]["sub"] == "bob"
+    (statement,) = result["policyDocument"]["Statement"]
+    assert statement == {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": event["methodArn"]}
+
+
+def test_websocket_connect_with_a_bad_token_is_unauthorized(issuer: Issuer) -> None:
+    with pytest.raises(PermissionError, match="Unauthorized"):
+        invoke(ws_event(issuer.token(exp=1)))
+
+
+def test_jwks_is_fetched_once_across_warm_invocations(issuer: Issuer) -> None:
+    for _ in range(20):
+        assert invoke(http_event(issuer.token()))["isAuthorized"] is True
+    assert issuer.jwks_fetches == 1

@@ -1,0 +1,71 @@
+"""JWTs for tests, minted with joserfc: a second JOSE library, so the verifier is never checked against itself.
+
+``Issuer`` holds an RSA signing key and serves its JWKS from a loopback ``http.server`` thread, counting
+fetches (caching tests need the count).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+
+ISSUER = "https://issuer.clawline.test/"
+AUDIENCE = "clawline"
+
+
+@dataclass
+class Issuer:
+    key: RSAKey = field(default_factory=lambda: RSAKey.generate_key(2048, parameters={"kid": "test-key-1"}, private=True))
+    issuer: str = ISSUER
+    audience: str = AUDIENCE
+    jwks_fetches: int = 0
+    jwks_delay_seconds: float = 0.0
+
+    def claims(self, sub: str = "user-123", **overrides: Any) -> dict[str, Any]:
+        now = int(time.time())
+        claims: dict[str, Any] = {"iss": self.issuer, "aud": self.audience, "sub": sub, "iat": now, "exp": now + 300}
+        claims.update(overrides)
+        return {k: v for k, v in claims.items() if v is not None}
+
+    def token(self, sub: str = "user-123", *, header: dict[str, Any] | None = None, **claims: Any) -> str:
+        return jwt.encode({"alg": "RS256", "kid": "test-key-1", **(header or {})}, self.claims(sub, **claims), self.key)
+
+    def jwks(self) -> dict[str, Any]:
+        return {"keys": [{**self.key.as_dict(private=False), "use": "sig", "alg": "RS256"}]}
+
+    @contextmanager
+    def serve_jwks(self) -> Iterator[str]:
+        issuer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_args: object) -> None:
+                return
+
+            def do_GET(self) -> None:
+                issuer.jwks_fetches += 1
+                if issuer.jwks_delay_seconds:
+                    time.sleep(issuer.jwks_delay_seconds)
+                body = json.dumps(issuer.jwks()).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
+        finally:
+            server.shutdown()
+            server.server_close()
