@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from clawline import composition
 from moto.server import ThreadedMotoServer
 
-from clawline import composition
 from local.template import Template, create_tables
 from tests.helpers.aws import Recorder, client, serve_recorder
 
@@ -86,3 +86,24 @@ def stack(moto_server: str, template: Template, monkeypatch: pytest.MonkeyPatch)
     yield Stack(moto_server, tables, queue_url, recorder)
     composition.reset()
     next(recorder_gen, None)
+
+
+@pytest.fixture
+def state_table(moto_server: str) -> Iterator[tuple[Any, str]]:
+    """A fresh conversation-state table (``pk`` S hash + ``sk`` S range) on the moto server.
+
+    Yields ``(dynamodb_client, table_name)``; the table is deleted afterwards.
+    """
+    dynamodb = client("dynamodb", moto_server)
+    name = f"state-{uuid.uuid4().hex[:8]}"
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    yield dynamodb, name
+    dynamodb.delete_table(TableName=name)
