@@ -36,7 +36,6 @@ run: install ## run the whole bot locally (HTTP, WebSocket, MQTT) on 127.0.0.1
 
 lint: install ## ruff
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
 
 typecheck: install ## mypy (strict on the engine)
 	$(BIN)/mypy layers/engine/clawline functions local plugins

@@ -24,7 +24,9 @@ AUDIENCE = "clawline"
 
 @dataclass
 class Issuer:
-    key: RSAKey = field(default_factory=lambda: RSAKey.generate_key(2048, parameters={"kid": "test-key-1"}, private=True))
+    key: RSAKey = field(
+        default_factory=lambda: RSAKey.generate_key(2048, parameters={"kid": "test-key-1"}, private=True)
+    )
     issuer: str = ISSUER
     audience: str = AUDIENCE
     jwks_fetches: int = 0

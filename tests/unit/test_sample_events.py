@@ -44,7 +44,12 @@ def test_sample_event_matches_the_aws_event_model(name: str) -> None:
 
 def test_every_route_and_topic_has_a_sample_event() -> None:
     names = set(all_events())
-    assert {"http/post_message.json", "http/get_messages.json", "http/delete_conversation.json", "http/health.json"} <= names
+    assert {
+        "http/post_message.json",
+        "http/get_messages.json",
+        "http/delete_conversation.json",
+        "http/health.json",
+    } <= names
     assert {"websocket/connect.json", "websocket/message.json", "websocket/disconnect.json"} <= names
     assert {"mqtt/message.json", "authorizer/http_request.json", "authorizer/websocket_connect.json"} <= names
 
