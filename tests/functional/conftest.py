@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from clawline import composition
 from moto.server import ThreadedMotoServer
 
+from clawline import composition
 from local.template import Template, create_tables
 from tests.helpers.aws import Recorder, client, serve_recorder
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import authorizer
 import pytest
 
+import authorizer
 from clawline import composition
 from tests.helpers.events import load_event
 from tests.helpers.lambda_context import lambda_context

@@ -6,9 +6,9 @@ import base64
 import json
 from typing import Any
 
-import http_app
 import pytest
 
+import http_app
 from tests.functional.conftest import Stack
 from tests.helpers.events import load_event
 from tests.helpers.lambda_context import lambda_context

@@ -6,9 +6,9 @@ import base64
 import json
 from typing import Any
 
-import mqtt_handler
 import pytest
 
+import mqtt_handler
 from clawline.errors import RetryableError
 from tests.functional.conftest import Stack
 from tests.helpers.events import load_event
@@ -62,7 +62,9 @@ def test_redelivered_message_is_processed_once(stack: Stack) -> None:
         ("mqtt/spoofed_identity.json", "invalid_input"),
     ],
 )
-def test_unprocessable_payload_gets_an_error_reply_and_a_dead_letter_record(stack: Stack, sample: str, code: str) -> None:
+def test_unprocessable_payload_gets_an_error_reply_and_a_dead_letter_record(
+    stack: Stack, sample: str, code: str
+) -> None:
     event = load_event(sample)
     assert invoke(event) == {"status": "rejected", "error": code}
     (reply,) = stack.recorder.published(OUT)
@@ -74,7 +76,9 @@ def test_unprocessable_payload_gets_an_error_reply_and_a_dead_letter_record(stac
 
 
 def test_text_over_16kb_is_refused_with_payload_too_large(stack: Stack) -> None:
-    assert invoke(device_message({"text": "x" * (16 * 1024 + 1), "message_id": "big-1"}))["error"] == "payload_too_large"
+    assert (
+        invoke(device_message({"text": "x" * (16 * 1024 + 1), "message_id": "big-1"}))["error"] == "payload_too_large"
+    )
     assert stack.recorder.published(OUT)[0]["error"] == "payload_too_large"
 
 

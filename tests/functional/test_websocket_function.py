@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import websocket_handler
-
 from tests.functional.conftest import Stack
 from tests.helpers.events import load_event
 from tests.helpers.lambda_context import lambda_context
@@ -69,7 +68,12 @@ def test_message_from_an_unknown_connection_gets_an_error_frame_and_no_turn(stac
     invoke(message({"text": "hello", "message_id": "x-1"}, connection_id="never-connected="))
     frames = stack.recorder.frames("never-connected=")
     assert frames == [
-        {"type": "error", "message_id": None, "error": "forbidden", "message": "unknown connection: reconnect to authenticate"}
+        {
+            "type": "error",
+            "message_id": None,
+            "error": "forbidden",
+            "message": "unknown connection: reconnect to authenticate",
+        }
     ]
     assert stack.count_items("StateTable") == 0
 
