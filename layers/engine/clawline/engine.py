@@ -61,9 +61,9 @@ def default_nlu_factory(bot: Bot) -> NluBackend | None:
     intents = {name: list(intent.examples) for name, intent in d.intents.items()}
     try:
         # Imported here: the trained classifier (numpy) loads only for bots that have NLU.
-        from clawline.nlu import build_backend  # type: ignore[attr-defined]  # noqa: PLC0415
+        from clawline.nlu import build_backend  # type: ignore[attr-defined]
     except ImportError:
-        from clawline.bot.keyword_nlu import KeywordBackend  # noqa: PLC0415
+        from clawline.bot.keyword_nlu import KeywordBackend
 
         return KeywordBackend(intents, d.entities)
     backend: NluBackend = build_backend(intents, entities=d.entities, oos_examples=list(d.out_of_scope))
@@ -127,7 +127,7 @@ class Engine:
                     raise
                 continue
             reply = turn.reply(saved)
-            if self.plugins.plugins:
+            if self.plugins.has_after_reply:
                 await self.plugins.after_reply(turn.context(), reply)
             return reply
         raise AssertionError("unreachable")  # pragma: no cover
@@ -136,7 +136,8 @@ class Engine:
 
     async def _decide(self, turn: _Turn) -> None:
         try:
-            for outcome in await self.plugins.before_nlu(turn.context()):
+            before = await self.plugins.before_nlu(turn.context()) if self.plugins.has_before_nlu else []
+            for outcome in before:
                 # A failed before_nlu hook is skipped: the turn goes on without it.
                 if outcome.result is not None:
                     self._apply(turn, outcome.plugin, outcome.result)
@@ -159,12 +160,16 @@ class Engine:
     def _candidates(self, turn: _Turn) -> tuple[CompiledRule, ...]:
         if not self.indexed:
             return self.bot.rules.ordered
-        return self.bot.rules.candidates(turn.message.channel.value, turn.intent, nlu_ran=turn.nlu is not None)
+        message = turn.message
+        return self.bot.rules.candidates(
+            message.channel.value, turn.intent, nlu_ran=turn.nlu is not None, text=message.text
+        )
 
     async def _scan(self, turn: _Turn, pool: Sequence[CompiledRule] | None = None) -> bool:
         """Evaluate candidate rules in priority order, firing each match until one stops; True if any matched."""
         rules = self._candidates(turn) if pool is None else pool
         listed_after_nlu = turn.nlu is not None
+        channel, text = turn.message.channel.value, turn.message.text
         matched = False
         i = 0
         while i < len(rules):
@@ -181,9 +186,13 @@ class Engine:
                 i = bisect.bisect_left(rules, rule.order, key=lambda c: c.order)
                 continue
             i += 1
-            if rule.guards.required_slots and not rule.guards.required_slots <= turn.state.slots.keys():
-                continue
-            if not self._when(turn, rule):
+            if self.indexed:
+                if not rule.admits(channel, turn.nlu.intent if turn.nlu else None, turn.state.slots, text):
+                    continue
+                # Guards that are the whole condition have just been checked: no CEL call needed.
+                if not rule.guards.complete and not self._when(turn, rule):
+                    continue
+            elif not self._when(turn, rule):
                 continue
             matched = True
             await self._fire(turn, rule)

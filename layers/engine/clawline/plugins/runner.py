@@ -37,6 +37,14 @@ class PluginRunner:
         self._before = [p for p in plugins if "before_nlu" in p.hooks]
         self._after = [p for p in plugins if "after_reply" in p.hooks]
 
+    @property
+    def has_before_nlu(self) -> bool:
+        return bool(self._before)
+
+    @property
+    def has_after_reply(self) -> bool:
+        return bool(self._after)
+
     def __contains__(self, name: str) -> bool:
         return name in self.plugins
 

@@ -26,17 +26,45 @@ _EQ_REVERSED = re.compile(r"^" + _SIMPLE_STRING + r"\s*==\s*(?:message\.)?(inten
 _IN = re.compile(r"^(?:message\.)?(intent|channel)\s+in\s+(\[.*\])$", re.DOTALL)
 _HAS_SLOT = re.compile(r"^has\(\s*slots\.([A-Za-z_][A-Za-z0-9_]*)\s*\)$")
 _STRING_ITEM = re.compile(_SIMPLE_STRING)
+_ANY_STRING = r"""(r?(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'))"""
+_TEXT_CALL = re.compile(r"^text\.(matches|startsWith)\(\s*" + _ANY_STRING + r"\s*\)$")
+#: ``^x`` where x is a plain character that is not made optional by the next one: every match starts with x.
+_ANCHORED_LITERAL = re.compile(r"^\^([A-Za-z0-9#@!/:;,_=<>~%&'\" -])(?![*?{])")
+_TEXT_EQ = re.compile(r"^text\s*==\s*" + _ANY_STRING + "$")
 #: Macros that bind a loop variable: ``list.all(x, x > 1)``.
 _MACRO_BINDING = re.compile(r"\b(?:all|exists|exists_one|map|filter)\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,")
 
 
 @dataclass(frozen=True)
 class Guards:
-    """What must hold before a condition can be true (``None``: no constraint)."""
+    """What must hold before a condition can be true (``None``: no constraint).
+
+    Checking these in Python costs a fraction of a CEL call (a regex through CEL's function callback costs
+    microseconds); when ``complete`` is true the guards are the whole condition and CEL is not called at all.
+    """
 
     intents: frozenset[str] | None = None
     channels: frozenset[str] | None = None
     required_slots: frozenset[str] = field(default_factory=frozenset)
+    #: ``text.matches("...")`` patterns, ``text.startsWith("...")`` prefixes, ``text == "..."``.
+    text_patterns: tuple[str, ...] = ()
+    text_prefixes: tuple[str, ...] = ()
+    text_equals: str | None = None
+    complete: bool = False
+
+    @property
+    def first_char(self) -> str | None:
+        """The character a message must start with for the condition to be true, if the guards fix one."""
+        if self.text_equals is not None:
+            return self.text_equals[:1] or None
+        for prefix in self.text_prefixes:
+            if prefix:
+                return prefix[0]
+        for pattern in self.text_patterns:
+            found = _ANCHORED_LITERAL.match(pattern)
+            if found:
+                return found.group(1)
+        return None
 
 
 @dataclass(frozen=True)
@@ -207,6 +235,10 @@ def guards(source: str) -> Guards:
     intents: frozenset[str] | None = None
     channels: frozenset[str] | None = None
     slots: set[str] = set()
+    patterns: list[str] = []
+    prefixes: list[str] = []
+    equals: str | None = None
+    complete = True
     for conjunct in conjuncts:
         found = _values(conjunct)
         if found is not None:
@@ -219,7 +251,27 @@ def guards(source: str) -> Guards:
         has_slot = _HAS_SLOT.match(conjunct)
         if has_slot:
             slots.add(has_slot.group(1))
-    return Guards(intents=intents, channels=channels, required_slots=frozenset(slots))
+            continue
+        text_call = _TEXT_CALL.match(conjunct)
+        value = string_value(text_call.group(2)) if text_call else None
+        if text_call and value is not None:
+            (patterns if text_call.group(1) == "matches" else prefixes).append(value)
+            continue
+        text_eq = _TEXT_EQ.match(conjunct)
+        value = string_value(text_eq.group(1)) if text_eq else None
+        if text_eq and value is not None and equals in (None, value):
+            equals = value
+            continue
+        complete = False
+    return Guards(
+        intents=intents,
+        channels=channels,
+        required_slots=frozenset(slots),
+        text_patterns=tuple(patterns),
+        text_prefixes=tuple(prefixes),
+        text_equals=equals,
+        complete=complete and source.strip() != "",
+    )
 
 
 def _values(conjunct: str) -> tuple[str, frozenset[str]] | None:

@@ -7,14 +7,16 @@ first use and cached, so a message walks a short list instead of a thousand cond
 
 from __future__ import annotations
 
+import dataclasses
+import heapq
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from clawline.bot.models import Rule
 from clawline.rules import analysis
-from clawline.rules.cel import compile_program, new_context
+from clawline.rules.cel import compile_program, compiled_pattern, new_context
 
 #: Variables a ``when`` can use; docs/bots.md documents each.
 VARIABLES = frozenset(
@@ -96,10 +98,27 @@ class CompiledRule:
     guards: analysis.Guards
     #: ``when: true``: no need to call CEL at all.
     always: bool
+    patterns: tuple[re.Pattern[str], ...] = ()
+    first_char: str | None = None
 
     @property
     def name(self) -> str:
         return self.rule.name
+
+    def admits(self, channel: str, intent: str | None, slots: Mapping[str, Any], text: str) -> bool:
+        """The guards, checked in Python: False means the condition cannot be true (NLU has run if needed)."""
+        g = self.guards
+        if g.channels is not None and channel not in g.channels:
+            return False
+        if g.intents is not None and intent not in g.intents:
+            return False
+        if g.required_slots and not g.required_slots <= slots.keys():
+            return False
+        if g.text_equals is not None and text != g.text_equals:
+            return False
+        if g.text_prefixes and not all(text.startswith(p) for p in g.text_prefixes):
+            return False
+        return all(p.search(text) is not None for p in self.patterns)
 
 
 def compile_rule(rule: Rule, order: int = 0) -> CompiledRule:
@@ -123,14 +142,21 @@ def compile_rule(rule: Rule, order: int = 0) -> CompiledRule:
     if functions:
         shown = ", ".join(f.replace("clawline_matches", "matches") for f in functions)
         raise RuleCompileError(f"unknown function(s) {shown} in {source!r}")
+    guards = analysis.guards(source)
+    try:
+        patterns = tuple(compiled_pattern(p) for p in guards.text_patterns)
+    except re.error as exc:
+        raise RuleCompileError(f"invalid regular expression in matches(): {exc}") from exc
     return CompiledRule(
         rule=rule,
         order=order,
         program=program,
         variables=variables,
         needs_nlu=bool(variables & NLU_VARIABLES),
-        guards=analysis.guards(source),
+        guards=guards,
         always=source == "true",
+        patterns=patterns,
+        first_char=guards.first_char,
     )
 
 
@@ -144,30 +170,47 @@ class RuleSet:
 
     def __init__(self, compiled: Iterable[CompiledRule]) -> None:
         ordered = sorted(compiled, key=lambda c: (-c.rule.priority, c.order))
-        self.ordered: tuple[CompiledRule, ...] = tuple(
-            CompiledRule(c.rule, i, c.program, c.variables, c.needs_nlu, c.guards, c.always)
-            for i, c in enumerate(ordered)
-        )
+        self.ordered: tuple[CompiledRule, ...] = tuple(dataclasses.replace(c, order=i) for i, c in enumerate(ordered))
         self.by_name = {c.name: c for c in self.ordered}
         self.interrupting = tuple(c for c in self.ordered if c.rule.interrupt)
-        self._cache: dict[tuple[str | None, str | None, bool], tuple[CompiledRule, ...]] = {}
+        self._any_intent = tuple(c for c in self.ordered if c.guards.intents is None)
+        self._by_intent: dict[str, list[CompiledRule]] = {}
+        for c in self.ordered:
+            for name in c.guards.intents or ():
+                self._by_intent.setdefault(name, []).append(c)
+        self._first_chars = frozenset(c.first_char for c in self.ordered if c.first_char is not None)
+        self._cache: dict[tuple[str, str | None, bool, str], tuple[CompiledRule, ...]] = {}
 
     def __len__(self) -> int:
         return len(self.ordered)
 
-    def candidates(self, channel: str, intent: str | None, *, nlu_ran: bool) -> tuple[CompiledRule, ...]:
+    def candidates(
+        self, channel: str, intent: str | None, *, nlu_ran: bool, text: str = ""
+    ) -> tuple[CompiledRule, ...]:
         """Rules that can match a message on ``channel``: before NLU, every rule; after it, those that allow
-        ``intent`` (rules without an intent guard allow any)."""
-        key = (channel, intent, nlu_ran)
+        ``intent`` (rules without an intent guard allow any). Rules whose text guards fix the first character
+        (``text.matches("^#...")``, ``text.startsWith("/")``) are listed only for messages starting with it."""
+        first = text[:1] if text[:1] in self._first_chars else ""
+        key = (channel, intent, nlu_ran, first)
         found = self._cache.get(key)
         if found is None:
-            found = tuple(c for c in self.ordered if _allows(c.guards, channel, intent, nlu_ran))
+            pool = self._for_intent(intent) if nlu_ran else self.ordered
+            found = tuple(c for c in pool if _allows(c, channel, intent, nlu_ran, first))
+            # Bounded: channels x (intents + 1) x (distinct first characters + 1) lists at most.
             self._cache[key] = found
         return found
 
+    def _for_intent(self, intent: str | None) -> tuple[CompiledRule, ...]:
+        """Rules for ``intent`` plus the rules without an intent guard, in priority order (a short merge)."""
+        specific = self._by_intent.get(intent, ()) if intent is not None else ()
+        return tuple(heapq.merge(specific, self._any_intent, key=lambda c: c.order))
 
-def _allows(guards: analysis.Guards, channel: str, intent: str | None, nlu_ran: bool) -> bool:
+
+def _allows(rule: CompiledRule, channel: str, intent: str | None, nlu_ran: bool, first: str) -> bool:
+    guards = rule.guards
     if guards.channels is not None and channel not in guards.channels:
+        return False
+    if rule.first_char is not None and rule.first_char != first:
         return False
     return not (nlu_ran and guards.intents is not None and intent not in guards.intents)
 
