@@ -19,8 +19,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from clawline.plugins.base import PluginResult, TurnContext
 from pydantic import BaseModel, ConfigDict, Field
+
+from clawline.plugins.base import PluginResult, TurnContext
 
 DEFAULT_REASON = "I'm not sure I understood that correctly. Could you say it another way?"
 

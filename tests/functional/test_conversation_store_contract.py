@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
 from clawline.conversation import ConversationState, Turn
 from clawline.errors import ConflictError, InvalidInputError
 from clawline.messages import Channel

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
 from clawline.conversation import ConversationState, Turn
 from clawline.engine import MAX_TURN_ATTEMPTS
 from clawline.errors import ConflictError

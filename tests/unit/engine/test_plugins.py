@@ -7,6 +7,7 @@ import sys
 import textwrap
 
 import pytest
+
 from clawline.bot.compiled import Bot
 from clawline.bot.loader import BotDefinitionError
 from clawline.engine import Engine

@@ -48,8 +48,8 @@ def register(subparsers: Any) -> None:
 
 
 def validate_command(args: argparse.Namespace) -> int:
-    from clawline.bot.compiled import Bot  # noqa: PLC0415 - commands import what they need when they run
-    from clawline.errors import ConfigurationError  # noqa: PLC0415
+    from clawline.bot.compiled import Bot
+    from clawline.errors import ConfigurationError
 
     try:
         bot = Bot.load(args.bot, load_plugins=not args.no_plugins)
@@ -65,14 +65,14 @@ def validate_command(args: argparse.Namespace) -> int:
 
 
 def _engine(bot_path: str) -> Any:
-    from clawline.engine import load_engine  # noqa: PLC0415
-    from clawline.store.memory import InMemoryConversationStore  # noqa: PLC0415
+    from clawline.engine import load_engine
+    from clawline.store.memory import InMemoryConversationStore
 
     return load_engine(bot_path, InMemoryConversationStore())
 
 
 def _target(args: argparse.Namespace) -> Any:
-    from clawline.stories import runner  # noqa: PLC0415
+    from clawline.stories import runner
 
     if args.target == "engine":
         engine = _engine(args.bot)
@@ -88,10 +88,10 @@ def _target(args: argparse.Namespace) -> Any:
 
 
 def test_command(args: argparse.Namespace) -> int:
-    from clawline.errors import ConfigurationError  # noqa: PLC0415
-    from clawline.stories.junit import junit_xml  # noqa: PLC0415
-    from clawline.stories.models import load_stories  # noqa: PLC0415
-    from clawline.stories.runner import run_stories  # noqa: PLC0415
+    from clawline.errors import ConfigurationError
+    from clawline.stories.junit import junit_xml
+    from clawline.stories.models import load_stories
+    from clawline.stories.runner import run_stories
 
     paths = args.stories or [Path(args.bot) / "stories"]
     try:
@@ -120,8 +120,8 @@ def test_command(args: argparse.Namespace) -> int:
 
 
 def chat_command(args: argparse.Namespace, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
-    from clawline.errors import ClawlineError  # noqa: PLC0415
-    from clawline.messages import Channel, InboundMessage  # noqa: PLC0415
+    from clawline.errors import ClawlineError
+    from clawline.messages import Channel, InboundMessage
 
     source, out = stdin or sys.stdin, stdout or sys.stdout
     try:
@@ -177,10 +177,10 @@ def chat_command(args: argparse.Namespace, stdin: TextIO | None = None, stdout: 
 
 
 def import_rasa_command(args: argparse.Namespace) -> int:
-    import yaml  # noqa: PLC0415
+    import yaml
 
-    from clawline.bot.rasa import import_rasa  # noqa: PLC0415
-    from clawline.errors import ConfigurationError  # noqa: PLC0415
+    from clawline.bot.rasa import import_rasa
+    from clawline.errors import ConfigurationError
 
     try:
         result = import_rasa(args.nlu_file)

@@ -103,7 +103,7 @@ class HttpTarget:
         self.timeout = timeout
 
     async def send(self, story: Story, step: Step, conversation_id: str, message_id: str) -> Observed:
-        import httpx  # noqa: PLC0415 - a dev dependency, needed only for remote targets
+        import httpx
 
         async with httpx.AsyncClient(timeout=self.timeout) as client:
             response = await client.post(
@@ -127,7 +127,7 @@ class WebSocketTarget:
         self._connections: dict[str, Any] = {}
 
     async def send(self, story: Story, step: Step, conversation_id: str, message_id: str) -> Observed:
-        import websockets  # noqa: PLC0415 - a dev dependency, needed only for remote targets
+        import websockets
 
         connection = self._connections.get(conversation_id)
         if connection is None:
@@ -159,10 +159,10 @@ class MqttTarget:
         return await asyncio.to_thread(self._send_blocking, step.user, conversation_id, message_id)
 
     def _send_blocking(self, text: str, conversation_id: str, message_id: str) -> Observed:
-        import queue  # noqa: PLC0415
+        import queue
 
-        import paho.mqtt.client as mqtt  # noqa: PLC0415 - a dev dependency, needed only for remote targets
-        from paho.mqtt.enums import CallbackAPIVersion  # noqa: PLC0415
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
 
         replies: queue.Queue[dict[str, Any]] = queue.Queue()
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{self.thing}-{uuid.uuid4().hex[:8]}")
