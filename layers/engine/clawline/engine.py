@@ -240,8 +240,8 @@ class Engine:
             turn.trace.append(compiled.name)
             await self._run_actions(turn, compiled.rule)
         else:
-            invalid = turn.invalid_slot == missing[0] and turn.state.slots == before
-            self._ask(turn, missing[0], invalid=invalid)
+            # Nothing usable for the pending slot: say why (the slot's `invalid` response) when there is one.
+            self._ask(turn, missing[0], invalid=turn.state.slots == before)
         return True
 
     def _fallback(self, turn: _Turn) -> None:

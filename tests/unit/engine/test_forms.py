@@ -77,7 +77,9 @@ def test_a_value_outside_the_allowed_ones_gets_the_invalid_response(tmp_path):
     engine = make_engine(tmp_path, BOT, nlu=ScriptedNlu(TABLE))
     say(engine, "order")
     assert say(engine, "hawaiian").texts == ["We only have margherita and pepperoni."]
-    assert say(engine, "something unrelated").texts == ["Which pizza?"]
+    assert say(engine, "margherita").texts == ["Which size?"]
+    # `size` has no `invalid` response: an answer that fills nothing gets the question again.
+    assert say(engine, "something unrelated").texts == ["Which size?"]
 
 
 def test_an_interrupting_rule_answers_then_the_form_asks_again(tmp_path):
