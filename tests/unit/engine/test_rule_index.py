@@ -57,7 +57,7 @@ def test_the_cached_matches_searches_like_cel_and_reuses_the_compiled_pattern():
 
 
 def test_bad_expression_errors_carry_the_cel_message():
-    with pytest.raises(RuleCompileError, match="invalid CEL expression: .*Syntax error"):
+    with pytest.raises(RuleCompileError, match=r"invalid CEL expression: .*Syntax error"):
         compile_rule(Rule(name="r", when="intent == "))
 
 
