@@ -98,8 +98,10 @@ class _Checker:
                 ref = getattr(slot, key)
                 if ref:
                     self._response_ref(("slots", name, key), ref)
+        failures = len(self.problems)
         plugins = self._plugins(directory) if load_plugins else ()
-        plugin_names = {p.name for p in plugins} if load_plugins else None
+        # When a plugin failed to load its name is unknown: do not report every rule that calls it as well.
+        plugin_names = {p.name for p in plugins} if load_plugins and len(self.problems) == failures else None
         compiled: list[CompiledRule] = []
         seen: dict[str, int] = {}
         for i, rule in enumerate(d.rules):

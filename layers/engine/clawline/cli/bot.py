@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -32,6 +33,9 @@ def register(subparsers: Any) -> None:
     test.add_argument("--token", help="bearer token for http/websocket targets")
     test.add_argument("--mqtt-host", default="127.0.0.1")
     test.add_argument("--mqtt-port", type=int, default=1883)
+    test.add_argument(
+        "--now", type=datetime.fromisoformat, help="engine target: the time rules see (ISO 8601), for time rules"
+    )
     test.set_defaults(handler=test_command)
 
     chat = subparsers.add_parser("chat", help="chat with the bot in the terminal (in-process engine)")
@@ -64,18 +68,19 @@ def validate_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _engine(bot_path: str) -> Any:
+def _engine(bot_path: str, now: datetime | None = None) -> Any:
     from clawline.engine import load_engine
     from clawline.store.memory import InMemoryConversationStore
 
-    return load_engine(bot_path, InMemoryConversationStore())
+    fixed = now if now is None or now.tzinfo else now.replace(tzinfo=UTC)
+    return load_engine(bot_path, InMemoryConversationStore(), clock=(lambda: fixed) if fixed else None)
 
 
 def _target(args: argparse.Namespace) -> Any:
     from clawline.stories import runner
 
     if args.target == "engine":
-        engine = _engine(args.bot)
+        engine = _engine(args.bot, args.now)
         asyncio.run(engine.setup())
         return runner.EngineTarget(engine)
     if args.target == "mqtt":

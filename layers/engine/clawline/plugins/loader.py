@@ -23,7 +23,7 @@ from clawline.plugins.base import HOOKS
 
 ENTRY_POINT_GROUP = "clawline.plugins"
 #: How many parent directories of the bot are searched for a plugin's top-level package.
-SEARCH_PARENTS = 3
+SEARCH_PARENTS = 5
 
 
 class PluginLoadError(Exception):

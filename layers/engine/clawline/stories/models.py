@@ -24,7 +24,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from clawline.bot.loader import BotDefinitionError, Problem, SourceMap, format_path, read_yaml
 
@@ -42,6 +42,12 @@ class Step(BaseModel):
     slots: dict[str, Any] | None = None
     actions: list[str] | None = None
     rules: list[str] | None = None
+
+    @field_validator("user", mode="before")
+    @classmethod
+    def _numbers_are_text(cls, value: Any) -> Any:
+        # `user: 2` in YAML is an int; what the user typed is the text "2".
+        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
 
     @property
     def expects_intent(self) -> bool:
