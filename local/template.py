@@ -14,8 +14,25 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
 
-_TAGS = ("Ref", "Sub", "GetAtt", "If", "Join", "Split", "Select", "Equals", "Not", "And", "Or", "FindInMap",
-         "ImportValue", "GetAZs", "Base64", "Cidr", "Condition")
+_TAGS = (
+    "Ref",
+    "Sub",
+    "GetAtt",
+    "If",
+    "Join",
+    "Split",
+    "Select",
+    "Equals",
+    "Not",
+    "And",
+    "Or",
+    "FindInMap",
+    "ImportValue",
+    "GetAZs",
+    "Base64",
+    "Cidr",
+    "Condition",
+)
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -54,6 +71,10 @@ def load(path: Path = TEMPLATE) -> dict[str, Any]:
 class Template:
     data: dict[str, Any]
     parameters: dict[str, str] = field(default_factory=dict)
+    #: What ``Ref`` of a resource gives where the runtime knows better than the name (a queue's URL, say).
+    refs: dict[str, str] = field(default_factory=dict)
+    #: What ``!GetAtt Logical.Attribute`` gives, for resources the runtime created (a KMS key's ARN, say).
+    attributes: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def read(cls, path: Path = TEMPLATE, **overrides: str) -> Template:
@@ -80,8 +101,15 @@ class Template:
                 text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
                 resolved = {k: self.resolve(v) for k, v in variables.items()}
                 return re.sub(
-                    r"\$\{([^}!][^}]*)\}", lambda m: str(resolved.get(m.group(1), self._ref(m.group(1)))), text
+                    r"\$\{([^}!][^}]*)\}",
+                    lambda m: str(resolved[m.group(1)] if m.group(1) in resolved else self._ref(m.group(1))),
+                    text,
                 )
+            if key == "Fn::GetAtt":
+                name = ".".join(str(a) for a in (arg if isinstance(arg, list) else str(arg).split(".", 1)))
+                if name not in self.attributes:
+                    raise KeyError(f"the local runtime does not know !GetAtt {name}")
+                return self.attributes[name]
             if key == "Fn::Join":
                 return str(arg[0]).join(str(self.resolve(v)) for v in self.resolve(arg[1]))
             if key == "Fn::Split":
@@ -93,8 +121,15 @@ class Template:
         return value
 
     def _ref(self, name: str) -> str:
-        pseudo = {"AWS::Region": "us-east-1", "AWS::AccountId": "123456789012", "AWS::Partition": "aws",
-                  "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": "clawline-local"}
+        pseudo = {
+            "AWS::Region": "us-east-1",
+            "AWS::AccountId": "123456789012",
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": "clawline-local",
+        }
+        if name in self.refs:
+            return self.refs[name]
         if name in self.parameters:
             return self.parameters[name]
         if name in pseudo:
@@ -122,7 +157,10 @@ class Template:
             if props.get("GlobalSecondaryIndexes"):
                 spec["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
             ttl = props.get("TimeToLiveSpecification") or {}
-            tables[logical_id] = {"create": spec, "ttl_attribute": ttl.get("AttributeName") if ttl.get("Enabled") else None}
+            tables[logical_id] = {
+                "create": spec,
+                "ttl_attribute": ttl.get("AttributeName") if ttl.get("Enabled") else None,
+            }
         return tables
 
 
@@ -140,3 +178,242 @@ def create_tables(dynamodb: Any, template: Template, *, suffix: str = "") -> dic
             )
         names[logical_id] = spec["TableName"]
     return names
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# What the local runtime needs from the template: functions, routes, the authorizers, the WebSocket stage and the
+# IoT rule. Each reader returns plain dataclasses so the gateway never walks the YAML itself.
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    logical_id: str
+    name: str
+    code_uri: Path
+    handler: str
+    timeout_seconds: float
+    memory_mb: int
+    environment: dict[str, str]
+    max_retry_attempts: int = 2
+    max_event_age_seconds: int = 21600
+    on_failure_queue: str | None = None  # logical id of the SQS OnFailure destination
+
+    @property
+    def module(self) -> str:
+        return self.handler.rsplit(".", 1)[0]
+
+    @property
+    def attribute(self) -> str:
+        return self.handler.rsplit(".", 1)[1]
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:lambda:us-east-1:123456789012:function:{self.name}"
+
+
+@dataclass(frozen=True)
+class HttpRoute:
+    method: str  # GET, POST, ... or ANY
+    path: str  # /v1/conversations/{conversation_id}
+    function: str  # logical id
+    authorizer: str | None  # None: no authorizer on this route
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True)
+class HttpAuthorizer:
+    function: str
+    identity_headers: tuple[str, ...]
+    cache_seconds: int
+    simple_responses: bool
+
+
+@dataclass(frozen=True)
+class HttpApiSpec:
+    stage: str
+    routes: list[HttpRoute]
+    authorizer: HttpAuthorizer | None
+    cors_origins: tuple[str, ...]
+    cors_methods: tuple[str, ...]
+    cors_headers: tuple[str, ...]
+    cors_max_age: int
+
+
+@dataclass(frozen=True)
+class WebSocketApiSpec:
+    stage: str
+    route_selection: str  # $request.body.action
+    routes: dict[str, str]  # route key -> function logical id
+    connect_authorizer: str | None  # function logical id of the REQUEST authorizer on $connect
+
+
+@dataclass(frozen=True)
+class TopicRuleSpec:
+    name: str
+    sql: str
+    function: str  # logical id of the Lambda action
+    error_queue: str | None  # logical id of the errorAction SQS queue
+
+
+def _function_logical_id(value: Any) -> str:
+    """The function a GetAtt/Sub/Ref points at (``!GetAtt Fn.Arn``, ``...${Fn.Arn}/invocations``, ``!Ref Fn``)."""
+    if isinstance(value, dict):
+        if "Fn::GetAtt" in value:
+            return str(value["Fn::GetAtt"][0])
+        if "Ref" in value:
+            return str(value["Ref"])
+        if "Fn::Sub" in value:
+            arg = value["Fn::Sub"]
+            text = arg if isinstance(arg, str) else arg[0]
+            match = re.search(r"\$\{(\w+)\.Arn\}", text)
+            if match:
+                return match.group(1)
+    raise ValueError(f"cannot tell which function {value!r} points at")
+
+
+def functions(template: Template, root: Path = ROOT) -> dict[str, FunctionSpec]:
+    """Every ``AWS::Serverless::Function`` with the Globals applied, environment resolved to strings."""
+    glob = (template.data.get("Globals") or {}).get("Function") or {}
+    glob_env = ((glob.get("Environment") or {}).get("Variables")) or {}
+    out: dict[str, FunctionSpec] = {}
+    for logical_id, res in template.of_type("AWS::Serverless::Function").items():
+        props = res.get("Properties") or {}
+        env_raw = {**glob_env, **(((props.get("Environment") or {}).get("Variables")) or {})}
+        env = {k: str(template.resolve(v)) for k, v in env_raw.items()}
+        invoke = props.get("EventInvokeConfig") or {}
+        on_failure = ((invoke.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+        out[logical_id] = FunctionSpec(
+            logical_id=logical_id,
+            name=str(template.resolve(props.get("FunctionName", logical_id))),
+            code_uri=root / str(props["CodeUri"]),
+            handler=str(props["Handler"]),
+            timeout_seconds=float(template.resolve(props.get("Timeout", glob.get("Timeout", 3)))),
+            memory_mb=int(template.resolve(props.get("MemorySize", glob.get("MemorySize", 128)))),
+            environment=env,
+            max_retry_attempts=int(invoke.get("MaximumRetryAttempts", 2)),
+            max_event_age_seconds=int(invoke.get("MaximumEventAgeInSeconds", 21600)),
+            on_failure_queue=_function_logical_id(on_failure) if on_failure else None,
+        )
+    return out
+
+
+def http_api(template: Template) -> HttpApiSpec:
+    """The (single) ``AWS::Serverless::HttpApi``: its stage, routes (from function events) and authorizer."""
+    ((api_id, api),) = template.of_type("AWS::Serverless::HttpApi").items()
+    props = api.get("Properties") or {}
+    auth = props.get("Auth") or {}
+    default_auth = auth.get("DefaultAuthorizer")
+    authorizers = auth.get("Authorizers") or {}
+    authorizer: HttpAuthorizer | None = None
+    if default_auth:
+        spec = authorizers[default_auth]
+        identity = spec.get("Identity") or {}
+        authorizer = HttpAuthorizer(
+            function=_function_logical_id(spec["FunctionArn"]),
+            identity_headers=tuple(identity.get("Headers") or ()),
+            cache_seconds=int(identity.get("ReauthorizeEvery", 300)),
+            simple_responses=bool(spec.get("EnableSimpleResponses", False)),
+        )
+    routes: list[HttpRoute] = []
+    for logical_id, res in template.of_type("AWS::Serverless::Function").items():
+        for event in ((res.get("Properties") or {}).get("Events") or {}).values():
+            if event.get("Type") != "HttpApi":
+                continue
+            ev = event.get("Properties") or {}
+            if ev.get("ApiId") and template.resolve(ev["ApiId"]) != template.resolve({"Ref": api_id}):
+                continue
+            route_auth = (ev.get("Auth") or {}).get("Authorizer", default_auth)
+            routes.append(
+                HttpRoute(
+                    method=str(ev.get("Method", "ANY")).upper(),
+                    path=str(ev.get("Path", "$default")),
+                    function=logical_id,
+                    authorizer=None if route_auth in (None, "NONE") else str(route_auth),
+                )
+            )
+    cors = props.get("CorsConfiguration") or {}
+    origins = template.resolve(cors.get("AllowOrigins") or [])
+    return HttpApiSpec(
+        stage=str(template.resolve(props.get("StageName", "$default"))),
+        routes=routes,
+        authorizer=authorizer,
+        cors_origins=tuple(str(o) for o in (origins if isinstance(origins, list) else str(origins).split(","))),
+        cors_methods=tuple(str(m) for m in cors.get("AllowMethods") or ()),
+        cors_headers=tuple(str(h) for h in cors.get("AllowHeaders") or ()),
+        cors_max_age=int(cors.get("MaxAge", 0)),
+    )
+
+
+def websocket_api(template: Template) -> WebSocketApiSpec:
+    """The WebSocket ``AWS::ApiGatewayV2::Api``: its stage, routes -> functions and the $connect authorizer."""
+    ((api_id, api),) = (
+        (k, v)
+        for k, v in template.of_type("AWS::ApiGatewayV2::Api").items()
+        if (v.get("Properties") or {}).get("ProtocolType") == "WEBSOCKET"
+    )
+    integrations = {
+        k: _function_logical_id((v.get("Properties") or {})["IntegrationUri"])
+        for k, v in template.of_type("AWS::ApiGatewayV2::Integration").items()
+    }
+    authorizers = {
+        k: _function_logical_id((v.get("Properties") or {})["AuthorizerUri"])
+        for k, v in template.of_type("AWS::ApiGatewayV2::Authorizer").items()
+    }
+    routes: dict[str, str] = {}
+    connect_authorizer: str | None = None
+    for res in template.of_type("AWS::ApiGatewayV2::Route").values():
+        props = res.get("Properties") or {}
+        if (props.get("ApiId") or {}).get("Ref") != api_id:
+            continue
+        target = str(template.resolve(props.get("Target", "")))
+        integration = target.split("/", 1)[1] if target.startswith("integrations/") else target
+        if integration in integrations:
+            routes[str(props["RouteKey"])] = integrations[integration]
+        if props.get("RouteKey") == "$connect" and props.get("AuthorizationType") == "CUSTOM":
+            connect_authorizer = authorizers[(props.get("AuthorizerId") or {})["Ref"]]
+    stages = [
+        v
+        for v in template.of_type("AWS::ApiGatewayV2::Stage").values()
+        if ((v.get("Properties") or {}).get("ApiId") or {}).get("Ref") == api_id
+    ]
+    stage = str(template.resolve(stages[0]["Properties"]["StageName"])) if stages else "$default"
+    return WebSocketApiSpec(
+        stage=stage,
+        route_selection=str((api.get("Properties") or {}).get("RouteSelectionExpression", "$request.body.action")),
+        routes=routes,
+        connect_authorizer=connect_authorizer,
+    )
+
+
+def topic_rules(template: Template) -> list[TopicRuleSpec]:
+    """Every enabled ``AWS::IoT::TopicRule`` with a Lambda action."""
+    rules: list[TopicRuleSpec] = []
+    for logical_id, res in template.of_type("AWS::IoT::TopicRule").items():
+        props = res.get("Properties") or {}
+        payload = props.get("TopicRulePayload") or {}
+        if payload.get("RuleDisabled"):
+            continue
+        lambdas = [a["Lambda"] for a in payload.get("Actions") or [] if "Lambda" in a]
+        if not lambdas:
+            continue
+        error_queue = ((payload.get("ErrorAction") or {}).get("Sqs") or {}).get("QueueUrl")
+        rules.append(
+            TopicRuleSpec(
+                name=str(template.resolve(props.get("RuleName", logical_id))),
+                sql=" ".join(str(payload["Sql"]).split()),
+                function=_function_logical_id(lambdas[0]["FunctionArn"]),
+                error_queue=str(error_queue["Ref"]) if isinstance(error_queue, dict) and "Ref" in error_queue else None,
+            )
+        )
+    return rules
+
+
+def queues(template: Template) -> dict[str, str]:
+    """SQS queues: logical id -> queue name."""
+    return {
+        k: str(template.resolve((v.get("Properties") or {}).get("QueueName", k)))
+        for k, v in template.of_type("AWS::SQS::Queue").items()
+    }

@@ -1,0 +1,568 @@
+"""The local runtime: moto (DynamoDB, SQS), an MQTT broker, the gateway and the IoT rule emulator, wired to
+the template's functions, on 127.0.0.1. ``clawline dev`` runs it; the e2e tests and the load benchmark start
+it in-process with :class:`RuntimeThread`.
+
+Functions reach the local services only through boto3's standard ``AWS_ENDPOINT_URL_<SERVICE>`` variables;
+nothing in the functions or the engine knows it runs locally.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import json
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from local import iotsql
+from local import template as tpl
+from local.devauth import DevIssuer
+from local.functions import AsyncEvent, AsyncInvoker, Function, FunctionError, InProcessFunction, RieFunction, RieLayout
+from local.gateway import WS_MESSAGE_BYTES, Gateway, Limits
+from local.mqtt import EmbeddedBroker, Publisher, RuleEngine, RuleSubscriber, parse_broker_url
+
+HOST = "127.0.0.1"
+DEFAULT_BOT = tpl.ROOT / "bots" / "default"
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+
+
+class PortInUseError(RuntimeError):
+    """A port the runtime was told to use is taken."""
+
+
+@dataclass
+class Options:
+    port: int = 3000  # the gateway (HTTP API, WebSocket API, @connections, iot-data)
+    mqtt_port: int = 1883
+    moto_port: int = 8000
+    bot: Path = DEFAULT_BOT
+    template: Path = tpl.TEMPLATE
+    parameters: dict[str, str] = field(default_factory=dict)
+    dynamodb_endpoint: str | None = None
+    mqtt_url: str | None = None
+    jwks_url: str | None = None
+    issuer: str | None = None
+    audience: str | None = None
+    rie: bool = False
+    build_dir: Path = tpl.ROOT / ".aws-sam" / "build"
+    rie_binary: Path | None = None
+    rie_python: str | None = None
+    retry_delays: tuple[float, ...] = (1.0, 2.0)
+    idle_seconds: float = 600.0
+    lifetime_seconds: float = 7200.0
+    function_log_level: str | None = None  # None keeps the template's POWERTOOLS_LOG_LEVEL
+    metrics: bool = True  # False: no EMF lines on stdout (POWERTOOLS_METRICS_DISABLED)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def bind(port: int, what: str) -> socket.socket:
+    """A listening socket on 127.0.0.1:port, or a message that says which port is taken and what for."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((HOST, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUseError(
+                f"port {port} ({what}) is already in use on {HOST}: stop what uses it, or choose "
+                f"another port (see `clawline dev --help`)"
+            ) from exc
+        raise
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+def check_free(port: int, what: str) -> None:
+    bind(port, what).close()
+
+
+class _Server:
+    """uvicorn's server without its signal handling: the runtime owns Ctrl-C and stops every part in order."""
+
+    def __init__(self, app: Any, port: int) -> None:
+        import uvicorn
+
+        class Quiet(uvicorn.Server):
+            @contextlib.contextmanager
+            def capture_signals(self) -> Iterator[None]:
+                yield
+
+        config = uvicorn.Config(
+            app,
+            host=HOST,
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            ws="websockets-sansio",
+            ws_max_size=WS_MESSAGE_BYTES,
+            ws_ping_interval=None,
+            timeout_graceful_shutdown=5,
+        )
+        self.server = Quiet(config)
+
+
+def _moto_process(port: int) -> subprocess.Popen[bytes]:
+    def die_with_parent() -> None:  # Linux: moto goes when the runtime goes, even on SIGKILL
+        with contextlib.suppress(Exception):
+            import ctypes
+
+            ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+    return subprocess.Popen(  # noqa: S603 - fixed argv
+        [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=die_with_parent,  # noqa: PLW1509
+    )
+
+
+def _wait_http(url: str, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - loopback
+                return
+        except urllib.error.HTTPError:
+            return  # it answers
+        except (urllib.error.URLError, OSError) as exc:
+            if process is not None and process.poll() is not None:
+                raise RuntimeError(f"{url}: the server exited with {process.returncode}") from exc
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{url} did not answer within {timeout:.0f} s") from exc
+            time.sleep(0.05)
+
+
+class Runtime:
+    """Everything ``make run`` serves. ``await start()`` then ``await stop()``, on one event loop."""
+
+    def __init__(self, options: Options | None = None, *, log: Callable[[str], None] | None = None) -> None:
+        self.options = options or Options()
+        self.log = log or (lambda line: print(line, flush=True))
+        self.template = tpl.Template.read(self.options.template, **self.options.parameters)
+        self.functions: dict[str, Function] = {}
+        self.invokers: dict[str, AsyncInvoker] = {}
+        self.issuer: DevIssuer | None = None
+        self._moto: subprocess.Popen[bytes] | None = None
+        self._broker: EmbeddedBroker | None = None
+        self._publisher: Publisher | None = None
+        self._subscriber: RuleSubscriber | None = None
+        self._server: _Server | None = None
+        self._serve_task: asyncio.Task[None] | None = None
+        self._saved_env: dict[str, str | None] = {}
+        self._sqs: Any = None
+        self.port = self.options.port
+        self.mqtt_host, self.mqtt_port = HOST, self.options.mqtt_port
+        self.moto_url = ""
+        self.dead_letter_queue_url = ""
+        self.tables: dict[str, str] = {}
+
+    # ---------------------------------------------------------------- URLs
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def http_url(self) -> str:
+        stage = tpl.http_api(self.template).stage
+        return self.gateway_url if stage in ("", "$default") else f"{self.gateway_url}/{stage}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{HOST}:{self.port}/{tpl.websocket_api(self.template).stage}"
+
+    def token(self, sub: str, **claims: Any) -> str:
+        if self.issuer is None:
+            raise RuntimeError("the runtime is not the token issuer (--jwks-url was given)")
+        return self.issuer.token(sub, **claims)
+
+    # ---------------------------------------------------------------- start
+
+    async def start(self) -> None:
+        opts = self.options
+        # Claim the ports first, so a taken one fails before anything starts, with a message that names it.
+        gateway_sock = bind(opts.port, "gateway: HTTP and WebSocket APIs")
+        self.port = gateway_sock.getsockname()[1]
+        try:
+            await self._start(gateway_sock)
+        except BaseException:
+            gateway_sock.close()
+            await self.stop()
+            raise
+
+    async def _start(self, gateway_sock: socket.socket) -> None:
+        opts = self.options
+        if opts.mqtt_url is None:
+            self.mqtt_port = opts.mqtt_port or free_port()
+            check_free(self.mqtt_port, "MQTT broker")
+        else:
+            self.mqtt_host, self.mqtt_port = parse_broker_url(opts.mqtt_url)
+        moto_port = opts.moto_port or free_port()
+        check_free(moto_port, "moto: DynamoDB and SQS")
+
+        self._moto = _moto_process(moto_port)
+        self.moto_url = f"http://{HOST}:{moto_port}"
+        await asyncio.to_thread(_wait_http, f"{self.moto_url}/moto-api/", 30, self._moto)
+
+        self._set_environment()
+        await asyncio.to_thread(self._create_resources)
+        self._reset_function_caches()
+        self._make_functions()
+
+        rules = [(spec, iotsql.parse(spec.sql)) for spec in tpl.topic_rules(self.template)]
+        engine = RuleEngine(rules, self.invokers, log=self.log)
+        if opts.mqtt_url is None:
+            self._broker = EmbeddedBroker(HOST, self.mqtt_port, engine.on_message)
+            await self._broker.start()
+        else:
+            self._subscriber = RuleSubscriber(
+                self.mqtt_host, self.mqtt_port, [rule.topic_filter for _s, rule in rules], engine.on_message
+            )
+            await asyncio.to_thread(self._subscriber.start)
+        self._publisher = Publisher(self.mqtt_host, self.mqtt_port, "clawline-iot-data")
+        await asyncio.to_thread(self._publisher.start)
+
+        gateway = Gateway(
+            http_api=tpl.http_api(self.template),
+            ws_api=tpl.websocket_api(self.template),
+            functions=self.functions,
+            publish=self._publisher.publish,
+            issuer=self.issuer,
+            mint_token=self.token if self.issuer is not None else None,
+            limits=Limits(idle_seconds=opts.idle_seconds, lifetime_seconds=opts.lifetime_seconds),
+            log=self.log,
+        )
+        gateway.status.update(
+            {
+                "domain": f"{HOST}:{self.port}",
+                "http": self.http_url,
+                "websocket": self.ws_url,
+                "mqtt": f"mqtt://{self.mqtt_host}:{self.mqtt_port}",
+                "moto": self.moto_url,
+                "dead_letter_queue_url": self.dead_letter_queue_url,
+            }
+        )
+        self._server = _Server(gateway.app, self.port)
+        self._serve_task = asyncio.create_task(self._server.server.serve(sockets=[gateway_sock]))
+        while not self._server.server.started:
+            if self._serve_task.done():
+                self._serve_task.result()
+            await asyncio.sleep(0.01)
+
+    def _set_environment(self) -> None:
+        opts = self.options
+        env: dict[str, str] = {
+            # Every other service the functions call (SQS, KMS, Secrets Manager, SSM...) is moto's.
+            "AWS_ENDPOINT_URL": self.moto_url,
+            "AWS_ENDPOINT_URL_DYNAMODB": opts.dynamodb_endpoint or self.moto_url,
+            "AWS_ENDPOINT_URL_SQS": self.moto_url,
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER": self.moto_url,
+            "AWS_ENDPOINT_URL_SSM": self.moto_url,
+            "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": f"{self.gateway_url}/{tpl.websocket_api(self.template).stage}",
+            "AWS_ENDPOINT_URL_IOT_DATA_PLANE": self.gateway_url,
+            "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+            "AWS_REGION": os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1")),
+            # No X-Ray daemon here: the tracer would only complain.
+            "POWERTOOLS_TRACE_DISABLED": "1",
+        }
+        if not opts.dynamodb_endpoint or "AWS_ACCESS_KEY_ID" not in os.environ:
+            # moto takes any key; a real DynamoDB endpoint needs the user's own credentials.
+            env.update({k: v for k, v in FAKE_CREDENTIALS.items() if not opts.dynamodb_endpoint or k not in os.environ})
+        self._apply_env(env)
+
+    def _apply_env(self, env: dict[str, str]) -> None:
+        for key, value in env.items():
+            if key not in self._saved_env:
+                self._saved_env[key] = os.environ.get(key)
+            os.environ[key] = value
+
+    def _create_resources(self) -> None:
+        import boto3
+
+        opts = self.options
+        sqs = boto3.client("sqs", endpoint_url=self.moto_url, region_name="us-east-1")
+        queue_urls = {
+            logical_id: sqs.create_queue(QueueName=name)["QueueUrl"]
+            for logical_id, name in tpl.queues(self.template).items()
+        }
+        self._sqs = sqs
+        self.template.refs.update(queue_urls)
+        for logical_id, url in queue_urls.items():
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            self.template.attributes.update(
+                {
+                    f"{logical_id}.Arn": arn,
+                    f"{logical_id}.QueueUrl": url,
+                    f"{logical_id}.QueueName": url.rsplit("/", 1)[1],
+                }
+            )
+        kms = boto3.client("kms", endpoint_url=self.moto_url, region_name="us-east-1")
+        for logical_id in self.template.of_type("AWS::KMS::Key"):
+            key = kms.create_key(Description=f"clawline local {logical_id}")["KeyMetadata"]
+            self.template.refs[logical_id] = key["KeyId"]
+            self.template.attributes.update({f"{logical_id}.Arn": key["Arn"], f"{logical_id}.KeyId": key["KeyId"]})
+        self.dead_letter_queue_url = next(iter(queue_urls.values()), "")
+        dynamodb = boto3.client(
+            "dynamodb",
+            endpoint_url=opts.dynamodb_endpoint or self.moto_url,
+            region_name=os.environ.get("AWS_REGION", "us-east-1"),
+        )
+        existing = set(dynamodb.list_tables().get("TableNames", []))
+        for logical_id, table in self.template.table_definitions().items():
+            name = table["create"]["TableName"]
+            self.tables[logical_id] = name
+            if name in existing:  # a persistent endpoint (DynamoDB Local, the cloud) keeps its tables
+                continue
+            dynamodb.create_table(**table["create"])
+            dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+            if table["ttl_attribute"]:
+                dynamodb.update_time_to_live(
+                    TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": table["ttl_attribute"]}
+                )
+
+    def _function_env(self, spec: tpl.FunctionSpec) -> dict[str, str]:
+        opts = self.options
+        env = dict(spec.environment)
+        env["CLAWLINE_BOT_PATH"] = str(opts.bot.resolve())
+        if "CLAWLINE_JWKS_URL" in env or "CLAWLINE_JWT_ISSUER" in env:
+            env["CLAWLINE_JWKS_URL"] = opts.jwks_url or f"{self.gateway_url}/.well-known/jwks.json"
+            env["CLAWLINE_JWT_ISSUER"] = opts.issuer or (
+                self.issuer.issuer if self.issuer else env["CLAWLINE_JWT_ISSUER"]
+            )
+            env["CLAWLINE_JWT_AUDIENCE"] = opts.audience or env.get("CLAWLINE_JWT_AUDIENCE", "clawline")
+            env["CLAWLINE_JWT_SECRET_NAME"] = ""
+            env["CLAWLINE_JWT_ALGORITHMS"] = env.get("CLAWLINE_JWT_ALGORITHMS") or "RS256"
+        if opts.function_log_level:
+            env["POWERTOOLS_LOG_LEVEL"] = opts.function_log_level
+        if not opts.metrics:
+            env["POWERTOOLS_METRICS_DISABLED"] = "true"
+        return env
+
+    def _make_functions(self) -> None:
+        opts = self.options
+        if opts.jwks_url is None:
+            audience = opts.audience or self.template.parameters.get("JwtAudience") or "clawline"
+            self.issuer = DevIssuer(issuer=opts.issuer or f"{self.gateway_url}/", audience=audience)
+        specs = tpl.functions(self.template)
+        envs = {logical_id: self._function_env(spec) for logical_id, spec in specs.items()}
+        if opts.rie:
+            layout = RieLayout(
+                rie=opts.rie_binary or _default_rie(),
+                build_dir=opts.build_dir,
+                python=opts.rie_python or sys.executable,
+                extra_path=[Path(p) for p in sys.path if p.endswith("site-packages")],
+            )
+            for logical_id, spec in specs.items():
+                self.functions[logical_id] = RieFunction(spec, layout, {**self._env_snapshot(), **envs[logical_id]})
+        else:
+            # One process holds every function, so their variables share os.environ. That is safe only if no two
+            # functions give one variable different values; refuse to start otherwise rather than guess.
+            merged: dict[str, str] = {}
+            for logical_id, env in envs.items():
+                for key, value in env.items():
+                    if merged.get(key, value) != value:
+                        raise RuntimeError(
+                            f"{logical_id} sets {key}={value!r} but another function sets "
+                            f"{merged[key]!r}: run with --rie to give each function its own environment"
+                        )
+                    merged[key] = value
+            self._apply_env(merged)
+            sys.path.insert(0, str(tpl.ROOT)) if str(tpl.ROOT) not in sys.path else None  # the bot's plugins
+            for logical_id, spec in specs.items():
+                self.functions[logical_id] = InProcessFunction(spec)
+        for logical_id, spec in specs.items():
+            if spec.on_failure_queue is not None or any(
+                r.function == logical_id for r in tpl.topic_rules(self.template)
+            ):
+                queue_url = self.template.refs.get(spec.on_failure_queue or "", "")
+                self.invokers[logical_id] = AsyncInvoker(
+                    self.functions[logical_id],
+                    on_failure=self._send_to_queue(queue_url) if queue_url else None,
+                    retry_delays=opts.retry_delays,
+                    log=self.log,
+                    on_done=self._log_async(logical_id),
+                )
+
+    def _env_snapshot(self) -> dict[str, str]:
+        return {k: v for k, v in os.environ.items() if k.startswith(("AWS_", "POWERTOOLS_"))}
+
+    def _send_to_queue(self, queue_url: str) -> Callable[[dict[str, Any]], None]:
+        def send(record: dict[str, Any]) -> None:
+            self._sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(record, default=str))
+
+        return send
+
+    def _log_async(self, logical_id: str) -> Callable[[AsyncEvent, Any, FunctionError | None], None]:
+        def done(item: AsyncEvent, result: Any, error: FunctionError | None) -> None:
+            thing = item.event.get("thing", "?")
+            elapsed = (time.time() - item.received) * 1000
+            outcome = f"error {error.error_type}" if error else (result or {}).get("status", "ok")
+            self.log(f"MQTT {thing} -> {logical_id} attempt {item.attempts}: {outcome} ({elapsed:.1f} ms)")
+
+        return done
+
+    @staticmethod
+    def _reset_function_caches() -> None:
+        """Forget what a previous runtime in this process cached (settings, clients, the verifier, queues)."""
+        from clawline import composition
+
+        composition.reset()
+        for name in ("http_app", "websocket_handler", "mqtt_handler", "authorizer"):
+            module = sys.modules.get(name)
+            for value in vars(module).values() if module else ():
+                if callable(getattr(value, "cache_clear", None)) and getattr(value, "__module__", "") == name:
+                    value.cache_clear()
+
+    # ---------------------------------------------------------------- stop
+
+    async def stop(self) -> None:
+        """Stop in the order that loses nothing: no new requests, sockets closed ($disconnect sent), rules
+        drained, functions, broker, moto. Every port is free when this returns."""
+        if self._server is not None and self._serve_task is not None:
+            self._server.server.should_exit = True
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._serve_task, 15)
+        self._server = None
+        if self._subscriber is not None:
+            await asyncio.to_thread(self._subscriber.stop)
+            self._subscriber = None
+        for invoker in self.invokers.values():
+            await asyncio.to_thread(invoker.wait_idle, 5)
+            await asyncio.to_thread(invoker.close)
+        self.invokers.clear()
+        if self._publisher is not None:
+            await asyncio.to_thread(self._publisher.stop)
+            self._publisher = None
+        if self._broker is not None:
+            with contextlib.suppress(Exception):
+                await self._broker.stop()
+            self._broker = None
+        for function in self.functions.values():
+            await asyncio.to_thread(function.close)
+        self.functions.clear()
+        if self._moto is not None:
+            self._moto.terminate()
+            try:
+                await asyncio.to_thread(self._moto.wait, 10)
+            except subprocess.TimeoutExpired:
+                self._moto.kill()
+                await asyncio.to_thread(self._moto.wait, 5)
+            self._moto = None
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env.clear()
+        with contextlib.suppress(Exception):
+            self._reset_function_caches()
+
+    # ---------------------------------------------------------------- what to print
+
+    def banner(self, sub: str = "alice") -> str:
+        ws_stage = tpl.websocket_api(self.template).stage
+        mode = "in the Lambda Runtime Interface Emulator" if self.options.rie else "in-process"
+        lines = [
+            f"Clawline local runtime: bot {self.options.bot}, functions {mode}",
+            f"  HTTP API      {self.http_url}",
+            f"  WebSocket     {self.ws_url}",
+            f"  @connections  {self.gateway_url}/{ws_stage}/@connections/{{connection_id}}",
+            f"  MQTT broker   mqtt://{self.mqtt_host}:{self.mqtt_port}   (publish clawline/THING/in, replies on "
+            "clawline/THING/out)",
+            f"  DynamoDB      {self.options.dynamodb_endpoint or self.moto_url}   "
+            f"tables: {', '.join(self.tables.values())}",
+            f"  Dead letters  {self.dead_letter_queue_url}",
+        ]
+        if self.issuer is not None:
+            token = self.token(sub)
+            lines += [
+                f"  JWKS          {self.gateway_url}/.well-known/jwks.json   (issuer {self.issuer.issuer}, audience "
+                f"{self.issuer.audience})",
+                "",
+                f"A development token for sub {sub!r} (12 h; another: clawline dev token --sub bob):",
+                f"  export TOKEN={token}",
+            ]
+        else:
+            lines += ["", "Tokens come from your issuer; export TOKEN=<a JWT it signed>."]
+        body = json.dumps({"text": "hi", "conversation_id": "demo"})
+        mqtt_body = json.dumps({"text": "hi", "message_id": "m-1"})
+        bin_dir = Path(sys.executable).parent
+        h, p = self.mqtt_host, self.mqtt_port
+        lines += [
+            "",
+            "Try it (in another shell, after the export above):",
+            "  # HTTP",
+            f'  curl -s {self.http_url}/v1/messages -H "Authorization: Bearer $TOKEN" '
+            f"-H 'content-type: application/json' -d {shlex.quote(body)}",
+            '  # WebSocket: then type a line such as {"text": "hi"}',
+            f'  {bin_dir}/python -m websockets "{self.ws_url}?token=$TOKEN"',
+            "  # MQTT (mosquitto clients, or the amqtt ones installed in the venv)",
+            f"  mosquitto_sub -h {h} -p {p} -t clawline/kitchen-1/out &",
+            f"  mosquitto_pub -h {h} -p {p} -t clawline/kitchen-1/in -q 1 -m {shlex.quote(mqtt_body)}",
+            f"  {bin_dir}/amqtt_sub --url mqtt://{h}:{p} -t clawline/kitchen-1/out &",
+            f"  {bin_dir}/amqtt_pub --url mqtt://{h}:{p} -t clawline/kitchen-1/in -q 1 -m {shlex.quote(mqtt_body)}",
+            "",
+            "One line per turn follows. Ctrl-C stops everything.",
+        ]
+        return "\n".join(lines)
+
+
+def _default_rie() -> Path:
+    candidates = sorted(
+        (tpl.ROOT / ".venv-sam").glob("lib/python*/site-packages/samcli/local/rapid/aws-lambda-rie-x86_64")
+    )
+    if not candidates:
+        raise FileNotFoundError("the Lambda Runtime Interface Emulator comes with aws-sam-cli: run `make tools`")
+    return candidates[0]
+
+
+class RuntimeThread:
+    """The runtime on its own event loop thread, for tests and benchmarks that drive it with blocking clients."""
+
+    def __init__(self, options: Options, *, log: Callable[[str], None] | None = None) -> None:
+        self.runtime = Runtime(options, log=log or (lambda _line: None))
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="clawline-runtime", daemon=True)
+
+    def __enter__(self) -> Runtime:
+        self._thread.start()
+        try:
+            asyncio.run_coroutine_threadsafe(self.runtime.start(), self._loop).result(90)
+        except BaseException:
+            self._close_loop()
+            raise
+        return self.runtime
+
+    def __exit__(self, *_exc: object) -> None:
+        try:
+            asyncio.run_coroutine_threadsafe(self.runtime.stop(), self._loop).result(60)
+        finally:
+            self._close_loop()
+
+    def _close_loop(self) -> None:
+        # The default executor's threads (asyncio.to_thread) would outlive a bare loop.close().
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(self._loop.shutdown_default_executor(), self._loop).result(15)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
