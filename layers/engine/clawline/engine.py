@@ -102,6 +102,7 @@ class Engine:
         #: False evaluates every rule in priority order (the benchmark's baseline); results are the same.
         self.indexed = indexed
         self.plugins = PluginRunner(bot.plugins)
+        self.templates_use_turns = "turns" in bot.template_roots
         self._mode = bot.settings.mode
 
     @classmethod
@@ -570,6 +571,12 @@ class _Turn:
                 "hour": local.hour,
                 "weekday": local.isoweekday(),
             }
+        if "turns" not in self._variables and self.engine.templates_use_turns:
+            # Newest first, so `{turns.0.user}` is what the user said last time.
+            self._variables["turns"] = [
+                {"user": t.user_text, "bot": list(t.bot_texts), "intent": t.intent}
+                for t in reversed(self.state.recent_turns)
+            ]
         # Slots and plugin data change during a turn; they are read live.
         self._variables["slots"] = self.state.slots
         self._variables["plugins"] = self.plugin_data

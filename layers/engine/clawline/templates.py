@@ -32,6 +32,7 @@ TEMPLATE_ROOTS = frozenset(
         "metadata",
         "hour",
         "weekday",
+        "turns",
     }
 )
 
@@ -80,6 +81,8 @@ def lookup(variables: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     for key in path:
         if isinstance(value, Mapping):
             value = value.get(key)
+        elif isinstance(value, list | tuple) and key.isdigit() and int(key) < len(value):
+            value = value[int(key)]
         else:
             return None
         if value is None:

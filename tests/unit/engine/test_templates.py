@@ -38,3 +38,17 @@ def test_an_attribute_path_does_not_read_object_attributes():
 
     assert parse("{slots.token}").render({"slots": Secret()}) == ""
     assert parse("{slots.__class__.__mro__}").render({"slots": {}}) == ""
+
+
+def test_responses_can_quote_the_recent_turns(tmp_path):
+    from .helpers import BASE, ScriptedNlu, make_engine, say
+
+    bot = BASE + """
+responses:
+  echo: ['Last time you said "{turns.0.user|nothing}"']
+rules:
+  - {name: echo, when: "true", then: [{reply: echo}]}
+"""
+    engine = make_engine(tmp_path, bot, nlu=ScriptedNlu({}))
+    assert say(engine, "first").texts == ['Last time you said "nothing"']
+    assert say(engine, "second").texts == ['Last time you said "first"']

@@ -37,6 +37,11 @@ class Bot:
     templates: dict[str, Template] = field(default_factory=dict)
 
     @property
+    def template_roots(self) -> frozenset[str]:
+        """Variables any template uses (costly ones, like the turn window, are built only if used)."""
+        return frozenset(p.path[0] for t in self.templates.values() for p in t.placeholders)
+
+    @property
     def name(self) -> str:
         return self.definition.name
 
