@@ -31,8 +31,8 @@ install: $(BIN)/.installed ## create the project venv (pinned)
 
 tools: $(SAM_VENV)/.installed ## create the SAM CLI tools venv (kept apart: it pins its own boto3)
 
-run: install ## run the whole bot locally (HTTP, WebSocket, MQTT) on 127.0.0.1
-	$(BIN)/clawline dev
+run: install ## run the whole bot locally (HTTP, WebSocket, MQTT) on 127.0.0.1; options: make run ARGS="--bot bots/x"
+	$(BIN)/clawline dev $(ARGS)
 
 lint: install ## ruff
 	$(BIN)/ruff check .

@@ -21,6 +21,7 @@ import importlib
 import json
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -139,22 +140,22 @@ class RieFunction:
 
     def __init__(self, spec: FunctionSpec, layout: RieLayout, environment: dict[str, str]) -> None:
         self.spec = spec
+        code = layout.build_dir / spec.logical_id
+        if not code.is_dir():
+            raise FileNotFoundError(f"{code} does not exist: build the functions first (make build)")
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"rie-{spec.logical_id}")
         self.port = _free_port()
-        api_port = _free_port()
-        code = layout.build_dir / spec.logical_id
+        api_port = _free_port()  # every emulator needs its own runtime API port (the default, 9001, is shared)
+        # /opt/python as Lambda assembles it: each built layer's python folder, in the template's layer order.
         layers = [p / "python" for p in sorted(layout.build_dir.iterdir()) if (p / "python").is_dir()]
         env = {
-            **{k: v for k, v in os.environ.items() if k.startswith(("AWS_", "PATH", "HOME", "LANG"))},
             **environment,
             "AWS_LAMBDA_FUNCTION_NAME": spec.name,
             "AWS_LAMBDA_FUNCTION_TIMEOUT": str(int(spec.timeout_seconds)),
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
-            "LAMBDA_TASK_ROOT": str(code),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "PYTHONPATH": os.pathsep.join(str(p) for p in [code, *layers, *layout.extra_path]),
         }
-        if not code.is_dir():
-            raise FileNotFoundError(f"{code} does not exist: run `make build` (sam build) first")
         self._process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
             [
                 str(layout.rie),
@@ -162,15 +163,16 @@ class RieFunction:
                 f"127.0.0.1:{self.port}",
                 "--runtime-api-address",
                 f"127.0.0.1:{api_port}",
+                # -S: no interpreter site-packages, so every import resolves from the artifact, as in Lambda.
                 layout.python,
+                "-S",
                 "-m",
                 "awslambdaric",
                 spec.handler,
             ],
             cwd=code,
             env=env,
-            stdout=None,
-            stderr=None,
+            start_new_session=True,  # its own process group: close() ends the emulator and its runtime together
         )
         self.url = f"http://127.0.0.1:{self.port}/2015-03-31/functions/function/invocations"
 
@@ -181,8 +183,9 @@ class RieFunction:
         deadline = time.monotonic() + 10
         while True:
             try:
-                with urllib.request.urlopen(request, timeout=self.spec.timeout_seconds + 5) as response:  # noqa: S310
+                with urllib.request.urlopen(request, timeout=self.spec.timeout_seconds + 30) as response:  # noqa: S310
                     body = json.loads(response.read() or b"null")
+                    function_error = response.headers.get("X-Amz-Function-Error")
                     break
             except urllib.error.URLError as exc:
                 # The emulator needs a moment to listen after it starts.
@@ -190,10 +193,13 @@ class RieFunction:
                     time.sleep(0.05)
                     continue
                 raise FunctionError("Runtime.Unavailable", str(exc)) from exc
-        if isinstance(body, dict) and "errorType" in body and "errorMessage" in body:
-            raise FunctionError(str(body["errorType"]), str(body["errorMessage"]), list(body.get("stackTrace") or []))
-        if isinstance(body, dict) and body.get("errorMessage", "").startswith("Task timed out"):
-            raise FunctionError("Sandbox.Timedout", str(body["errorMessage"]))
+        if function_error or (isinstance(body, dict) and {"errorType", "errorMessage"} <= body.keys()):
+            detail = body if isinstance(body, dict) else {}
+            raise FunctionError(
+                str(detail.get("errorType", function_error or "Unhandled")),
+                str(detail.get("errorMessage", "")),
+                list(detail.get("stackTrace") or []),
+            )
         return body
 
     def invoke(self, event: dict[str, Any]) -> Future[Any]:
@@ -201,12 +207,13 @@ class RieFunction:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
-        self._process.terminate()
-        try:
-            self._process.wait(5)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait(5)
+        if self._process.poll() is None:
+            os.killpg(self._process.pid, signal.SIGTERM)
+            try:
+                self._process.wait(5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self._process.pid, signal.SIGKILL)
+                self._process.wait(5)
 
 
 @dataclass

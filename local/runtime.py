@@ -57,7 +57,7 @@ class Options:
     issuer: str | None = None
     audience: str | None = None
     rie: bool = False
-    build_dir: Path = tpl.ROOT / ".aws-sam" / "build"
+    build_dir: Path | None = None  # None: the package tests' x86_64 build if complete, else .aws-sam/build
     rie_binary: Path | None = None
     rie_python: str | None = None
     retry_delays: tuple[float, ...] = (1.0, 2.0)
@@ -368,9 +368,10 @@ class Runtime:
         if opts.rie:
             layout = RieLayout(
                 rie=opts.rie_binary or _default_rie(),
-                build_dir=opts.build_dir,
-                python=opts.rie_python or sys.executable,
-                extra_path=[Path(p) for p in sys.path if p.endswith("site-packages")],
+                build_dir=opts.build_dir or _default_build_dir(),
+                python=opts.rie_python or _runtime_python(specs),
+                # awslambdaric is Lambda's own, not the artifact's: the package tests install it here for 3.13.
+                extra_path=[p for p in [tpl.ROOT / ".aws-sam" / "awslambdaric-py313"] if p.is_dir()],
             )
             for logical_id, spec in specs.items():
                 self.functions[logical_id] = RieFunction(spec, layout, {**self._env_snapshot(), **envs[logical_id]})
@@ -525,6 +526,30 @@ class Runtime:
             "One line per turn follows. Ctrl-C stops everything.",
         ]
         return "\n".join(lines)
+
+
+def _runtime_python(specs: dict[str, tpl.FunctionSpec]) -> str:
+    """The interpreter of the functions' Runtime (python3.13): on PATH, or one of pyenv's."""
+    import shutil
+
+    runtimes = {spec.runtime for spec in specs.values()}
+    if len(runtimes) != 1:
+        raise RuntimeError(f"functions use several runtimes {sorted(runtimes)}: give --rie-python")
+    (runtime,) = runtimes
+    found = shutil.which(runtime)
+    if found:
+        return found
+    version = runtime.removeprefix("python")
+    candidates = sorted(Path.home().glob(f".pyenv/versions/{version}*/bin/{runtime}"), reverse=True)
+    if not candidates:
+        raise FileNotFoundError(f"no {runtime} interpreter for --rie: install it or give --rie-python")
+    return str(candidates[0])
+
+
+def _default_build_dir() -> Path:
+    """Where `sam build` put the artifacts: the x86_64 build the package tests make, or sam's default."""
+    arch_build = tpl.ROOT / ".aws-sam" / "build-x86_64"
+    return arch_build if (arch_build / "HttpFunction").is_dir() else tpl.ROOT / ".aws-sam" / "build"
 
 
 def _default_rie() -> Path:

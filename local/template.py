@@ -194,6 +194,7 @@ class FunctionSpec:
     timeout_seconds: float
     memory_mb: int
     environment: dict[str, str]
+    runtime: str = "python3.13"
     max_retry_attempts: int = 2
     max_event_age_seconds: int = 21600
     on_failure_queue: str | None = None  # logical id of the SQS OnFailure destination
@@ -293,6 +294,7 @@ def functions(template: Template, root: Path = ROOT) -> dict[str, FunctionSpec]:
             timeout_seconds=float(template.resolve(props.get("Timeout", glob.get("Timeout", 3)))),
             memory_mb=int(template.resolve(props.get("MemorySize", glob.get("MemorySize", 128)))),
             environment=env,
+            runtime=str(template.resolve(props.get("Runtime", glob.get("Runtime", "python3.13")))),
             max_retry_attempts=int(invoke.get("MaximumRetryAttempts", 2)),
             max_event_age_seconds=int(invoke.get("MaximumEventAgeInSeconds", 21600)),
             on_failure_queue=_function_logical_id(on_failure) if on_failure else None,
