@@ -54,19 +54,35 @@ _WORD = re.compile(r"\w+")
 
 
 def default_nlu_factory(bot: Bot) -> NluBackend | None:
-    """The trained classifier when ``clawline.nlu`` provides it, else the keyword backend; None without intents."""
+    """The trained classifier (``clawline.nlu``) when it is installed, else the keyword backend; None for a bot
+    without intents or entities. A trained artifact in ``<bot>/model/nlu.npz`` is used when it matches."""
     d = bot.definition
     if not d.intents and not d.entities:
         return None
     intents = {name: list(intent.examples) for name, intent in d.intents.items()}
     try:
         # Imported here: the trained classifier (numpy) loads only for bots that have NLU.
-        from clawline.nlu import build_backend  # type: ignore[attr-defined]
+        from clawline.nlu.backend import build_backend
+        from clawline.nlu.entities import EntitiesSpec, LookupEntity, RegexEntity
     except ImportError:
         from clawline.bot.keyword_nlu import KeywordBackend
 
         return KeywordBackend(intents, d.entities)
-    backend: NluBackend = build_backend(intents, entities=d.entities, oos_examples=list(d.out_of_scope))
+    regexes = [RegexEntity(name=name, patterns=e.regex) for name, e in d.entities.items() if e.regex]
+    lookups = []
+    for name, entity in d.entities.items():
+        values: dict[str, list[str]] = {value: [] for value in entity.lookup}
+        for value, spellings in entity.synonyms.items():
+            values.setdefault(value, []).extend(spellings)
+        if values:
+            lookups.append(LookupEntity(name=name, values=values))
+    artifact = bot.directory / "model" / "nlu.npz" if bot.directory is not None else None
+    backend: NluBackend = build_backend(
+        intents,
+        entities=EntitiesSpec(regexes=regexes, lookups=lookups),
+        oos_examples=list(d.out_of_scope),
+        artifact_path=artifact if artifact is not None and artifact.is_file() else None,
+    )
     return backend
 
 

@@ -191,3 +191,9 @@ def test_stories_run_against_the_engine_target(tmp_path):
     story = Story(name="s", channel="mqtt", steps=[Step(user="hey", intent="greet", bot="Hello!")])
     [result] = asyncio.run(run_stories(EngineTarget(engine), [story]))
     assert result.passed
+
+
+def test_empty_slots_expectation_means_no_slot_is_set():
+    step = Step(user="x", slots={})
+    assert check(step, Observed(texts=[], slots={})).passed
+    assert not check(step, Observed(texts=[], slots={"size": "large"})).passed

@@ -15,8 +15,8 @@
             actions: [publish]
 
 ``bot`` is one expected reply text (the reply must contain exactly that message) or a list (the reply's
-messages, in order). ``slots`` is a subset check; ``actions`` the exact list of action types; ``rules`` names
-that must appear in the reply's trace. ``intent: null`` expects an out-of-scope message.
+messages, in order). ``slots`` is a subset check (``{}``: no slot set); ``actions`` the exact list of
+action types; ``rules`` names that must appear in the reply's trace. ``intent: null`` expects an out-of-scope message.
 """
 
 from __future__ import annotations

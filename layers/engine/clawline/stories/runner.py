@@ -215,7 +215,8 @@ def check_step(result: StoryResult, n: int, step: Step, got: Observed) -> None:
             result.skipped.append(f"{where}: slots not reported by {result.target}")
         else:
             wrong = {k: got.slots.get(k) for k, v in step.slots.items() if got.slots.get(k) != v}
-            if wrong:
+            # `slots: {}` expects no slot at all (a subset check would accept anything).
+            if wrong or (not step.slots and got.slots):
                 result.failures.append(f"{where}: slots {wrong!r}, expected {step.slots!r}")
     if step.actions is not None:
         if got.actions is None:
