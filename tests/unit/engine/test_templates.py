@@ -43,12 +43,15 @@ def test_an_attribute_path_does_not_read_object_attributes():
 def test_responses_can_quote_the_recent_turns(tmp_path):
     from .helpers import BASE, ScriptedNlu, make_engine, say
 
-    bot = BASE + """
+    bot = (
+        BASE
+        + """
 responses:
   echo: ['Last time you said "{turns.0.user|nothing}"']
 rules:
   - {name: echo, when: "true", then: [{reply: echo}]}
 """
+    )
     engine = make_engine(tmp_path, bot, nlu=ScriptedNlu({}))
     assert say(engine, "first").texts == ['Last time you said "nothing"']
     assert say(engine, "second").texts == ['Last time you said "first"']
