@@ -16,7 +16,9 @@ Text = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build: the validators are built when a bot is first loaded, not when a function imports the engine
+    # (the authorizer imports it and never loads a bot).
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Mode(StrEnum):
@@ -239,7 +241,7 @@ class PluginSpec(_Model):
     config: dict[str, Any] = {}
     timeout_ms: int | None = Field(default=None, ge=1, le=25_000)
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     def model_post_init(self, context: Any, /) -> None:
         if self.entry_point is None and (self.module is None or self.class_ is None):

@@ -12,7 +12,6 @@ import importlib
 import inspect
 import sys
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +84,8 @@ def load_plugin(spec: PluginSpec, *, bot_dir: Path | None, default_timeout_ms: i
 
 def _resolve(spec: PluginSpec, bot_dir: Path | None) -> Any:
     if spec.entry_point is not None:
+        from importlib.metadata import entry_points  # tens of milliseconds: only for entry-point plugins
+
         found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == spec.entry_point]
         if not found:
             known = sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
