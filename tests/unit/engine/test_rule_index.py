@@ -43,9 +43,40 @@ def test_text_guards_fix_the_first_character_only_when_every_match_starts_with_i
     assert analysis.guards('text.matches("#[0-9]")').first_char is None
 
 
-def test_matches_calls_are_rewritten_outside_string_literals_only():
-    source = 'text.matches("matches(") && matches(text, "x")'
-    assert analysis.rewrite_matches(source) == 'text.clawline_matches("matches(") && clawline_matches(text, "x")'
+def test_only_literal_matches_patterns_go_to_the_cached_regex_function():
+    source = 'text.matches("matches(") && text.matches(slots.p) && matches(text, "x")'
+    assert analysis.rewrite_matches(source) == (
+        'text.clawline_matches("matches(") && text.matches(slots.p) && matches(text, "x")'
+    )
+
+
+@pytest.mark.parametrize(
+    ("pattern", "risky"),
+    [
+        ("(a+)+$", True),
+        (r"(\w+\s?)*$", True),
+        ("([a-z]+)*", True),
+        ("^#[0-9]+$", False),
+        ("(ab)+", False),
+        (r"(\d{1,3}\.){3}\d{1,3}", False),
+        ("[(]+)+", False),
+    ],
+)
+def test_patterns_that_can_backtrack_exponentially_are_recognised(pattern, risky):
+    assert analysis.risky_pattern(pattern) is risky
+
+
+def test_a_rule_with_a_catastrophic_regex_is_refused_at_load():
+    with pytest.raises(RuleCompileError, match="nests quantifiers"):
+        compile_rule(Rule(name="r", when='text.matches("^(a+)+$")'))
+
+
+def test_a_pattern_computed_at_run_time_still_matches_through_cel():
+    bot_rule = compile_rule(Rule(name="r", when="text.matches(slots.p)"))
+    from clawline.rules.compiler import Scope
+
+    values = {"text": "order 42", "slots": {"p": "[0-9]+"}}
+    assert Scope(values.__getitem__).evaluate(bot_rule) is True
 
 
 def test_the_cached_matches_searches_like_cel_and_reuses_the_compiled_pattern():

@@ -105,14 +105,67 @@ def scan(source: str) -> list[Token]:
 
 
 def rewrite_matches(source: str) -> str:
-    """Route ``matches(`` calls (method or function form) to the cached-regex function."""
+    """Route ``x.matches("literal")`` to the cached-regex function.
+
+    Only literal patterns are rerouted: the bot author wrote them and they are checked at load time (see
+    ``risky_pattern``). A pattern computed at run time (``text.matches(slots.p)``) stays with CEL's own
+    ``matches``, slower but backed by Rust's linear-time regex engine, so user data cannot pick a pattern that
+    backtracks for minutes.
+    """
+    tokens = scan(source)
     parts: list[str] = []
-    for token in scan(source):
+    for i, token in enumerate(tokens):
         text = source[token.start : token.end]
-        if token.kind == "code":
-            text = re.sub(r"\bmatches(\s*\()", MATCHES_FUNCTION + r"\1", text)
+        if token.kind == "code" and i + 1 < len(tokens):
+            following = tokens[i + 1] if i + 1 < len(tokens) else None
+            after = tokens[i + 2] if i + 2 < len(tokens) else None
+            literal_arg = (
+                following is not None
+                and following.kind == "string"
+                and (after is None or re.match(r"\s*\)", source[after.start : after.end]) is not None)
+            )
+            if literal_arg:
+                text = re.sub(r"\.matches(\s*\(\s*)$", "." + MATCHES_FUNCTION + r"\1", text)
         parts.append(text)
     return "".join(parts)
+
+
+_QUANTIFIER = re.compile(r"[*+]|\{\d*,\d*\}|\{\d{2,}\}")
+
+
+def risky_pattern(pattern: str) -> bool:
+    """True for a quantified group that itself contains a quantifier (``(a+)+``, ``(\\w+\\s?)*``): with
+    Python's backtracking ``re`` such patterns can take exponential time on a crafted message."""
+    stack: list[bool] = []  # per open group: does it contain a quantifier?
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "[":
+            # skip the character class (a ']' right after '[' or '[^' is literal)
+            j = i + 1
+            if j < len(pattern) and pattern[j] == "^":
+                j += 1
+            if j < len(pattern) and pattern[j] == "]":
+                j += 1
+            while j < len(pattern) and pattern[j] != "]":
+                j += 2 if pattern[j] == "\\" else 1
+            i = j + 1
+            continue
+        if ch == "(":
+            stack.append(False)
+        elif ch == ")" and stack:
+            inner = stack.pop()
+            if inner and _QUANTIFIER.match(pattern, i + 1):
+                return True
+            if stack:
+                stack[-1] = stack[-1] or inner
+        elif _QUANTIFIER.match(pattern, i) and stack:
+            stack[-1] = True
+        i += 1
+    return False
 
 
 def literal_patterns(source: str) -> list[str]:

@@ -52,6 +52,7 @@ FUNCTIONS = frozenset(
         "startsWith",
         "endsWith",
         "clawline_matches",
+        "matches",
         "int",
         "uint",
         "double",
@@ -128,6 +129,11 @@ def compile_rule(rule: Rule, order: int = 0) -> CompiledRule:
             re.compile(pattern)
         except re.error as exc:
             raise RuleCompileError(f"invalid regular expression {pattern!r} in matches(): {exc}") from exc
+        if analysis.risky_pattern(pattern):
+            raise RuleCompileError(
+                f"regular expression {pattern!r} nests quantifiers (like (a+)+): a crafted message could make it "
+                "backtrack for a very long time; rewrite it without a quantified group that contains a quantifier"
+            )
     try:
         program = compile_program(analysis.rewrite_matches(source))
     except (ValueError, RuntimeError) as exc:
