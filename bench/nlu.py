@@ -1,0 +1,305 @@
+"""NLU benchmark on CLINC150 (full): each backend and a TF-IDF + logistic-regression baseline.
+
+Trains on ``train`` (+ ``oos_train`` as an out-of-scope class where stated), calibrates and picks the
+threshold on ``val`` + ``oos_val``, refits on train + val, and reports on ``test`` + ``oos_test`` only.
+Run: ``python -m bench nlu`` (part of ``make bench``). Results go to the ``nlu`` section of BENCHMARKS.md,
+details to ``reports/bench-nlu.json``.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Many small matrix products: OpenBLAS threads only add contention (set before numpy is imported).
+for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
+
+import json  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from bench.report import update_section  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(os.environ.get("CLAWLINE_CLINC150", ROOT.parent / "shared/data/clinc150/data_full.json"))
+OUT = ROOT / "build/nlu/bench"
+MODEL_DIR = ROOT / "build/nlu/minilm"
+NLU_SRC = ROOT / "layers/engine/clawline/nlu"
+
+
+def _fresh_process(code: str, repeats: int = 5) -> dict[str, float]:
+    """Run ``code`` (which prints a JSON dict of timings) in new interpreters; median of each timing."""
+    runs = []
+    for _ in range(repeats):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    return {k: round(statistics.median(r[k] for r in runs), 2) for k in runs[0]}
+
+
+LINEAR_LOAD = """
+import json, time, sys
+t0 = time.perf_counter(); import numpy; t1 = time.perf_counter()
+from clawline.nlu.backend import NluEngine; from clawline.nlu.linear import LinearModel; t2 = time.perf_counter()
+from pathlib import Path; m = LinearModel.load(Path({path!r})); e = NluEngine(m); t3 = time.perf_counter()
+e.parse("what is my balance"); t4 = time.perf_counter()
+assert "sklearn" not in sys.modules and "onnxruntime" not in sys.modules
+print(json.dumps({{"import_numpy_ms": (t1-t0)*1e3, "import_nlu_ms": (t2-t1)*1e3, "load_ms": (t3-t2)*1e3,
+                  "first_parse_ms": (t4-t3)*1e3}}))
+"""
+
+EMBEDDING_LOAD = """
+import json, time
+t0 = time.perf_counter(); import numpy, onnxruntime; t1 = time.perf_counter()
+from clawline.nlu.backend import NluEngine; from clawline.nlu.embedding import EmbeddingModel; t2 = time.perf_counter()
+from pathlib import Path; m = EmbeddingModel.load(Path({path!r}), Path({model_dir!r})); e = NluEngine(m)
+t3 = time.perf_counter(); e.parse("what is my balance"); t4 = time.perf_counter()
+print(json.dumps({{"import_numpy_ms": (t1-t0)*1e3, "import_nlu_ms": (t2-t1)*1e3, "load_ms": (t3-t2)*1e3,
+                  "first_parse_ms": (t4-t3)*1e3}}))
+"""
+
+BASELINE_IMPORT = """
+import json, time
+t0 = time.perf_counter(); import sklearn.linear_model, sklearn.feature_extraction.text; t1 = time.perf_counter()
+print(json.dumps({"import_ms": (t1-t0)*1e3}))
+"""
+
+
+def _latency(fn, texts: list[str]) -> dict[str, float]:
+    samples = []
+    for text in texts:
+        start = time.perf_counter()
+        fn(text)
+        samples.append((time.perf_counter() - start) * 1e3)
+    arr = np.array(samples)
+    return {"p50_ms": round(float(np.percentile(arr, 50)), 4), "p99_ms": round(float(np.percentile(arr, 99)), 4)}
+
+
+def _scores(predict, test_texts, test_labels, oos_texts) -> dict[str, float]:
+    """predict(text) -> (top in-scope intent, accepted?)."""
+    top_ok, accepted_ok = [], []
+    for text, label in zip(test_texts, test_labels, strict=True):
+        top, accepted = predict(text)
+        top_ok.append(top == label)
+        accepted_ok.append(accepted and top == label)
+    rejected = [not predict(text)[1] for text in oos_texts]
+    return {
+        "n_way_accuracy": round(100 * float(np.mean(top_ok)), 2),
+        "in_scope_accuracy_at_threshold": round(100 * float(np.mean(accepted_ok)), 2),
+        "oos_recall": round(100 * float(np.mean(rejected)), 2),
+    }
+
+
+def _engine_predict(engine):
+    def predict(text: str) -> tuple[str | None, bool]:
+        result = engine.parse(text)
+        return (result.ranking[0].intent if result.ranking else None), result.intent is not None
+
+    return predict
+
+
+def _dir_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*.py"))
+
+
+def bench_linear(data: dict, *, oos_class: bool) -> dict:
+    from clawline.nlu.backend import NluEngine, train_artifact
+    from clawline.nlu.entities import EntitiesSpec, EntityExtractor
+    from clawline.nlu.linear import OOS_LABEL
+    from clawline.nlu.training import IntentData
+
+    intents: dict[str, list[str]] = {}
+    for text, label in data["train"]:
+        intents.setdefault(label, []).append(text)
+    oos = [t for t, _ in data["oos_train"]] if oos_class else []
+    validation = IntentData([t for t, _ in data["val"]], [lab for _, lab in data["val"]]) + IntentData(
+        [t for t, _ in data["oos_val"]], [OOS_LABEL] * len(data["oos_val"])
+    )
+    started = time.perf_counter()
+    model = train_artifact(intents, oos_examples=oos, validation=validation, seed=0)
+    train_s = time.perf_counter() - started
+    path = OUT / f"clinc150-linear{'-oos' if oos_class else ''}.npz"
+    model.save(path)
+    engine = NluEngine(model, EntityExtractor(EntitiesSpec(builtins=[])))
+    full = NluEngine(model, EntityExtractor(EntitiesSpec()))
+    test_texts, test_labels = [t for t, _ in data["test"]], [lab for _, lab in data["test"]]
+    oos_texts = [t for t, _ in data["oos_test"]]
+    return {
+        "backend": "linear (default)" + (" + oos class" if oos_class else ", threshold only"),
+        **_scores(_engine_predict(engine), test_texts, test_labels, oos_texts),
+        **_latency(engine.parse, test_texts + oos_texts),
+        "parse_with_builtin_entities": _latency(full.parse, test_texts + oos_texts),
+        "threshold": round(model.threshold, 4),
+        "artifact_mb": round(path.stat().st_size / 1e6, 2),
+        "train_s": round(train_s, 1),
+        "fresh_process": _fresh_process(LINEAR_LOAD.format(path=str(path))),
+        "n_features": model.vocab.size,
+    }
+
+
+def bench_embedding(data: dict) -> dict | None:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return None
+    if not (MODEL_DIR / "model.onnx").exists():
+        subprocess.run(
+            [sys.executable, str(ROOT / "tools/nlu/build_minilm_onnx.py"), "--out", str(MODEL_DIR)], check=True
+        )
+    from clawline.nlu.backend import NluEngine
+    from clawline.nlu.embedding import SentenceEncoder, train_embedding_model
+    from clawline.nlu.entities import EntitiesSpec, EntityExtractor
+    from clawline.nlu.linear import OOS_LABEL
+    from clawline.nlu.training import IntentData
+
+    intents: dict[str, list[str]] = {}
+    for text, label in data["train"]:
+        intents.setdefault(label, []).append(text)
+    validation = IntentData([t for t, _ in data["val"]], [lab for _, lab in data["val"]]) + IntentData(
+        [t for t, _ in data["oos_val"]], [OOS_LABEL] * len(data["oos_val"])
+    )
+    encoder = SentenceEncoder(MODEL_DIR)
+    started = time.perf_counter()
+    model = train_embedding_model(
+        intents, [t for t, _ in data["oos_train"]], validation=validation, encoder=encoder, seed=0
+    )
+    train_s = time.perf_counter() - started
+    path = OUT / "clinc150-embedding.npz"
+    model.save(path)
+    engine = NluEngine(model, EntityExtractor(EntitiesSpec(builtins=[])))
+    test_texts, test_labels = [t for t, _ in data["test"]], [lab for _, lab in data["test"]]
+    oos_texts = [t for t, _ in data["oos_test"]]
+    return {
+        "backend": "embedding (all-MiniLM-L6-v2 int8 ONNX) + oos class",
+        **_scores(_engine_predict(engine), test_texts, test_labels, oos_texts),
+        **_latency(engine.parse, test_texts + oos_texts),
+        "threshold": round(model.threshold, 4),
+        "artifact_mb": round((path.stat().st_size + (MODEL_DIR / "model.onnx").stat().st_size) / 1e6, 2),
+        "train_s": round(train_s, 1),
+        "fresh_process": _fresh_process(EMBEDDING_LOAD.format(path=str(path), model_dir=str(MODEL_DIR)), repeats=3),
+    }
+
+
+def bench_baseline(data: dict) -> dict | None:
+    try:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import FeatureUnion, make_pipeline
+    except ImportError:
+        return None
+    from clawline.nlu.threshold import choose_threshold
+
+    train_texts, train_labels = [t for t, _ in data["train"]], [lab for _, lab in data["train"]]
+    started = time.perf_counter()
+    features = FeatureUnion(
+        [
+            ("word", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)),
+            ("char", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)),
+        ]
+    )
+    pipe = make_pipeline(features, LogisticRegression(C=10.0, max_iter=300))
+    pipe.fit(train_texts, train_labels)
+    train_s = time.perf_counter() - started
+    classes = list(pipe.classes_)
+    val_p = pipe.predict_proba([t for t, _ in data["val"]])
+    val_truth = np.array([classes.index(lab) for _, lab in data["val"]])
+    oos_p = pipe.predict_proba([t for t, _ in data["oos_val"]])
+    threshold = choose_threshold(
+        val_p.max(1).astype(np.float32), val_p.argmax(1) == val_truth, oos_p.max(1).astype(np.float32)
+    )
+
+    def predict(text: str) -> tuple[str, bool]:
+        p = pipe.predict_proba([text])[0]
+        best = int(p.argmax())
+        return classes[best], bool(p[best] >= threshold)
+
+    test_texts, test_labels = [t for t, _ in data["test"]], [lab for _, lab in data["test"]]
+    oos_texts = [t for t, _ in data["oos_test"]]
+    import pickle
+
+    size = len(pickle.dumps(pipe)) / 1e6
+    return {
+        "backend": "baseline: TF-IDF word+char + LogisticRegression (scikit-learn), threshold only",
+        **_scores(predict, test_texts, test_labels, oos_texts),
+        **_latency(lambda t: pipe.predict_proba([t]), test_texts[:1000] + oos_texts[:200]),
+        "threshold": round(threshold, 4),
+        "artifact_mb": round(size, 2),
+        "train_s": round(train_s, 1),
+        "fresh_process": {"import_sklearn_ms": _fresh_process(BASELINE_IMPORT, repeats=3)["import_ms"]},
+    }
+
+
+def _row(r: dict) -> str:
+    fp = r["fresh_process"]
+    load = f"{fp['load_ms']:.1f}" if "load_ms" in fp else "n/a"
+    imports = (
+        f"{fp['import_numpy_ms']:.0f} + {fp['import_nlu_ms']:.0f}"
+        if "import_nlu_ms" in fp
+        else f"{fp['import_sklearn_ms']:.0f}"
+    )
+    return (
+        f"| {r['backend']} | {r['n_way_accuracy']:.2f} | {r['in_scope_accuracy_at_threshold']:.2f} | "
+        f"{r['oos_recall']:.2f} | {r['p50_ms']:.3f} / {r['p99_ms']:.3f} | {r['artifact_mb']:.2f} | "
+        f"{r['train_s']:.1f} | {imports} | {load} |"
+    )
+
+
+def main() -> None:
+    data = json.loads(DATA.read_text(encoding="utf-8"))
+    OUT.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for name, fn in (
+        ("linear+oos", lambda: bench_linear(data, oos_class=True)),
+        ("linear", lambda: bench_linear(data, oos_class=False)),
+        ("embedding", lambda: bench_embedding(data)),
+        ("baseline", lambda: bench_baseline(data)),
+    ):
+        print(f"-- {name}", flush=True)
+        row = fn()
+        if row is not None:
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+    (ROOT / "reports").mkdir(exist_ok=True)
+    (ROOT / "reports/bench-nlu.json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
+    nlu_kb = _dir_bytes(NLU_SRC) / 1e3
+    default = rows[0]
+    md = [
+        "CLINC150 full (Larson et al., 2019): 150 intents, 15,000 train / 3,000 val / 4,500 test in-scope, "
+        "100 / 100 / 1,000 out-of-scope. Train on `train`, calibrate the temperature and pick the out-of-scope "
+        "threshold on `val` + `oos_val` (rule: best balanced accuracy rejecting at most 1% of correctly "
+        "answered in-scope messages), refit on train + val, report on `test` + `oos_test`. Seed 0.",
+        "",
+        "| backend | 150-way acc % | in-scope acc at threshold % | OOS recall % | p50 / p99 ms per query | "
+        "model MB | train s | import ms (numpy + nlu) | load ms (fresh process) |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *(_row(r) for r in rows),
+        "",
+        "How it was measured:",
+        "- Accuracy: 150-way = top in-scope intent, no threshold; at threshold = rejected in-scope messages count "
+        "as wrong; OOS recall = share of `oos_test` rejected (by the threshold or the out-of-scope class).",
+        "- Latency: wall time of one `NluEngine.parse` call per test message (classification only, built-in "
+        "entities off), single-threaded, in the benchmark process after warm-up by the accuracy pass; the "
+        "baseline times `predict_proba([text])`. With all built-in entity extractors on, the default "
+        f"backend's parse is p50 {default['parse_with_builtin_entities']['p50_ms']:.3f} / "
+        f"p99 {default['parse_with_builtin_entities']['p99_ms']:.3f} ms.",
+        "- Import and load: median of 5 (embedding: 3) fresh `python -c` processes: `import numpy`, importing "
+        "the NLU modules, then loading the artifact and building the engine (`load ms`). The default backend's "
+        "process is checked to import neither scikit-learn nor onnxruntime.",
+        "- Model size: the artifact file (embedding: head + `model.onnx`; baseline: pickled pipeline). "
+        f"What the default backend adds to the engine layer: the `clawline.nlu` sources ({nlu_kb:.0f} KB) and the "
+        f"bot's artifact ({default['artifact_mb']:.2f} MB); numpy is already in the layer. The embedding backend "
+        "needs its own layer: onnxruntime (arm64 wheel) + the 23 MB model directory.",
+        "- Training time: wall time of the whole recipe (fit, calibrate on val, refit), one process, BLAS "
+        "single-threaded, on a shared machine (other jobs were running: treat times as upper bounds).",
+        "- Reference points (Larson et al., 2019, in-scope acc / OOS recall): SVM 88.2/18.0, FastText 88.6/28.3, "
+        "Rasa 90.9/31.2, USE+MLP 93.4/49.1, BERT 96.2/52.3.",
+    ]
+    update_section("nlu", "\n".join(md))
+
+
+if __name__ == "__main__":
+    main()

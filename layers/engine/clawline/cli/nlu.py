@@ -1,0 +1,195 @@
+"""``clawline train`` and ``clawline nlu eval``: build NLU artifacts and measure them.
+
+Heavy imports (numpy, the NLU package, onnxruntime) happen inside the handlers, so ``clawline --help``
+stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from clawline.nlu.backend import NluEngine
+    from clawline.nlu.datasets import NluDataset
+    from clawline.nlu.training import IntentData
+
+DEFAULT_EMBEDDING_DIR = Path("build/nlu/minilm")
+
+
+def _limit_blas_threads() -> None:
+    # Training does many small matrix products; OpenBLAS's thread pool makes those several times slower
+    # on a busy or small machine. Must be set before numpy is first imported.
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
+
+
+class ProgressBar:
+    """A one-line text progress bar on stderr (no dependency; quiet when stderr is not a terminal)."""
+
+    def __init__(self, stream: Any = None, width: int = 30) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.width = width
+        self.started = time.perf_counter()
+        self._last = ""
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        filled = int(self.width * done / max(total, 1))
+        elapsed = time.perf_counter() - self.started
+        line = f"\r{stage:>10} [{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} {elapsed:6.1f}s"
+        if line != self._last:
+            self.stream.write(line + ("\n" if done >= total else ""))
+            self.stream.flush()
+            self._last = line
+
+
+def _add_data_args(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--bot", type=Path, help="bot directory (reads bot.yaml; writes model/ beside it)")
+    source.add_argument("--data", type=Path, help="data set: CLINC-style JSON, Rasa NLU YAML, bot YAML/JSON, or CSV")
+    parser.add_argument("--backend", choices=["linear", "embedding"], default="linear")
+    parser.add_argument("--embedding-model", type=Path, default=DEFAULT_EMBEDDING_DIR, help="ONNX model directory")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--no-oos-class", action="store_true", help="ignore out-of-scope training examples (threshold only)"
+    )
+
+
+def register(subparsers: Any) -> None:
+    train = subparsers.add_parser("train", help="train the bot's NLU model into a compact artifact")
+    _add_data_args(train)
+    train.add_argument("--out", type=Path, help="artifact path (default: <bot>/model/nlu.npz or build/nlu/<name>.npz)")
+    train.set_defaults(handler=_train)
+
+    nlu = subparsers.add_parser("nlu", help="NLU tools")
+    nlu_sub = nlu.add_subparsers(dest="nlu_command", metavar="COMMAND")
+    ev = nlu_sub.add_parser("eval", help="evaluate on a test set or by cross-validation")
+    _add_data_args(ev)
+    ev.add_argument("--model", type=Path, help="trained artifact to evaluate (default: train in memory)")
+    ev.add_argument("--test", type=Path, help="test data (default: the data set's test split)")
+    ev.add_argument("--folds", type=int, default=0, help="k-fold cross-validation on the training data instead")
+    ev.add_argument("--report", type=Path, default=Path("reports/nlu-eval.json"))
+    ev.add_argument("--confusion", type=Path, default=Path("reports/nlu-confusion.png"))
+    ev.set_defaults(handler=_eval)
+
+
+def _dataset(args: argparse.Namespace) -> tuple[NluDataset, str]:
+    from clawline.nlu.datasets import load_dataset
+
+    if args.bot is not None:
+        return load_dataset(args.bot / "bot.yaml", oos_class=not args.no_oos_class), args.bot.name
+    return load_dataset(args.data, oos_class=not args.no_oos_class), args.data.stem
+
+
+def _default_out(args: argparse.Namespace, name: str) -> Path:
+    filename = "nlu-embedding.npz" if args.backend == "embedding" else "nlu.npz"
+    if args.out is not None:
+        return Path(args.out)
+    if args.bot is not None:
+        return Path(args.bot) / "model" / filename
+    return Path("build/nlu") / f"{name}-{filename}"
+
+
+def _train(args: argparse.Namespace) -> int:
+    _limit_blas_threads()
+    from clawline.nlu.backend import train_artifact
+
+    ds, name = _dataset(args)
+    out = _default_out(args, name)
+    progress = ProgressBar()
+    started = time.perf_counter()
+    if args.backend == "embedding":
+        from clawline.nlu.embedding import train_embedding_model
+
+        emb = train_embedding_model(
+            ds.intents(), ds.oos_examples(), validation=ds.validation, seed=args.seed,
+            model_dir=args.embedding_model, progress=progress,
+        )  # fmt: skip
+        emb.save(out)
+        n_classes, threshold = len(emb.labels), emb.threshold
+    else:
+        linear = train_artifact(
+            ds.intents(), oos_examples=ds.oos_examples(), validation=ds.validation, seed=args.seed, progress=progress
+        )
+        linear.save(out)
+        n_classes, threshold = len(linear.labels), linear.threshold
+    seconds = time.perf_counter() - started
+    print(
+        f"trained {n_classes} classes on {len(ds.train)} examples in {seconds:.1f}s; "
+        f"threshold {threshold:.3f}; wrote {out} ({out.stat().st_size / 1e6:.2f} MB)"
+    )
+    return 0
+
+
+def _engine_from(
+    args: argparse.Namespace, ds: NluDataset, train: IntentData, validation: IntentData | None
+) -> NluEngine:
+    from clawline.nlu.backend import NluEngine, train_artifact
+    from clawline.nlu.entities import EntityExtractor
+    from clawline.nlu.linear import OOS_LABEL
+
+    intents: dict[str, list[str]] = {}
+    for text, label in zip(train.texts, train.labels, strict=True):
+        if label != OOS_LABEL:
+            intents.setdefault(label, []).append(text)
+    oos = [t for t, label in zip(train.texts, train.labels, strict=True) if label == OOS_LABEL]
+    if args.backend == "embedding":
+        from clawline.nlu.embedding import train_embedding_model
+
+        emb = train_embedding_model(intents, oos, validation=validation, seed=args.seed, model_dir=args.embedding_model)
+        return NluEngine(emb, EntityExtractor(ds.entities))
+    linear = train_artifact(intents, oos_examples=oos, validation=validation, seed=args.seed, progress=ProgressBar())
+    return NluEngine(linear, EntityExtractor(ds.entities))
+
+
+def _eval(args: argparse.Namespace) -> int:
+    _limit_blas_threads()
+    import numpy as np
+
+    from clawline.nlu.datasets import load_dataset
+    from clawline.nlu.evaluation import evaluate_folds
+    from clawline.nlu.training import stratified_folds
+
+    ds, _ = _dataset(args)
+    folds: list[tuple[NluEngine, IntentData]] = []
+    if args.folds:
+        if args.folds < 2:
+            print("--folds needs at least 2", file=sys.stderr)
+            return 2
+        pool = ds.train + ds.validation if ds.validation is not None else ds.train
+        fold_of = stratified_folds(pool.labels, args.folds, args.seed)
+        for k in range(args.folds):
+            held = pool.subset(np.flatnonzero(fold_of == k))
+            engine = _engine_from(args, ds, pool.subset(np.flatnonzero(fold_of != k)), None)
+            folds.append((engine, held))
+    else:
+        test = load_dataset(args.test).train if args.test is not None else ds.test
+        if test is None:
+            print("no test split in the data set: pass --test FILE or --folds K", file=sys.stderr)
+            return 2
+        trained_now = args.model is None
+        engine = _engine_from(args, ds, ds.train, ds.validation) if trained_now else _load_engine(args, ds)
+        folds.append((engine, test))
+    report = evaluate_folds(folds)
+    print(report.summary())
+    report.write_json(args.report)
+    report.write_confusion_png(args.confusion)
+    print(f"wrote {args.report} and {args.confusion}")
+    return 0
+
+
+def _load_engine(args: argparse.Namespace, ds: NluDataset) -> NluEngine:
+    from clawline.nlu.backend import NluEngine
+    from clawline.nlu.entities import EntityExtractor
+
+    if args.backend == "embedding":
+        from clawline.nlu.embedding import EmbeddingModel
+
+        return NluEngine(EmbeddingModel.load(args.model, args.embedding_model), EntityExtractor(ds.entities))
+    from clawline.nlu.linear import LinearModel
+
+    return NluEngine(LinearModel.load(args.model), EntityExtractor(ds.entities), source="artifact")

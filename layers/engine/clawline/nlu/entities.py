@@ -1,0 +1,147 @@
+"""Entity extraction: the bot's regexes and lookup tables (with synonyms), then the built-ins.
+
+Overlapping matches are resolved once, in this order: regex entities, lookup entities, built-ins (each in
+its own precedence); a later match that overlaps an accepted one is dropped. The bot's own definitions
+come first because they encode what the bot means ("order 12345" is an ``order_id``, not a ``number``).
+
+Examples
+--------
+>>> spec = EntitiesSpec(
+...     lookups=[LookupEntity(name="city", values={"New York": ["NYC", "big apple"], "Paris": []})],
+...     regexes=[RegexEntity(name="order_id", patterns=[r"\\bORD-\\d{4}\\b"])],
+... )
+>>> [(e.entity, e.value) for e in EntityExtractor(spec).extract("ship ORD-1234 to nyc for $20")]
+[('order_id', 'ORD-1234'), ('city', 'New York'), ('money', {'amount': 20.0, 'currency': 'USD'})]
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from clawline.messages import Entity
+from clawline.nlu.annotations import Annotation
+from clawline.nlu.builtins import Builtin, find_builtins
+
+
+class RegexEntity(BaseModel):
+    """An entity found by regular expressions (Python syntax). The value is the matched text, or the
+    named group ``value`` when the pattern has one."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=64)
+    patterns: list[str] = Field(min_length=1)
+    ignore_case: bool = True
+
+    @field_validator("patterns")
+    @classmethod
+    def _compiles(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"invalid regex {pattern!r}: {exc}") from exc
+        return patterns
+
+
+class LookupEntity(BaseModel):
+    """An entity found by a table of canonical values, each with its synonyms (matched case-insensitively
+    on word boundaries; the value is always the canonical form)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=64)
+    values: dict[str, list[str]] = Field(min_length=1)
+
+
+class EntitiesSpec(BaseModel):
+    """What a bot extracts. ``builtins`` defaults to all of them; an empty list turns them off."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    regexes: list[RegexEntity] = []
+    lookups: list[LookupEntity] = []
+    builtins: list[Builtin] = list(Builtin)
+    #: Global synonyms (surface text -> value) applied to regex entities, as Rasa's synonym mapper does.
+    synonyms: dict[str, str] = {}
+
+    def with_annotations(self, annotations: Iterable[Annotation]) -> EntitiesSpec:
+        """This spec plus the annotated values of training examples, merged into lookup tables, so that an
+        entity shown only in examples (``[Paris](city)``) is still found at run time."""
+        tables: dict[str, dict[str, list[str]]] = {
+            t.name: {k: list(v) for k, v in t.values.items()} for t in self.lookups
+        }
+        regex_names = {r.name for r in self.regexes}
+        builtin_names = {b.value for b in self.builtins}
+        for ann in annotations:
+            if ann.entity in regex_names or ann.entity in builtin_names:
+                continue
+            table = tables.setdefault(ann.entity, {})
+            synonyms = table.setdefault(ann.value, [])
+            if ann.text != ann.value and ann.text not in synonyms:
+                synonyms.append(ann.text)
+        lookups = [LookupEntity(name=name, values=values) for name, values in tables.items()]
+        return self.model_copy(update={"lookups": lookups})
+
+
+class EntityExtractor:
+    """Compiled once per cold start; ``extract`` is a few regex scans."""
+
+    def __init__(self, spec: EntitiesSpec | None = None, *, today: Callable[[], date] = date.today) -> None:
+        self.spec = spec or EntitiesSpec()
+        self._today = today
+        self._regexes = [
+            (r.name, re.compile(p, re.IGNORECASE if r.ignore_case else 0))
+            for r in self.spec.regexes
+            for p in r.patterns
+        ]
+        self._synonyms = {k.casefold(): v for k, v in self.spec.synonyms.items()}
+        self._lookups: list[tuple[str, re.Pattern[str], dict[str, str]]] = []
+        for table in self.spec.lookups:
+            canonical: dict[str, str] = {}
+            for value, synonyms in table.values.items():
+                for surface in [value, *synonyms]:
+                    canonical.setdefault(surface.casefold(), value)
+            # Longest alternatives first, so "new york city" wins over "new york".
+            alternatives = sorted(canonical, key=len, reverse=True)
+            pattern = re.compile(
+                r"(?<!\w)(?:" + "|".join(re.escape(a) for a in alternatives) + r")(?!\w)", re.IGNORECASE
+            )
+            self._lookups.append((table.name, pattern, canonical))
+        self._builtins = set(self.spec.builtins)
+
+    def _candidates(self, text: str) -> Iterable[Entity]:
+        for name, pattern in self._regexes:
+            for m in pattern.finditer(text):
+                if m.end() == m.start():
+                    continue
+                surface = m.group("value") if "value" in pattern.groupindex and m.group("value") else m.group(0)
+                value = self._synonyms.get(surface.casefold(), surface)
+                yield Entity(entity=name, value=value, text=m.group(0), start=m.start(), end=m.end(), extractor="regex")
+        for name, pattern, canonical in self._lookups:
+            for m in pattern.finditer(text):
+                value = canonical.get(m.group(0).casefold(), m.group(0))
+                yield Entity(
+                    entity=name, value=value, text=m.group(0), start=m.start(), end=m.end(), extractor="lookup"
+                )
+        if self._builtins:
+            yield from find_builtins(text, self._builtins, self._today())
+
+    def extract(self, text: str) -> list[Entity]:
+        """Non-overlapping entities in ``text``, sorted by position."""
+        accepted: list[Entity] = []
+        taken: list[tuple[int, int]] = []
+        for entity in self._candidates(text):
+            if any(entity.start < end and start < entity.end for start, end in taken):
+                continue
+            accepted.append(entity)
+            taken.append((entity.start, entity.end))
+        return sorted(accepted, key=lambda e: e.start)
+
+
+def annotations_of(examples: Sequence[Sequence[Annotation]]) -> list[Annotation]:
+    return [a for example in examples for a in example]

@@ -1,0 +1,53 @@
+"""Choosing the out-of-scope threshold from held-out data (never from the test set).
+
+A threshold trades in-scope answers for out-of-scope catches. The bot owner's budget is the share of
+held-out in-scope messages that were answered correctly and that the threshold may turn away
+(``max_in_scope_loss``, 1% by default). Within that budget, the threshold maximizes balanced accuracy
+(mean of in-scope accuracy and out-of-scope recall) when out-of-scope examples are held out; without
+them it is simply the highest threshold the budget allows. One rule, with or without out-of-scope data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from clawline.nlu.features import F32
+
+DEFAULT_MAX_IN_SCOPE_LOSS = 0.01
+
+
+def choose_threshold(
+    in_conf: F32,
+    in_correct: np.ndarray,
+    oos_conf: F32,
+    oos_caught: np.ndarray | None = None,
+    *,
+    max_in_scope_loss: float = DEFAULT_MAX_IN_SCOPE_LOSS,
+) -> float:
+    """Return the confidence under which a message is out of scope.
+
+    ``in_conf``/``in_correct``: top in-scope confidence of each held-out in-scope message and whether its
+    top intent is right; ``oos_conf``: the same confidence for held-out out-of-scope messages, and
+    ``oos_caught`` whether the out-of-scope class already caught them (when the model has one).
+    """
+    if len(in_conf) == 0:
+        return 0.0
+    correct = in_correct.astype(bool)
+    right_in = np.sort(in_conf[correct])
+    values = np.unique(np.concatenate([[0.0], in_conf, oos_conf]).astype(np.float64))
+    # Midpoints between observed confidences: the threshold sits in the gap, not on a held-out example.
+    candidates = np.concatenate([[0.0], (values[1:] + values[:-1]) / 2])
+    # A message is rejected when its confidence is strictly under the threshold: searchsorted(side="left")
+    # counts exactly those, for every candidate at once.
+    lost = np.searchsorted(right_in, candidates, side="left") / len(in_conf)
+    allowed = lost <= max_in_scope_loss
+    in_acc = (len(right_in) / len(in_conf)) - lost
+    if len(oos_conf):
+        caught = np.zeros(len(oos_conf), bool) if oos_caught is None else oos_caught.astype(bool)
+        free_oos = np.sort(oos_conf[~caught])
+        oos_recall = (caught.sum() + np.searchsorted(free_oos, candidates, side="left")) / len(oos_conf)
+        score = 0.5 * in_acc + 0.5 * oos_recall
+    else:
+        score = candidates.astype(np.float64)
+    score = np.where(allowed, score, -np.inf)
+    return float(candidates[int(np.argmax(score))])

@@ -1,0 +1,97 @@
+"""BERT's uncased WordPiece tokenizer in pure Python (what ``BertTokenizer`` does for all-MiniLM-L6-v2).
+
+Kept dependency-free so the embedding layer needs onnxruntime and numpy only.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from pathlib import Path
+
+_MAX_WORD_CHARS = 100
+
+
+def _is_punctuation(ch: str) -> bool:
+    cp = ord(ch)
+    if 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126:
+        return True
+    return unicodedata.category(ch).startswith("P")
+
+
+def _is_cjk(cp: int) -> bool:
+    return (
+        0x4E00 <= cp <= 0x9FFF
+        or 0x3400 <= cp <= 0x4DBF
+        or 0x20000 <= cp <= 0x2A6DF
+        or 0x2A700 <= cp <= 0x2B73F
+        or 0x2B740 <= cp <= 0x2B81F
+        or 0x2B820 <= cp <= 0x2CEAF
+        or 0xF900 <= cp <= 0xFAFF
+        or 0x2F800 <= cp <= 0x2FA1F
+    )
+
+
+class WordPieceTokenizer:
+    def __init__(self, vocab_path: Path, *, max_tokens: int = 128) -> None:
+        tokens = vocab_path.read_text(encoding="utf-8").splitlines()
+        self.vocab = {tok: i for i, tok in enumerate(tokens)}
+        self.max_tokens = max_tokens
+        self.cls, self.sep, self.unk = self.vocab["[CLS]"], self.vocab["[SEP]"], self.vocab["[UNK]"]
+        self._cache: dict[str, list[int]] = {}
+
+    def _basic(self, text: str) -> list[str]:
+        out: list[str] = []
+        word: list[str] = []
+        for ch in unicodedata.normalize("NFD", text.lower()):
+            cp = ord(ch)
+            cat = unicodedata.category(ch)
+            if cp in {0, 0xFFFD} or (cat.startswith("C") and ch not in "\t\n\r") or cat == "Mn":
+                continue  # control characters and accents are dropped, as BERT's uncased tokenizer does
+            if ch.isspace():
+                if word:
+                    out.append("".join(word))
+                    word = []
+            elif _is_punctuation(ch) or _is_cjk(cp):
+                if word:
+                    out.append("".join(word))
+                    word = []
+                out.append(ch)
+            else:
+                word.append(ch)
+        if word:
+            out.append("".join(word))
+        return out
+
+    def _wordpiece(self, word: str) -> list[int]:
+        cached = self._cache.get(word)
+        if cached is not None:
+            return cached
+        if len(word) > _MAX_WORD_CHARS:
+            return [self.unk]
+        pieces: list[int] = []
+        start = 0
+        while start < len(word):
+            end = len(word)
+            found = None
+            while start < end:
+                piece = word[start:end] if start == 0 else "##" + word[start:end]
+                if piece in self.vocab:
+                    found = self.vocab[piece]
+                    break
+                end -= 1
+            if found is None:
+                pieces = [self.unk]
+                break
+            pieces.append(found)
+            start = end
+        if len(self._cache) < 100_000:
+            self._cache[word] = pieces
+        return pieces
+
+    def encode(self, text: str) -> list[int]:
+        ids = [self.cls]
+        for word in self._basic(text):
+            ids += self._wordpiece(word)
+            if len(ids) >= self.max_tokens - 1:
+                break
+        return [*ids[: self.max_tokens - 1], self.sep]

@@ -1,0 +1,65 @@
+"""Small NLU data sets for tests: a synthetic bot, and a 20-intent slice of CLINC150 when it is present."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from clawline.nlu.backend import NluEngine, build_backend
+
+CLINC150 = Path(__file__).resolve().parents[4] / "shared/data/clinc150/data_full.json"
+
+BANK_BOT: dict[str, list[str]] = {
+    "check_balance": [
+        "what is my balance",
+        "how much money do i have",
+        "show my account balance",
+        "how much is left in my checking account",
+        "tell me my current balance",
+        "what's the balance on my savings",
+    ],
+    "transfer": [
+        "send [50 dollars](amount) to [mom](recipient)",
+        "transfer money to [John](recipient)",
+        "move 200 from savings to checking",
+        "i want to wire funds to [Alice](recipient)",
+        "pay [Bob](recipient) back",
+        "make a transfer of 30 euros",
+    ],
+    "lost_card": [
+        "i lost my card",
+        "my credit card was stolen",
+        "block my debit card",
+        "i can't find my bank card",
+        "freeze my card please",
+        "someone took my card",
+    ],
+    "greet": ["hi", "hello", "hey there", "good morning", "hello bot", "hi, how are you"],
+}
+BANK_OOS = [
+    "what's the weather like tomorrow",
+    "tell me a joke",
+    "who won the football game",
+    "play some music",
+    "how tall is mount everest",
+    "recommend a movie",
+]
+
+
+@pytest.fixture(scope="session")
+def bank_engine() -> NluEngine:
+    return build_backend(BANK_BOT)
+
+
+@pytest.fixture(scope="session")
+def clinc_slice() -> dict[str, list[list[str]]]:
+    """20 intents of CLINC150 (train/val/test) and its out-of-scope splits, cut to keep tests fast."""
+    if not CLINC150.exists():
+        pytest.skip(f"CLINC150 not found at {CLINC150}")
+    data = json.loads(CLINC150.read_text(encoding="utf-8"))
+    keep = sorted({intent for _, intent in data["train"]})[::7][:20]
+    out = {split: [row for row in data[split] if row[1] in keep] for split in ("train", "val", "test")}
+    out |= {split: data[split] for split in ("oos_train", "oos_val", "oos_test")}
+    return out
