@@ -1,8 +1,9 @@
 """Run stories against a target: the in-process engine, or a running HTTP / WebSocket / MQTT endpoint.
 
-Every channel answers with the same client payload ``{"text", "conversation_id", "message_id"}``; remote
-targets read whatever the channel reports back (HTTP reports texts and intent; WebSocket and MQTT the whole
-reply). An expectation the target cannot observe is reported as skipped, never as passed.
+Every channel takes the same client payload ``{"text", "conversation_id", "message_id"}``; remote targets
+read whatever the channel reports back: HTTP the texts and intent, WebSocket and MQTT a ``{"type": "reply"}``
+message with the whole reply (WebSocket splits one over 32 KB into ``chunk`` frames, joined here).
+An expectation the target cannot observe is reported as skipped, never as passed.
 """
 
 from __future__ import annotations
@@ -97,15 +98,19 @@ class HttpTarget:
 
     name = "http"
 
-    def __init__(self, base_url: str, token: str | None = None, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self, base_url: str, token: str | None = None, *, timeout: float = 30.0, transport: Any = None
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.timeout = timeout
+        #: An httpx transport (tests pass ``httpx.MockTransport``); None: the network.
+        self.transport = transport
 
     async def send(self, story: Story, step: Step, conversation_id: str, message_id: str) -> Observed:
         import httpx
 
-        async with httpx.AsyncClient(timeout=self.timeout) as client:
+        async with httpx.AsyncClient(timeout=self.timeout, transport=self.transport) as client:
             response = await client.post(
                 f"{self.base_url}/v1/messages",
                 json={"text": step.user, "conversation_id": conversation_id, "message_id": message_id},
@@ -136,10 +141,21 @@ class WebSocketTarget:
             self._connections[conversation_id] = connection
         frame = {"text": step.user, "conversation_id": conversation_id, "message_id": message_id}
         await connection.send(json.dumps(frame))
+        chunks: dict[str, dict[int, str]] = {}
         while True:
             body = json.loads(await asyncio.wait_for(connection.recv(), self.timeout))
-            if body.get("message_id") in (message_id, None):
-                return _observed_from_json(body)
+            if body.get("type") == "chunk":
+                # A message over the 32 KB frame limit arrives as numbered pieces of its JSON text.
+                parts = chunks.setdefault(body["id"], {})
+                parts[int(body["seq"])] = body["data"]
+                if len(parts) < int(body["total"]):
+                    continue
+                body = json.loads("".join(parts[i] for i in range(len(parts))))
+            if body.get("message_id") != message_id:
+                continue
+            if body.get("type") == "error":
+                raise RuntimeError(f"{body.get('error')}: {body.get('message')}")
+            return _observed_from_json(body)
 
     async def close(self) -> None:
         for connection in self._connections.values():
@@ -176,16 +192,20 @@ class MqttTarget:
             deadline = time.monotonic() + self.timeout
             while True:
                 body = replies.get(timeout=max(0.0, deadline - time.monotonic()))
-                if body.get("message_id") == message_id:
-                    return _observed_from_json(body)
+                if body.get("message_id") != message_id:
+                    continue
+                if body.get("type") == "error":
+                    raise RuntimeError(f"{body.get('error')}: {body.get('message')}")
+                return _observed_from_json(body)
         finally:
             client.loop_stop()
             client.disconnect()
 
 
-async def run_story(target: Target, story: Story) -> StoryResult:
+async def run_story(target: Target, story: Story, *, conversation_id: str | None = None) -> StoryResult:
+    """Run one story in a fresh conversation (a new id each run, so runs never see each other's state)."""
     result = StoryResult(story, target.name)
-    conversation_id = f"story-{uuid.uuid4().hex[:12]}"
+    conversation_id = conversation_id or f"story-{uuid.uuid4().hex[:12]}"
     started = time.perf_counter()
     for n, step in enumerate(story.steps, start=1):
         message_id = f"{conversation_id}-{n}"
