@@ -148,6 +148,32 @@ class FailsSetup:
         return PluginResult(replies=["should not happen"])
 
 
+SEEN = []
+
+
+class Auditor:
+    name = "auditor"
+
+    class Config(BaseModel):
+        fail: bool = False
+
+    def __init__(self, config):
+        self.config = config
+
+    async def setup(self):
+        pass
+
+    async def before_nlu(self, ctx):
+        if self.config.fail:
+            raise ValueError("before")
+        return None
+
+    async def after_reply(self, ctx, reply):
+        if self.config.fail:
+            raise ValueError("after")
+        SEEN.append((ctx.message.text, reply.texts))
+
+
 class SyncHook:
     name = "sync_hook"
 
@@ -355,3 +381,20 @@ rules:
     rejected = say(engine, "cancel maybe")
     assert [a.type for a in rejected.actions] == ["reject"]
     assert rejected.texts == [rejected.actions[0].params["reason"]]
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_after_reply_sees_the_final_reply_and_its_failure_changes_nothing(tmp_path, plugin_module, fail):
+    import importlib
+
+    rules = """
+  - name: hello
+    when: "true"
+    then: [{reply: hello}]
+"""
+    text = bot_with(plugin_module, [f"Auditor|{{fail: {str(fail).lower()}}}"], rules)
+    engine = make_engine(tmp_path / "bot", text)
+    reply = say(engine, "hi there")
+    assert reply.texts == ["Hello!"]
+    seen = importlib.import_module(plugin_module).SEEN
+    assert seen == ([] if fail else [("hi there", ["Hello!"])])

@@ -178,3 +178,16 @@ rules:
     assert say(engine, "#1234").trace == ["order_no"]
     assert say(engine, "#12345").trace != ["order_no"]
     assert nlu.calls == ["#12345"]  # only the fallback needed NLU
+
+
+def test_handoff_true_uses_the_default_queue(tmp_path):
+    bot = (
+        BASE
+        + """
+rules:
+  - {name: human, when: "true", then: [{handoff: true}]}
+"""
+    )
+    reply = say(make_engine(tmp_path, bot, nlu=ScriptedNlu({})), "help")
+    assert [(a.type, a.params) for a in reply.actions] == [("handoff", {"queue": "human"})]
+    assert reply.texts == []
