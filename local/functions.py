@@ -17,6 +17,7 @@ function error, and the OnFailure destination record once the retries are spent.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import json
 import os
@@ -115,6 +116,76 @@ class InProcessFunction:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+def serve(fd: int) -> None:
+    """The body of a :class:`ProcessFunction` child: its spec first, then invokes, over one socket."""
+    from multiprocessing.connection import Connection
+
+    conn = Connection(fd)
+    spec: FunctionSpec = conn.recv()
+    _new_loop()
+    function = InProcessFunction(spec)
+    while True:
+        try:
+            event = conn.recv()
+        except (EOFError, OSError):  # the runtime is gone: so is this instance
+            return
+        if event is None:
+            return
+        try:
+            conn.send(("ok", function._call(event)))
+        except FunctionError as exc:
+            conn.send(("error", (exc.error_type, exc.error_message, exc.stack)))
+
+
+class ProcessFunction:
+    """The handler in a child Python process of its own (``--isolated``): the function's exact environment and
+    module state, as a Lambda instance has, and no lock shared with the other functions. Invokes are queued on
+    one worker thread, so the instance still takes one event at a time.
+
+    A plain subprocess (``python -m local.worker``) rather than multiprocessing's spawn, which would re-run the
+    parent's ``__main__`` (a console script, pytest, a user's script) in every child.
+    """
+
+    def __init__(self, spec: FunctionSpec, environment: dict[str, str], root: Path) -> None:
+        import socket
+        from multiprocessing.connection import Connection
+
+        self.spec = spec
+        parent, child = socket.socketpair()
+        env = {**environment, "PYTHONPATH": os.pathsep.join([str(root), environment.get("PYTHONPATH", "")])}
+        self._process = subprocess.Popen(  # noqa: S603 - this interpreter, fixed argv
+            [sys.executable, "-m", "local.worker", str(child.fileno())], env=env, pass_fds=[child.fileno()], cwd=root
+        )
+        child.close()
+        self._conn = Connection(parent.detach())
+        self._conn.send(spec)
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"proc-{spec.logical_id}")
+
+    def _call(self, event: dict[str, Any]) -> Any:
+        try:
+            self._conn.send(event)
+            kind, value = self._conn.recv()
+        except (EOFError, OSError) as exc:
+            raise FunctionError("Runtime.ExitError", f"the {self.spec.logical_id} process exited") from exc
+        if kind == "error":
+            raise FunctionError(*value)
+        return value
+
+    def invoke(self, event: dict[str, Any]) -> Future[Any]:
+        return self._executor.submit(self._call, event)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        with contextlib.suppress(OSError):
+            self._conn.send(None)
+        try:
+            self._process.wait(5)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait(5)
+        self._conn.close()
 
 
 def _free_port() -> int:

@@ -30,7 +30,16 @@ from typing import Any
 from local import iotsql
 from local import template as tpl
 from local.devauth import DevIssuer
-from local.functions import AsyncEvent, AsyncInvoker, Function, FunctionError, InProcessFunction, RieFunction, RieLayout
+from local.functions import (
+    AsyncEvent,
+    AsyncInvoker,
+    Function,
+    FunctionError,
+    InProcessFunction,
+    ProcessFunction,
+    RieFunction,
+    RieLayout,
+)
 from local.gateway import WS_MESSAGE_BYTES, Gateway, Limits
 from local.mqtt import EmbeddedBroker, Publisher, RuleEngine, RuleSubscriber, parse_broker_url
 
@@ -57,6 +66,7 @@ class Options:
     issuer: str | None = None
     audience: str | None = None
     rie: bool = False
+    isolated: bool = False  # each function in its own Python process instead of a thread of this one
     build_dir: Path | None = None  # None: the package tests' x86_64 build if complete, else .aws-sam/build
     rie_binary: Path | None = None
     rie_python: str | None = None
@@ -375,6 +385,10 @@ class Runtime:
             )
             for logical_id, spec in specs.items():
                 self.functions[logical_id] = RieFunction(spec, layout, {**self._env_snapshot(), **envs[logical_id]})
+        elif opts.isolated:
+            for logical_id, spec in specs.items():
+                env = {**os.environ, **envs[logical_id]}
+                self.functions[logical_id] = ProcessFunction(spec, env, tpl.ROOT)
         else:
             # One process holds every function, so their variables share os.environ. That is safe only if no two
             # functions give one variable different values; refuse to start otherwise rather than guess.
@@ -482,7 +496,13 @@ class Runtime:
 
     def banner(self, sub: str = "alice") -> str:
         ws_stage = tpl.websocket_api(self.template).stage
-        mode = "in the Lambda Runtime Interface Emulator" if self.options.rie else "in-process"
+        mode = (
+            "in the Lambda Runtime Interface Emulator"
+            if self.options.rie
+            else "one process each"
+            if self.options.isolated
+            else "in-process"
+        )
         lines = [
             f"Clawline local runtime: bot {self.options.bot}, functions {mode}",
             f"  HTTP API      {self.http_url}",
@@ -536,14 +556,22 @@ def _runtime_python(specs: dict[str, tpl.FunctionSpec]) -> str:
     if len(runtimes) != 1:
         raise RuntimeError(f"functions use several runtimes {sorted(runtimes)}: give --rie-python")
     (runtime,) = runtimes
-    found = shutil.which(runtime)
-    if found:
-        return found
     version = runtime.removeprefix("python")
-    candidates = sorted(Path.home().glob(f".pyenv/versions/{version}*/bin/{runtime}"), reverse=True)
-    if not candidates:
-        raise FileNotFoundError(f"no {runtime} interpreter for --rie: install it or give --rie-python")
-    return str(candidates[0])
+    # pyenv's own interpreters first: a pyenv shim on PATH may exist and still refuse to run (exit 127).
+    candidates = [str(p) for p in sorted(Path.home().glob(f".pyenv/versions/{version}*/bin/{runtime}"), reverse=True)]
+    candidates.append(shutil.which(runtime) or "")
+    for candidate in filter(None, candidates):
+        probe = subprocess.run(  # noqa: S603 - an interpreter path, fixed argv
+            [candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2], sys.executable)"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        )
+        words = probe.stdout.split()
+        if probe.returncode == 0 and words and words[0] == version:
+            return words[1]
+    raise FileNotFoundError(f"no working {runtime} interpreter for --rie: install it or give --rie-python")
 
 
 def _default_build_dir() -> Path:

@@ -8,12 +8,13 @@ import pytest
 
 from bench.load import run_load
 from local.runtime import Runtime
+from tests.e2e.conftest import unique
 
 pytestmark = pytest.mark.e2e
 
 
 def test_concurrent_clients_get_every_reply_in_order_with_none_lost_or_duplicated(runtime: Runtime) -> None:
-    result = run_load(runtime, ws_clients=20, devices=20, messages=5, timeout=60)
+    result = run_load(runtime, ws_clients=20, devices=20, messages=5, timeout=60, prefix=unique("load"))
     assert result.problems() == []
     assert result.replies == 2 * 20 * 5
     assert len(result.sent) == 40

@@ -55,6 +55,11 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="run each function from .aws-sam/build in the Lambda Runtime Interface Emulator",
     )
+    dev.add_argument(
+        "--isolated",
+        action="store_true",
+        help="run each function in its own Python process (its own environment and state; functions in parallel)",
+    )
     dev.add_argument("--build-dir", type=Path, default=None, help="sam build output (default: .aws-sam/build)")
     dev.add_argument("--rie-python", help="interpreter for --rie (needs awslambdaric importable)")
     dev.add_argument(
@@ -114,6 +119,7 @@ def _options(args: argparse.Namespace) -> Any:
         issuer=args.issuer,
         audience=args.audience,
         rie=args.rie,
+        isolated=args.isolated,
         rie_python=args.rie_python,
         retry_delays=tuple(args.retry_delay),
         idle_seconds=args.idle_timeout,
