@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from clawline.rules.cel import MATCHES_FUNCTION
 
@@ -74,34 +75,33 @@ class Token:
     kind: str  # "string" or "code"
 
 
-def scan(source: str) -> list[Token]:
-    """Split a source into string literals and code runs."""
+#: A CEL string literal: optional r/b prefixes, then triple or single quotes; backslash escapes are skipped.
+_STRING_LITERAL = re.compile(
+    r"(?:[rR][bB]?|[bB][rR]?)?"
+    r'(?:"""(?:\\.|[^\\])*?"""' + r"|'''(?:\\.|[^\\])*?'''" + r'|"(?:\\.|[^"\\])*"' + r"|'(?:\\.|[^'\\])*')",
+    re.DOTALL,
+)
+_LITERAL_START = re.compile(r"""(?<![A-Za-z0-9_])(?:[rR][bB]?|[bB][rR]?)?["']""")
+
+
+@lru_cache(maxsize=4096)
+def scan(source: str) -> tuple[Token, ...]:
+    """Split a source into string literals and code runs (an unterminated literal runs to the end)."""
     tokens: list[Token] = []
-    i, n, code_start = 0, len(source), 0
-    while i < n:
-        ch = source[i]
-        if ch in "\"'":
-            prefix_start = i
-            # r"..", b"..", rb".." prefixes belong to the literal.
-            while prefix_start > code_start and source[prefix_start - 1] in "rRbB":
-                if prefix_start - 2 >= 0 and (source[prefix_start - 2].isalnum() or source[prefix_start - 2] == "_"):
-                    break
-                prefix_start -= 1
-            raw = "r" in source[prefix_start:i].lower()
-            quote = source[i : i + 3] if source[i : i + 3] in ('"""', "'''") else ch
-            j = i + len(quote)
-            while j < n and not source.startswith(quote, j):
-                j += 2 if source[j] == "\\" and not raw else 1
-            end = min(j + len(quote), n)
-            if prefix_start > code_start:
-                tokens.append(Token(code_start, prefix_start, "code"))
-            tokens.append(Token(prefix_start, end, "string"))
-            i = code_start = end
-            continue
-        i += 1
-    if code_start < n:
-        tokens.append(Token(code_start, n, "code"))
-    return tokens
+    pos = 0
+    while pos < len(source):
+        start = _LITERAL_START.search(source, pos)
+        if start is None:
+            break
+        if start.start() > pos:
+            tokens.append(Token(pos, start.start(), "code"))
+        literal = _STRING_LITERAL.match(source, start.start())
+        end = literal.end() if literal else len(source)
+        tokens.append(Token(start.start(), end, "string"))
+        pos = end
+    if pos < len(source):
+        tokens.append(Token(pos, len(source), "code"))
+    return tuple(tokens)
 
 
 def rewrite_matches(source: str) -> str:
