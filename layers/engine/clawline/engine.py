@@ -40,7 +40,7 @@ from clawline.plugins.runner import HookOutcome, PluginRunner
 from clawline.ports import ConversationStore
 from clawline.rules.compiler import CompiledRule, Scope
 
-__all__ = ["Bot", "Engine", "NluFactory", "default_nlu_factory", "load_engine"]
+__all__ = ["Bot", "Engine", "NluFactory", "default_nlu_factory", "load_engine", "nlu_inputs"]
 
 #: Builds the NLU backend for a bot (None: the bot has no NLU). Injected by tests and the composition root.
 NluFactory = Callable[[Bot], NluBackend | None]
@@ -53,35 +53,48 @@ _NO = frozenset({"no", "n", "nope", "nah", "false", "wrong", "cancel"})
 _WORD = re.compile(r"\w+")
 
 
+def nlu_inputs(definition: models.BotDefinition) -> dict[str, Any]:
+    """What the bot's NLU is built from, as keyword arguments of ``clawline.nlu.backend.build_backend`` (and
+    ``train_artifact``): ``intents``, ``entities`` (an ``EntitiesSpec``) and ``oos_examples``.
+
+    Training (``clawline train``) and loading must use exactly these, or the artifact's fingerprint will not
+    match and the model is retrained at cold start. Needs ``clawline.nlu`` (numpy).
+    """
+    from clawline.nlu.entities import EntitiesSpec, LookupEntity, RegexEntity
+
+    regexes = [RegexEntity(name=name, patterns=e.regex) for name, e in definition.entities.items() if e.regex]
+    lookups = []
+    for name, entity in definition.entities.items():
+        values: dict[str, list[str]] = {value: [] for value in entity.lookup}
+        for value, spellings in entity.synonyms.items():
+            values.setdefault(value, []).extend(spellings)
+        if values:
+            lookups.append(LookupEntity(name=name, values=values))
+    return {
+        "intents": {name: list(intent.examples) for name, intent in definition.intents.items()},
+        "entities": EntitiesSpec(regexes=regexes, lookups=lookups),
+        "oos_examples": list(definition.out_of_scope),
+    }
+
+
 def default_nlu_factory(bot: Bot) -> NluBackend | None:
     """The trained classifier (``clawline.nlu``) when it is installed, else the keyword backend; None for a bot
     without intents or entities. A trained artifact in ``<bot>/model/nlu.npz`` is used when it matches."""
     d = bot.definition
     if not d.intents and not d.entities:
         return None
-    intents = {name: list(intent.examples) for name, intent in d.intents.items()}
     try:
         # Imported here: the trained classifier (numpy) loads only for bots that have NLU.
         from clawline.nlu.backend import build_backend
-        from clawline.nlu.entities import EntitiesSpec, LookupEntity, RegexEntity
+
+        inputs = nlu_inputs(d)
     except ImportError:
         from clawline.bot.keyword_nlu import KeywordBackend
 
-        return KeywordBackend(intents, d.entities)
-    regexes = [RegexEntity(name=name, patterns=e.regex) for name, e in d.entities.items() if e.regex]
-    lookups = []
-    for name, entity in d.entities.items():
-        values: dict[str, list[str]] = {value: [] for value in entity.lookup}
-        for value, spellings in entity.synonyms.items():
-            values.setdefault(value, []).extend(spellings)
-        if values:
-            lookups.append(LookupEntity(name=name, values=values))
+        return KeywordBackend({name: list(i.examples) for name, i in d.intents.items()}, d.entities)
     artifact = bot.directory / "model" / "nlu.npz" if bot.directory is not None else None
     backend: NluBackend = build_backend(
-        intents,
-        entities=EntitiesSpec(regexes=regexes, lookups=lookups),
-        oos_examples=list(d.out_of_scope),
-        artifact_path=artifact if artifact is not None and artifact.is_file() else None,
+        **inputs, artifact_path=artifact if artifact is not None and artifact.is_file() else None
     )
     return backend
 
