@@ -1,0 +1,103 @@
+"""Cold import time of each function's handler module from the `sam build` output, on python3.13.
+
+Each sample is a fresh ``python3.13 -S`` process laid out as in Lambda (the function folder first, then /opt/python
+assembled from the layers) that imports the handler module once. "With bytecode" uses the .pyc files the build
+ships; "without" points ``PYTHONPYCACHEPREFIX`` at an empty folder and sets ``PYTHONDONTWRITEBYTECODE``, which is
+what a read-only code folder without .pyc files costs on every cold start. Also reports artifact sizes.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import statistics
+import subprocess
+import tempfile
+import zipfile
+from pathlib import Path
+
+from bench.report import update_section
+from tests.package.runtime import LambdaLayout, SamBuild
+from tests.package.tools import require_python313
+
+FUNCTIONS = {
+    "HttpFunction": "http_app",
+    "WebSocketFunction": "websocket_handler",
+    "MqttFunction": "mqtt_handler",
+    "AuthorizerFunction": "authorizer",
+}
+LAYERS = ("EngineLayer", "BotLayer")
+RUNS = 9
+ARCH = "x86_64"  # the architecture this host can run; arm64 imports the same files
+
+
+def import_ms(python: Path, function_dir: Path, layout: LambdaLayout, module: str, *, bytecode: bool) -> float:
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{function_dir}:{layout.opt / 'python'}", "AWS_REGION": "us-east-1"}
+    with tempfile.TemporaryDirectory() as empty:
+        if not bytecode:
+            env.update({"PYTHONPYCACHEPREFIX": empty, "PYTHONDONTWRITEBYTECODE": "1"})
+        code = f"import time; t = time.perf_counter(); import {module}; print((time.perf_counter() - t) * 1000)"
+        done = subprocess.run(
+            [str(python), "-S", "-c", code], cwd=function_dir, env=env, capture_output=True, text=True, check=True
+        )
+    return float(done.stdout)
+
+
+def sizes(path: Path) -> tuple[float, float]:
+    """(unzipped MB, zipped MB) of an artifact folder."""
+    buffer = io.BytesIO()
+    unzipped = 0
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in sorted(p for p in path.rglob("*") if p.is_file()):
+            unzipped += file.stat().st_size
+            archive.write(file, file.relative_to(path))
+    return unzipped / 1e6, len(buffer.getvalue()) / 1e6
+
+
+def main() -> None:
+    python = require_python313()
+    build = SamBuild(ARCH).run()
+    with tempfile.TemporaryDirectory() as tmp:
+        layout = LambdaLayout.assemble(Path(tmp), [build.artifact(layer) for layer in LAYERS])
+        rows = []
+        for logical_id, module in FUNCTIONS.items():
+            function_dir = build.artifact(logical_id)
+            import_ms(python, function_dir, layout, module, bytecode=True)  # warm the page cache
+            with_pyc = [import_ms(python, function_dir, layout, module, bytecode=True) for _ in range(RUNS)]
+            without = [import_ms(python, function_dir, layout, module, bytecode=False) for _ in range(RUNS)]
+            med_with, med_without = statistics.median(with_pyc), statistics.median(without)
+            rows.append(
+                f"| {logical_id} | `{module}` | {med_with:.0f} | {min(with_pyc):.0f} | {med_without:.0f} "
+                f"| {med_without / med_with:.1f}x |"
+            )
+            print(rows[-1], flush=True)
+        size_rows = []
+        for name in [*LAYERS, *FUNCTIONS]:
+            unzipped, zipped = sizes(build.artifact(name))
+            size_rows.append(f"| {name} | {unzipped:.1f} | {zipped:.1f} |")
+    load = os.getloadavg()[0]
+    markdown = "\n".join(
+        [
+            "### Cold import of each function (python3.13, `sam build` output, x86_64)",
+            "",
+            f"Median of {RUNS} fresh `python3.13 -S` processes importing the handler module with the function folder "
+            "and the layers laid out as in Lambda (`tests/package/runtime.py`). Without bytecode = no .pyc and "
+            "nowhere to write one (Lambda's code folders are read-only). Run by `python -m bench coldstart`; "
+            f"1-minute load average at the end: {load:.1f}.",
+            "",
+            "| function | module | with bytecode, median ms | min ms | without bytecode, median ms | slower |",
+            "|---|---|---:|---:|---:|---:|",
+            *rows,
+            "",
+            "### Artifact sizes (x86_64 build; arm64 is within a few MB)",
+            "",
+            "| artifact | unzipped MB | zipped MB |",
+            "|---|---:|---:|",
+            *size_rows,
+        ]
+    )
+    update_section("coldstart", markdown)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""Finishes a built Lambda artifact: drops what never runs, checks native files, compiles bytecode.
+
+Run by ``packaging/Makefile`` with the python3.13 interpreter (the Lambda runtime's version), stdlib only:
+
+- ``layer DIR [--drop NAME ...]``: the layer's ``python/`` folder; ``--drop`` removes distributions that are installed
+  as dependencies but never imported at run time;
+- ``function DIR --layer-requirements FILE``: a function folder; every distribution the engine layer already ships
+  (its requirements and their dependencies) is removed, so the function never shadows the layer's copy.
+
+Bytecode uses ``--invalidation-mode unchecked-hash``: zip archives round mtimes to 2 s, which would make timestamp
+.pyc files stale, and Lambda's code directories are read-only, so a stale .pyc means compiling on every cold start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import compileall
+import py_compile
+import re
+import shutil
+import sys
+from email.parser import Parser
+from pathlib import Path
+
+#: ELF e_machine values (offset 18) of the two Lambda architectures.
+ELF_MACHINES = {"x86_64": 62, "arm64": 183}
+#: Folders that are never imported at run time: test suites, console scripts, stale caches.
+DROPPED_DIRS = {"tests", "__pycache__"}
+_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def requirement_names(requirements: Path) -> set[str]:
+    names = set()
+    for line in requirements.read_text(encoding="utf-8").splitlines():
+        match = _NAME.match(line.split("#", 1)[0])
+        if match:
+            names.add(canonical(match.group(1)))
+    return names
+
+
+def _dependencies(metadata: dict[str, str | list[str]]) -> set[str]:
+    from pip._vendor.packaging.requirements import InvalidRequirement, Requirement  # the build interpreter's pip
+
+    found = set()
+    for spec in metadata.get("Requires-Dist", []):
+        try:
+            req = Requirement(str(spec))
+        except InvalidRequirement:
+            continue
+        if req.marker is None or req.marker.evaluate({"extra": ""}):
+            found.add(canonical(req.name))
+    return found
+
+
+def installed(root: Path) -> dict[str, tuple[Path, set[str]]]:
+    """Distributions installed in ``root``: canonical name -> (dist-info folder, dependency names)."""
+    dists = {}
+    for info in root.glob("*.dist-info"):
+        message = Parser().parsestr((info / "METADATA").read_text(encoding="utf-8"))
+        metadata: dict[str, str | list[str]] = {"Requires-Dist": message.get_all("Requires-Dist") or []}
+        dists[canonical(str(message["Name"]))] = (info, _dependencies(metadata))
+    return dists
+
+
+def remove_distribution(root: Path, info: Path) -> None:
+    for line in (info / "RECORD").read_text(encoding="utf-8").splitlines():
+        relative = line.rsplit(",", 2)[0]
+        path = (root / relative).resolve()
+        if path.is_relative_to(root.resolve()) and path.is_file():
+            path.unlink()
+    shutil.rmtree(info, ignore_errors=True)
+    for folder in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        if not any(folder.iterdir()):
+            folder.rmdir()
+
+
+def prune_layer_provided(root: Path, layer_requirements: Path) -> list[str]:
+    """Remove every distribution reachable from the layer's requirements (the layer ships the same pins)."""
+    dists = installed(root)
+    pending, provided = list(requirement_names(layer_requirements)), set()
+    while pending:
+        name = pending.pop()
+        if name in provided or name not in dists:
+            continue
+        provided.add(name)
+        pending.extend(dists[name][1])
+    for name in sorted(provided):
+        remove_distribution(root, dists[name][0])
+    return sorted(provided)
+
+
+def drop_unused(root: Path) -> None:
+    shutil.rmtree(root / "bin", ignore_errors=True)
+    for folder in sorted(root.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if folder.is_dir() and folder.name in DROPPED_DIRS:
+            shutil.rmtree(folder)
+    for stale in root.rglob("*.pyc"):
+        stale.unlink()
+
+
+def check_native_files(root: Path, arch: str) -> None:
+    wrong = []
+    for path in root.rglob("*.so*"):
+        if not path.is_file():
+            continue
+        with path.open("rb") as handle:
+            header = handle.read(20)
+        if header[:4] == b"\x7fELF" and int.from_bytes(header[18:20], "little") != ELF_MACHINES[arch]:
+            wrong.append(str(path.relative_to(root)))
+    if wrong:
+        sys.exit(f"native files not built for {arch}: {', '.join(sorted(wrong)[:10])}")
+
+
+def compile_bytecode(root: Path) -> None:
+    ok = compileall.compile_dir(
+        root, quiet=1, workers=0, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH
+    )
+    if not ok:
+        sys.exit(f"compileall failed in {root}")
+
+
+def size_mb(root: Path) -> float:
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) / 1e6
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("kind", choices=["layer", "function"])
+    parser.add_argument("root", type=Path)
+    parser.add_argument("--arch", choices=sorted(ELF_MACHINES), required=True)
+    parser.add_argument("--layer-requirements", type=Path)
+    parser.add_argument("--drop", nargs="*", default=[], help="distributions never imported at run time")
+    args = parser.parse_args(argv)
+    if sys.version_info[:2] != (3, 13):
+        sys.exit(f"bytecode must be compiled by python3.13 (the Lambda runtime), not {sys.version.split()[0]}")
+    root: Path = args.root
+    if args.kind == "function":
+        if args.layer_requirements is None:
+            parser.error("function needs --layer-requirements")
+        pruned = prune_layer_provided(root, args.layer_requirements)
+        if pruned:
+            print(f"left to the engine layer: {', '.join(pruned)}")
+    dists = installed(root)
+    for name in map(canonical, args.drop):
+        if name not in dists:
+            sys.exit(f"--drop {name}: not installed in {root}; update the list in packaging/Makefile")
+        remove_distribution(root, dists[name][0])
+    drop_unused(root)
+    check_native_files(root, args.arch)
+    compile_bytecode(root)
+    print(f"{root}: {size_mb(root):.1f} MB unzipped ({args.arch})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
