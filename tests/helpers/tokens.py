@@ -6,6 +6,9 @@ fetches (caching tests need the count).
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import threading
 import time
@@ -71,3 +74,38 @@ class Issuer:
         finally:
             server.shutdown()
             server.server_close()
+
+
+# ----- attacker-shaped tokens ----------------------------------------------------------------------------------
+# joserfc (rightly) refuses to mint these, so they are assembled by hand: base64url JSON segments plus either no
+# signature or an HMAC keyed with something that is not a secret. Nothing here uses the verifier's code.
+
+
+def _segment(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def unsigned_token(claims: dict[str, Any], *, alg: str = "none", kid: str | None = "test-key-1") -> str:
+    """``alg=none`` (or any spelling of it) with an empty signature."""
+    header: dict[str, Any] = {"alg": alg, "typ": "JWT"}
+    if kid is not None:
+        header["kid"] = kid
+    return f"{_segment(header)}.{_segment(claims)}."
+
+
+def hmac_token(claims: dict[str, Any], key: bytes, *, alg: str = "HS256", kid: str | None = "test-key-1") -> str:
+    """An HMAC-signed token; with ``key`` = the issuer's public PEM this is the RS/HS key-confusion attack."""
+    digest = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}[alg]
+    header: dict[str, Any] = {"alg": alg, "typ": "JWT"}
+    if kid is not None:
+        header["kid"] = kid
+    signing_input = f"{_segment(header)}.{_segment(claims)}"
+    signature = hmac.new(key, signing_input.encode(), digest).digest()
+    return f"{signing_input}.{base64.urlsafe_b64encode(signature).decode().rstrip('=')}"
+
+
+def hs256_secret_token(secret: str, claims: dict[str, Any]) -> str:
+    """A legitimate HS256 token for a shared-secret deployment, minted by joserfc."""
+    from joserfc.jwk import OctKey
+
+    return jwt.encode({"alg": "HS256"}, claims, OctKey.import_key(secret.encode()))

@@ -3,8 +3,11 @@
 - A fixed algorithm allow-list of one family (never read from the token header): no ``alg=none``, no
   RS/HS key confusion.
 - ``exp``, ``iat``, ``iss``, ``aud`` and ``sub`` are required; leeway is at most 60 s.
-- Keys come from a JWKS URL (Cognito or any OIDC issuer), cached across warm invocations by PyJWKClient,
-  or from a shared HS256 secret that the composition root reads from Secrets Manager.
+- Keys come from a JWKS URL (Cognito or any OIDC issuer), cached across warm invocations with a refetch
+  cooldown for unknown key ids (``clawline.auth.jwks``), or from a shared HMAC secret that the composition
+  root reads from Secrets Manager or SSM.
+- The key is chosen by the token's ``kid`` only; the algorithm comes from our allow-list, and PyJWT refuses
+  to use an asymmetric public key as an HMAC secret.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from typing import Any
 
 import jwt
 
-from clawline.errors import AuthenticationError, ConfigurationError, RetryableError
+from clawline.auth.jwks import JwksCache
+from clawline.errors import AuthenticationError, ConfigurationError
 
 ASYMMETRIC = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"})
 SYMMETRIC = frozenset({"HS256", "HS384", "HS512"})
@@ -41,6 +45,7 @@ class JwtVerifier:
         leeway_seconds: int = 30,
         jwks_cache_seconds: int = 3600,
         jwks_timeout_seconds: float = 2.0,
+        jwks_cooldown_seconds: float = 60.0,
     ) -> None:
         algs = set(algorithms)
         if not algs or not (algs <= ASYMMETRIC or algs <= SYMMETRIC):
@@ -57,20 +62,32 @@ class JwtVerifier:
         self._secret = secret
         self._leeway = leeway_seconds
         self._jwks = (
-            jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=jwks_cache_seconds, timeout=jwks_timeout_seconds)
+            JwksCache(
+                jwks_url,
+                max_age_seconds=jwks_cache_seconds,
+                cooldown_seconds=jwks_cooldown_seconds,
+                timeout_seconds=jwks_timeout_seconds,
+            )
             if jwks_url and algs <= ASYMMETRIC
             else None
         )
+
+    @property
+    def jwks(self) -> JwksCache | None:
+        return self._jwks
 
     def _key(self, token: str) -> Any:
         if self._jwks is None:
             return self._secret
         try:
-            return self._jwks.get_signing_key_from_jwt(token).key
-        except jwt.PyJWKClientConnectionError as exc:
-            raise RetryableError("identity provider keys are unavailable") from exc
-        except (jwt.PyJWKClientError, jwt.DecodeError) as exc:
-            raise AuthenticationError("token signing key is not known") from exc
+            header = jwt.get_unverified_header(token)
+        except jwt.DecodeError as exc:
+            raise AuthenticationError("missing or invalid credentials") from exc
+        # The header is attacker-controlled: only its kid is read, and only to pick among the issuer's keys.
+        if header.get("alg") not in self._algorithms:
+            raise AuthenticationError("missing or invalid credentials")
+        kid = header.get("kid")
+        return self._jwks.key(kid if isinstance(kid, str) else None)
 
     def verify(self, token: str) -> Principal:
         if not token or len(token) > 8192:
@@ -102,5 +119,5 @@ def bearer_token(headers: dict[str, str] | None, query: dict[str, str] | None = 
             scheme, _, token = value.strip().partition(" ")
             if scheme.lower() == "bearer" and token.strip():
                 return token.strip()
-    token = (query or {}).get("token")
-    return token if isinstance(token, str) and token else None
+    from_query = (query or {}).get("token")
+    return from_query if isinstance(from_query, str) and from_query else None
