@@ -60,8 +60,9 @@ test: install tools ## everything CI runs
 	$(BIN)/mypy layers/engine/clawline functions local plugins
 	$(BIN)/pytest
 
-build: tools ## sam build (default architecture arm64)
-	PYENV_VERSION=3.11.7:3.13.0 $(SAM_VENV)/bin/sam build --parallel --cached
+ARCH ?= arm64
+build: tools ## sam build for ARCH (arm64, the default, or x86_64); see docs/deploy.md
+	CLAWLINE_ARCH=$(ARCH) $(SAM_VENV)/bin/sam build --parameter-overrides Arch=$(ARCH)
 
 bench: install ## benchmarks; results go to BENCHMARKS.md
 	$(BIN)/python -m bench
