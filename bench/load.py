@@ -223,6 +223,8 @@ def main() -> None:
     ]
     with log.open("w") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    # A terminated benchmark still stops the runtime it started (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_a: sys.exit(143))
     try:
         deadline = time.monotonic() + 120
         while "Ctrl-C stops everything" not in log.read_text():

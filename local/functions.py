@@ -348,6 +348,10 @@ class AsyncInvoker:
             item = self._queue.get()
             if item is None:
                 return
+            if self._closed:
+                # Stopping: events still queued are dropped, as a stopped Lambda would never run them.
+                self._settle()
+                continue
             self._attempt(item)
 
     def _attempt(self, item: AsyncEvent) -> None:
@@ -409,5 +413,8 @@ class AsyncInvoker:
         self._closed = True
         for timer in list(self._timers):
             timer.cancel()
+        dropped = self._queue.qsize()
+        if dropped:
+            self._log(f"{self.function.spec.logical_id}: stopping; {dropped} queued event(s) not run")
         self._queue.put(None)
-        self._thread.join(10)
+        self._thread.join(30)

@@ -138,8 +138,10 @@ def _moto_process(port: int) -> subprocess.Popen[bytes]:
 
             ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tpl.ROOT), os.environ.get("PYTHONPATH", "")])}
     return subprocess.Popen(  # noqa: S603 - fixed argv
-        [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)],
+        [sys.executable, "-m", "local.motoserver", "-H", HOST, "-p", str(port)],
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         preexec_fn=die_with_parent,  # noqa: PLW1509

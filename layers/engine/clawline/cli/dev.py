@@ -99,7 +99,10 @@ def _repo_on_path() -> None:
 
 def _options(args: argparse.Namespace) -> Any:
     _repo_on_path()
-    from local.runtime import DEFAULT_BOT, Options
+    try:
+        from local.runtime import DEFAULT_BOT, Options
+    except ImportError as exc:
+        raise SystemExit(f"clawline dev runs from a clone of the repository, after `make install` ({exc})") from exc
 
     parameters = {}
     for item in args.parameter:
