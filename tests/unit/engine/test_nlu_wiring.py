@@ -52,3 +52,8 @@ def test_an_artifact_trained_from_nlu_inputs_is_loaded_instead_of_training(tmp_p
 
 def test_a_bot_without_intents_or_entities_has_no_nlu(tmp_path):
     assert default_nlu_factory(Bot.load(write_bot(tmp_path, BASE))) is None
+
+
+def test_the_default_bot_ships_an_artifact_matching_its_examples():
+    nlu = default_nlu_factory(Bot.load(DEFAULT_BOT))
+    assert getattr(nlu, "source", None) == "artifact", "stale bots/default/model/nlu.npz: see its README to retrain"
