@@ -39,11 +39,12 @@ entities:
 
 def test_an_artifact_trained_from_nlu_inputs_is_loaded_instead_of_training(tmp_path):
     bot_dir = tmp_path / "bot"
-    shutil.copytree(DEFAULT_BOT, bot_dir)
+    shutil.copytree(DEFAULT_BOT, bot_dir, ignore=shutil.ignore_patterns("model"))
     bot = Bot.load(bot_dir)
     inputs = nlu_inputs(bot.definition)
     model = backend.train_artifact(inputs["intents"], oos_examples=inputs["oos_examples"])
     (bot_dir / "model").mkdir()
+    assert getattr(default_nlu_factory(Bot.load(bot_dir)), "source", None) == "memory"  # no artifact: trains
     model.save(bot_dir / "model" / "nlu.npz")
     nlu = default_nlu_factory(Bot.load(bot_dir))
     assert getattr(nlu, "source", None) == "artifact"
