@@ -231,7 +231,8 @@ class Scope:
     __slots__ = ("_loaded", "_resolve", "context")
 
     def __init__(self, resolve: Callable[[str], Any]) -> None:
-        self.context = new_context()
+        #: Created on the first CEL call: many turns are decided by Python guards alone.
+        self.context: Any = None
         self._resolve = resolve
         self._loaded: set[str] = set()
 
@@ -241,6 +242,8 @@ class Scope:
     def evaluate(self, rule: CompiledRule) -> Any:
         if rule.always:
             return True
+        if self.context is None:
+            self.context = new_context()
         missing = rule.variables - self._loaded
         if missing:
             for name in missing:
