@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS: list[str] = ["engine", "load", "coldstart"]
+BENCHMARKS: list[str] = ["engine", "load", "coldstart", "nlu"]
 
 
 def main(argv: list[str]) -> int:

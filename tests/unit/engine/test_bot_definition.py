@@ -172,3 +172,14 @@ def test_the_default_bot_is_valid():
     bot = Bot.load(Path(__file__).resolve().parents[3] / "bots" / "default")
     assert len(bot.rules) > 5
     assert [p.name for p in bot.plugins] == ["sample"]
+
+
+def test_a_self_referencing_yaml_alias_is_refused_cleanly(tmp_path):
+    error = load_error(tmp_path, "name: x\nresponses:\n  fallback: &a [*a]\n", base_responses=False)
+    assert "alias refers to itself" in str(error)
+
+
+def test_a_file_that_is_not_utf8_is_refused_cleanly(tmp_path):
+    (tmp_path / "bot.yaml").write_bytes(b"name: \xff\xfe\n")
+    with pytest.raises(BotDefinitionError, match="not UTF-8"):
+        Bot.load(tmp_path)

@@ -89,6 +89,8 @@ def read_yaml(file: Path) -> tuple[Any, dict[FieldPath, int]]:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise BotDefinitionError([Problem(file, None, "", f"cannot read file: {exc.strerror or exc}")]) from exc
+    except UnicodeDecodeError as exc:
+        raise BotDefinitionError([Problem(file, None, "", "the file is not UTF-8 text")]) from exc
     loader = _Loader(text)
     lines: dict[FieldPath, int] = {}
     try:
@@ -100,6 +102,11 @@ def read_yaml(file: Path) -> tuple[Any, dict[FieldPath, int]]:
         raise BotDefinitionError([Problem(file, line, "", f"YAML syntax error: {exc.problem or exc}")]) from exc
     except yaml.YAMLError as exc:
         raise BotDefinitionError([Problem(file, None, "", f"YAML syntax error: {exc}")]) from exc
+    except RecursionError as exc:
+        # A self-referencing alias (a: &a [*a]) or absurd nesting: found by tests/fuzz, refused like bad syntax.
+        raise BotDefinitionError(
+            [Problem(file, None, "", "YAML nests too deeply or an alias refers to itself")]
+        ) from exc
     finally:
         loader.dispose()
     return data, lines
