@@ -183,3 +183,13 @@ def test_a_file_that_is_not_utf8_is_refused_cleanly(tmp_path):
     (tmp_path / "bot.yaml").write_bytes(b"name: \xff\xfe\n")
     with pytest.raises(BotDefinitionError, match="not UTF-8"):
         Bot.load(tmp_path)
+
+
+def test_exponential_alias_expansion_is_refused(tmp_path, monkeypatch):
+    from clawline.bot import loader
+
+    monkeypatch.setattr(loader, "MAX_YAML_VALUES", 10_000)  # the mechanism, without expanding 500,000 values
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    levels += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 8)]
+    error = load_error(tmp_path, "name: x\n" + "\n".join(levels) + "\n", base_responses=False)
+    assert "alias expansion" in str(error)

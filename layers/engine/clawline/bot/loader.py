@@ -26,6 +26,8 @@ _MAPPING_SECTIONS = ("intents", "entities", "slots", "responses")
 _LIST_SECTIONS = ("rules", "plugins", "out_of_scope")
 _TOP_LEVEL = {"name", "description", "settings", *_MAPPING_SECTIONS, *_LIST_SECTIONS}
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: Values in one YAML file, counting alias expansions; a 1,000-rule bot has a few tens of thousands.
+MAX_YAML_VALUES = 500_000
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,9 @@ def read_yaml(file: Path) -> tuple[Any, dict[FieldPath, int]]:
 
 def _build(loader: Any, node: yaml.Node, path: FieldPath, lines: dict[FieldPath, int], file: Path) -> Any:
     lines[path] = node.start_mark.line + 1
+    if len(lines) > MAX_YAML_VALUES:
+        # Aliases can expand exponentially ("billion laughs"): a bot is far smaller than this.
+        raise BotDefinitionError([Problem(file, None, "", f"more than {MAX_YAML_VALUES:,} values (alias expansion?)")])
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
         result: dict[Any, Any] = {}
