@@ -41,8 +41,9 @@ class ProgressBar:
         filled = int(self.width * done / max(total, 1))
         elapsed = time.perf_counter() - self.started
         line = f"\r{stage:>10} [{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} {elapsed:6.1f}s"
-        if line != self._last:
-            self.stream.write(line + ("\n" if done >= total else ""))
+        interactive = bool(getattr(self.stream, "isatty", lambda: False)())
+        if line != self._last and (interactive or done >= total):
+            self.stream.write((line if interactive else line.lstrip("\r")) + ("\n" if done >= total else ""))
             self.stream.flush()
             self._last = line
 
@@ -78,10 +79,20 @@ def register(subparsers: Any) -> None:
 
 
 def _dataset(args: argparse.Namespace) -> tuple[NluDataset, str]:
-    from clawline.nlu.datasets import load_dataset
+    from clawline.nlu.datasets import NluDataset, load_dataset
+    from clawline.nlu.training import IntentData
 
     if args.bot is not None:
-        return load_dataset(args.bot / "bot.yaml", oos_class=not args.no_oos_class), args.bot.name
+        # The bot loader (includes, validation) and ``nlu_inputs`` are what the engine builds its backend from:
+        # training from the same inputs makes the artifact's fingerprint match at cold start.
+        from clawline.bot.loader import load_definition
+        from clawline.engine import nlu_inputs
+
+        definition, _ = load_definition(args.bot)
+        inputs = nlu_inputs(definition)
+        oos = [] if args.no_oos_class else inputs["oos_examples"]
+        train = IntentData.from_intents(inputs["intents"], oos)
+        return NluDataset(train=train, entities=inputs["entities"]), args.bot.name
     return load_dataset(args.data, oos_class=not args.no_oos_class), args.data.stem
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from clawline.nlu.blas import single_threaded_blas
 from clawline.nlu.features import F32, I64
 from clawline.nlu.linear import OOS_LABEL, peek_header, read_header
 from clawline.nlu.optim import DenseTrainConfig, softmax, train_dense_softmax
@@ -128,7 +129,8 @@ class EmbeddingModel:
 def _fit_head(x: F32, labels: list[str], data_labels: Sequence[str], config: DenseTrainConfig) -> tuple[F32, F32]:
     position = {label: i for i, label in enumerate(labels)}
     y = np.array([position[label] for label in data_labels], dtype=np.int64)
-    return train_dense_softmax(x * INPUT_SCALE, y, len(labels), config)
+    with single_threaded_blas():
+        return train_dense_softmax(x * INPUT_SCALE, y, len(labels), config)
 
 
 def _held_out(x: F32, truth_labels: Sequence[str], labels: list[str], w: F32, b: F32) -> HeldOut:

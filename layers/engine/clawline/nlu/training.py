@@ -21,6 +21,7 @@ from typing import Protocol
 
 import numpy as np
 
+from clawline.nlu.blas import single_threaded_blas
 from clawline.nlu.features import F32, I64, FeatureConfig, Featurizer, NgramHasher, SparseRows, Vocabulary
 from clawline.nlu.linear import FORMAT_VERSION, OOS_LABEL, LinearModel
 from clawline.nlu.optim import Progress, SparseTrainConfig, fit_temperature, softmax, train_sparse_softmax
@@ -100,7 +101,8 @@ def fit_model(data: IntentData, recipe: LinearRecipe, progress: Progress | None 
     featurizer = Featurizer(recipe.features, vocab)
     x = SparseRows.stack([featurizer.transform_hashes(w, c) for w, c in hashed])
     y = np.array([position[label] for label in data.labels], dtype=np.int64)
-    weights = train_sparse_softmax(x, y, len(labels), featurizer.dim, recipe.optim, progress)
+    with single_threaded_blas():
+        weights = train_sparse_softmax(x, y, len(labels), featurizer.dim, recipe.optim, progress)
     return LinearModel.from_float(labels, recipe.features, vocab, weights)
 
 
