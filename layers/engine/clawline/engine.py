@@ -143,6 +143,7 @@ class Engine:
         await self.plugins.setup(self.bot.settings.plugin_setup_timeout_ms / 1000)
 
     async def handle(self, message: InboundMessage) -> Reply:
+        message = _storable(message)
         nlu_cache: dict[str, NluResult] = {}
         for attempt in range(1, MAX_TURN_ATTEMPTS + 1):
             state = self.store.load(message.conversation_id, message.sender, window=self.window)
@@ -438,6 +439,20 @@ class Engine:
     def _render(self, turn: _Turn, source: str) -> str:
         template = self.bot.templates.get(source)
         return template.render(turn.template_variables()) if template is not None else source
+
+
+def _storable(message: InboundMessage) -> InboundMessage:
+    """The message with lone UTF-16 surrogates replaced by U+FFFD.
+
+    JSON lets a client send ``"\\ud800"``, which Python decodes to a string that cannot be encoded as UTF-8:
+    CEL could not read it and the turn could not be saved, so one such message would lose the turn.
+    """
+    try:
+        message.text.encode("utf-8")
+    except UnicodeEncodeError:
+        clean = "".join("\ufffd" if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in message.text)
+        return message.model_copy(update={"text": clean})
+    return message
 
 
 def _from_text(slot: models.Slot, text: str) -> Any:

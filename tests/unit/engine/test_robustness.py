@@ -35,11 +35,24 @@ rules:
 )
 
 
+class SerializingStore(InMemoryConversationStore):
+    """Serializes what it saves, as the DynamoDB adapter does."""
+
+    def save(self, state, turn):
+        state.model_dump_json()
+        turn.model_dump_json()
+        return super().save(state, turn)
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(texts=st.lists(st.text(max_size=300), min_size=1, max_size=4), channel=st.sampled_from(list(Channel)))
+@given(
+    # Surrogates included: JSON can carry them ("\\ud800") and Python decodes them into the text.
+    texts=st.lists(st.text(st.characters(exclude_categories=()), max_size=300), min_size=1, max_size=4),
+    channel=st.sampled_from(list(Channel)),
+)
 def test_any_text_gets_a_reply_and_is_recorded(tmp_path_factory, texts, channel):
     bot_dir = tmp_path_factory.mktemp("bot")
-    store = InMemoryConversationStore()
+    store = SerializingStore()
     engine = make_engine(bot_dir, BOT, nlu=KeywordBackend({"greet": ["hi", "hello"]}), store=store)
     for n, text in enumerate(texts):
         message = InboundMessage(message_id=f"m{n}", channel=channel, conversation_id="c", sender="u", text=text)
@@ -54,3 +67,14 @@ def test_a_condition_that_fails_at_runtime_counts_as_not_matching(tmp_path):
         engine.handle(InboundMessage(message_id="m", channel="test", conversation_id="c", sender="u", text="abc"))
     )
     assert reply.trace == ["echo"]
+
+
+def test_a_lone_surrogate_from_json_does_not_lose_the_turn(tmp_path):
+    store = SerializingStore()
+    engine = make_engine(tmp_path, BOT, nlu=KeywordBackend({"greet": ["hi"]}), store=store)
+    text = "hi \ud800 there"  # what json.loads('"hi \\ud800 there"') returns
+    message = InboundMessage(message_id="m", channel="test", conversation_id="c", sender="u", text=text)
+    reply = asyncio.run(engine.handle(message))
+    assert reply.messages
+    [turn] = store.list_turns("c", "u").turns
+    assert turn.user_text == "hi \ufffd there"
