@@ -447,12 +447,22 @@ def _storable(message: InboundMessage) -> InboundMessage:
     JSON lets a client send ``"\\ud800"``, which Python decodes to a string that cannot be encoded as UTF-8:
     CEL could not read it and the turn could not be saved, so one such message would lose the turn.
     """
+    if _encodable(message.text) and all(_encodable(v) for v in message.metadata.values() if isinstance(v, str)):
+        return message
+    metadata = {k: _replace_surrogates(v) if isinstance(v, str) else v for k, v in message.metadata.items()}
+    return message.model_copy(update={"text": _replace_surrogates(message.text), "metadata": metadata})
+
+
+def _encodable(text: str) -> bool:
     try:
-        message.text.encode("utf-8")
+        text.encode("utf-8")
     except UnicodeEncodeError:
-        clean = "".join("\ufffd" if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in message.text)
-        return message.model_copy(update={"text": clean})
-    return message
+        return False
+    return True
+
+
+def _replace_surrogates(text: str) -> str:
+    return "".join("\ufffd" if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in text)
 
 
 def _from_text(slot: models.Slot, text: str) -> Any:
