@@ -55,11 +55,11 @@ def bank_engine() -> NluEngine:
 
 @pytest.fixture(scope="session")
 def clinc_slice() -> dict[str, list[list[str]]]:
-    """15 intents of CLINC150 (train/val/test) and its out-of-scope splits, cut to keep tests fast."""
+    """10 intents of CLINC150 (train/val/test) and its out-of-scope splits, cut to keep tests fast."""
     if not CLINC150.exists():
         pytest.skip(f"CLINC150 not found at {CLINC150}")
     data = json.loads(CLINC150.read_text(encoding="utf-8"))
-    keep = sorted({intent for _, intent in data["train"]})[::10][:15]
+    keep = sorted({intent for _, intent in data["train"]})[::15][:10]
     out = {split: [row for row in data[split] if row[1] in keep] for split in ("train", "val", "test")}
     out |= {split: data[split] for split in ("oos_train", "oos_val", "oos_test")}
     return out

@@ -155,3 +155,28 @@ def test_importing_the_default_backend_loads_neither_scikit_learn_nor_onnxruntim
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_memory_mapped_artifact_reads_the_same_arrays_as_numpy(tmp_path, bank_engine: NluEngine):
+    from clawline.nlu.linear import map_npz
+
+    model = bank_engine.model
+    assert isinstance(model, LinearModel)
+    model.save(tmp_path / "m.npz")
+    mapped = map_npz(tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz") as plain:
+        assert set(plain.files) == set(mapped)
+        for name in plain.files:
+            assert np.array_equal(plain[name], mapped[name])
+    # A compressed .npz written by other tools is still read (without the memory map).
+    np.savez_compressed(tmp_path / "c.npz", **mapped)
+    assert np.array_equal(map_npz(tmp_path / "c.npz")["weights"], model.weights)
+
+
+def test_retraining_over_a_loaded_artifact_does_not_disturb_the_loaded_model(tmp_path):
+    path = tmp_path / "nlu.npz"
+    train_artifact(BANK_BOT, seed=0).save(path)
+    loaded = LinearModel.load(path)
+    before = loaded.probabilities("what is my balance").copy()
+    train_artifact({**BANK_BOT, "thanks": ["thanks", "thank you", "cheers"]}, seed=1).save(path)
+    assert np.array_equal(loaded.probabilities("what is my balance"), before)

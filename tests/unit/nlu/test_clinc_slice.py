@@ -1,4 +1,4 @@
-"""The training recipe on real data: a 15-intent slice of CLINC150 (the full set is in the benchmark)."""
+"""The training recipe on real data: a 10-intent slice of CLINC150 (the full set is in the benchmark)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,12 @@ per intent (the argmax and the calibrated probabilities barely move, the artifac
 
 from __future__ import annotations
 
+import io
 import json
+import mmap
+import os
+import struct
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -90,25 +95,59 @@ class LinearModel:
         }
         path.parent.mkdir(parents=True, exist_ok=True)
         raw = np.frombuffer(json.dumps(header, sort_keys=True).encode("utf-8"), dtype=np.uint8)
-        with path.open("wb") as fh:
+        # Write then rename: a process that has the old file memory-mapped keeps reading the old file.
+        partial = path.with_name(path.name + ".partial")
+        with partial.open("wb") as fh:
             np.savez(fh, header=raw, keys=self.vocab.keys, idf=self.vocab.idf, weights=self.weights, scales=self.scales)
+        os.replace(partial, path)
 
     @classmethod
     def load(cls, path: Path) -> LinearModel:
-        with np.load(path, allow_pickle=False) as data:
-            header = read_header(data)
-            if header.get("format") != FORMAT or header.get("version") != FORMAT_VERSION:
-                raise ValueError(f"{path} is not a {FORMAT} v{FORMAT_VERSION} artifact")
-            return cls(
-                labels=list(header["labels"]),
-                features=FeatureConfig.from_json(header["features"]),
-                vocab=Vocabulary(data["keys"], data["idf"]),
-                weights=data["weights"],
-                scales=data["scales"],
-                temperature=float(header["temperature"]),
-                threshold=float(header["threshold"]),
-                meta=dict(header.get("meta", {})),
-            )
+        data = map_npz(path)
+        header = read_header(data)
+        if header.get("format") != FORMAT or header.get("version") != FORMAT_VERSION:
+            raise ValueError(f"{path} is not a {FORMAT} v{FORMAT_VERSION} artifact")
+        return cls(
+            labels=list(header["labels"]),
+            features=FeatureConfig.from_json(header["features"]),
+            vocab=Vocabulary(data["keys"], data["idf"]),
+            weights=data["weights"],
+            scales=data["scales"],
+            temperature=float(header["temperature"]),
+            threshold=float(header["threshold"]),
+            meta=dict(header.get("meta", {})),
+        )
+
+
+def map_npz(path: Path) -> dict[str, npt.NDArray[Any]]:
+    """The arrays of an uncompressed .npz as read-only views of a memory map of the file.
+
+    A cold start then reads only the pages a query touches (a few hundred weight rows) instead of
+    inflating and copying the whole file, and the zip's CRC is not recomputed. Compressed members (an
+    artifact written by other tools) are read the ordinary way.
+    """
+    arrays: dict[str, npt.NDArray[Any]] = {}
+    with path.open("rb") as fh, zipfile.ZipFile(fh) as archive:
+        mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        for info in archive.infolist():
+            name = info.filename.removesuffix(".npy")
+            if info.compress_type != zipfile.ZIP_STORED:
+                with archive.open(info) as member:
+                    arrays[name] = np.lib.format.read_array(member, allow_pickle=False)
+                continue
+            # Local file header: 30 fixed bytes, then the name and the extra field, then the member's data.
+            name_len, extra_len = struct.unpack("<HH", mapped[info.header_offset + 26 : info.header_offset + 30])
+            start = info.header_offset + 30 + name_len + extra_len
+            member_file = io.BytesIO(mapped[start : start + 512])
+            version = np.lib.format.read_magic(member_file)
+            reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, fortran, dtype = reader(member_file)
+            if dtype.hasobject:
+                raise ValueError(f"{path}: object arrays are not allowed in an artifact")
+            count = int(np.prod(shape)) if shape else 1
+            array = np.frombuffer(mapped, dtype=dtype, count=count, offset=start + member_file.tell())
+            arrays[name] = array.reshape(shape, order="F" if fortran else "C")
+    return arrays
 
 
 def read_header(data: Any) -> dict[str, Any]:
@@ -117,9 +156,8 @@ def read_header(data: Any) -> dict[str, Any]:
 
 
 def peek_header(path: Path) -> dict[str, Any] | None:
-    """The artifact's header without loading its arrays, or None if the file is missing or unreadable."""
+    """The artifact's header without reading its arrays, or None if the file is missing or unreadable."""
     try:
-        with np.load(path, allow_pickle=False) as data:
-            return read_header(data)
-    except (OSError, ValueError, KeyError):
+        return read_header(map_npz(path))
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, struct.error):
         return None
