@@ -137,6 +137,8 @@ def serve(fd: int) -> None:
             conn.send(("ok", function._call(event)))
         except FunctionError as exc:
             conn.send(("error", (exc.error_type, exc.error_message, exc.stack)))
+        except Exception as exc:  # noqa: BLE001 - e.g. a result JSON cannot carry: one bad invoke, not a dead instance
+            conn.send(("error", (type(exc).__name__, str(exc), [])))
 
 
 class ProcessFunction:
