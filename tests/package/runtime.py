@@ -1,8 +1,7 @@
 """`sam build` output run the way Lambda runs it, without Docker.
 
-- ``SamBuild``: ``sam build`` for one architecture into ``.aws-sam/build-<arch>``, skipped when a previous build
-  came from exactly the same inputs (a hash of every file the build reads), under a file lock so two test runs
-  never build into the same folder at once.
+- ``SamBuild``: ``sam build`` for one architecture into ``.aws-sam/builds/<arch>/<inputs digest>``, skipped when
+  a previous build came from exactly the same inputs (a hash of every file the build reads), under a file lock.
 - ``LambdaLayout``: ``/opt`` as Lambda assembles it from the layers (``/opt/python`` merged, ``/opt/bots``),
   rebuilt under a temporary folder with symlinks, since /opt itself is not ours to write.
 - ``EmulatedFunction``: one Lambda Runtime Interface Emulator (from the aws-sam-cli wheel) per function, with
@@ -67,15 +66,26 @@ def locked(path: Path) -> Iterator[None]:
 
 @dataclass
 class SamBuild:
-    """``sam build`` of the whole template for one architecture (``Arch`` parameter and ``CLAWLINE_ARCH``)."""
+    """``sam build`` of the whole template for one architecture (``Arch`` parameter and ``CLAWLINE_ARCH``).
+
+    Each set of inputs builds into its own folder, ``.aws-sam/builds/<arch>/<digest>``, so a test session (or a
+    benchmark) still running the previous build is never pulled from under its feet; the two newest are kept.
+    """
 
     arch: str
     seconds: float | None = None  # None when the previous build was reused
     log: str = ""
+    digest: str = ""
+    keep: int = 2
+
+    @property
+    def parent(self) -> Path:
+        return ROOT / ".aws-sam" / "builds" / self.arch
 
     @property
     def directory(self) -> Path:
-        return ROOT / ".aws-sam" / f"build-{self.arch}"
+        assert self.digest, "run() first"
+        return self.parent / self.digest[:16]
 
     @property
     def stamp(self) -> Path:
@@ -83,9 +93,9 @@ class SamBuild:
 
     def run(self) -> SamBuild:
         sam, python313 = require_sam(), require_python313()
-        digest = inputs_digest()
-        with locked(self.directory.with_suffix(".lock")):
-            if self.stamp.exists() and self.stamp.read_text() == digest:
+        self.digest = inputs_digest()
+        with locked(self.parent.with_suffix(".lock")):
+            if self.stamp.exists() and self.stamp.read_text() == self.digest:
                 return self
             shutil.rmtree(self.directory, ignore_errors=True)
             command = [str(sam), "build", "--no-cached", "-b", str(self.directory)]
@@ -104,7 +114,10 @@ class SamBuild:
             self.log = done.stdout + done.stderr
             if done.returncode != 0:
                 raise AssertionError(f"sam build ({self.arch}) failed:\n{self.log[-6000:]}")
-            self.stamp.write_text(digest)
+            self.stamp.write_text(self.digest)
+            builds = sorted((p for p in self.parent.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+            for old in builds[: -self.keep]:
+                shutil.rmtree(old, ignore_errors=True)
         return self
 
     def artifact(self, logical_id: str) -> Path:

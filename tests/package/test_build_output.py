@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -102,24 +103,23 @@ def test_shipped_bytecode_stays_valid_when_source_mtimes_change(build: SamBuild,
 def test_every_import_resolves_from_the_function_folder_and_the_layers(build: SamBuild, layout: LambdaLayout) -> None:
     script = Path(__file__).with_name("resolve_imports.py")
     engine, plugins = layout.opt / "python" / "clawline", layout.opt / "python" / "plugins"
-    for logical_id, module in FUNCTIONS.items():
+    runner = f"import runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path({str(script)!r}, run_name='__main__')"
+
+    def unresolved(logical_id: str) -> list[dict[str, str]]:
         function_dir = build.artifact(logical_id)
-        result = python_in_layout(
-            layout,
-            function_dir,
-            f"import runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path({str(script)!r}, run_name='__main__')",
-            "-",
-            str(function_dir / f"{module}.py"),
-            str(engine),
-            str(plugins),
-        )
+        handler = function_dir / f"{FUNCTIONS[logical_id]}.py"
+        result = python_in_layout(layout, function_dir, runner, "-", str(handler), str(engine), str(plugins))
         assert result.returncode == 0, result.stderr
-        missing = [
+        found: list[dict[str, str]] = json.loads(result.stdout)
+        return [
             m
-            for m in json.loads(result.stdout)
+            for m in found
             if not any(part in m["where"] for part in DEV_ONLY) and m["module"].split(".")[0] not in OPTIONAL
         ]
-        assert missing == [], f"{logical_id}: imports that Lambda could not resolve: {missing}"
+
+    with ThreadPoolExecutor(max_workers=len(FUNCTIONS)) as pool:
+        missing = dict(zip(FUNCTIONS, pool.map(unresolved, FUNCTIONS), strict=True))
+    assert missing == {name: [] for name in FUNCTIONS}, f"imports that Lambda could not resolve: {missing}"
 
 
 def test_a_dependency_missing_from_the_layer_fails_the_import(
@@ -138,12 +138,15 @@ def test_a_dependency_missing_from_the_layer_fails_the_import(
 
 
 def test_functions_other_than_http_never_import_fastapi(build: SamBuild, layout: LambdaLayout) -> None:
-    for logical_id, module in FUNCTIONS.items():
-        result = python_in_layout(
-            layout, build.artifact(logical_id), f"import sys, {module}; print('fastapi' in sys.modules)"
-        )
+    def imports_fastapi(logical_id: str) -> bool:
+        code = f"import sys, {FUNCTIONS[logical_id]}; print('fastapi' in sys.modules)"
+        result = python_in_layout(layout, build.artifact(logical_id), code)
         assert result.returncode == 0, result.stderr
-        assert result.stdout.strip() == str(logical_id == "HttpFunction"), logical_id
+        return result.stdout.strip() == "True"
+
+    with ThreadPoolExecutor(max_workers=len(FUNCTIONS)) as pool:
+        found = dict(zip(FUNCTIONS, pool.map(imports_fastapi, FUNCTIONS), strict=True))
+    assert found == {name: name == "HttpFunction" for name in FUNCTIONS}
 
 
 def test_http_function_ships_only_what_the_layer_does_not(build: SamBuild) -> None:

@@ -86,3 +86,15 @@ def test_disconnect_forgets_the_connection(
     assert call(functions, ws_event("connect"))["statusCode"] == 200
     assert call(functions, ws_event("disconnect"))["statusCode"] == 200
     assert connection_item(aws, connection_id) is None
+
+
+def test_reply_to_a_gone_connection_deletes_its_record(
+    functions: Functions, aws: LoopbackAws, ws_event: Sample, connection_id: str
+) -> None:
+    assert call(functions, ws_event("connect"))["statusCode"] == 200
+    aws.recorder.gone.add(connection_id)  # the client went away: @connections answers 410 Gone
+    try:
+        assert call(functions, ws_event("message"))["statusCode"] == 200
+    finally:
+        aws.recorder.gone.discard(connection_id)
+    assert connection_item(aws, connection_id) is None
