@@ -14,6 +14,7 @@ True
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Literal, Protocol
@@ -23,7 +24,7 @@ import numpy as np
 from clawline.errors import InvalidInputError
 from clawline.nlu.annotations import Annotation, parse_annotated
 from clawline.nlu.entities import EntitiesSpec, EntityExtractor
-from clawline.nlu.features import F32, words
+from clawline.nlu.features import F32
 from clawline.nlu.linear import OOS_LABEL, LinearModel, peek_header
 from clawline.nlu.training import IntentData, LinearRecipe, fingerprint, train_linear
 from clawline.nlu.types import IntentScore, NluResult
@@ -32,6 +33,8 @@ from clawline.nlu.types import IntentScore, NluResult
 #: would cost time in proportion to its size.
 MAX_TEXT_CHARS = 16_384
 RANKING_SIZE = 5
+#: Any letter or digit of any script: without one there is nothing to classify.
+_HAS_WORD = re.compile(r"[^\W_]")
 ARTIFACT_NAME = "nlu.npz"
 
 
@@ -74,17 +77,22 @@ class NluEngine:
             raise NluInputError(f"NLU input must be text, not {type(text).__name__}")
         if len(text) > self.max_text_chars:
             return NluResult(intent=None, confidence=0.0)
-        if not words(text):
+        if _HAS_WORD.search(text) is None:
             # Nothing a model could read (empty, punctuation, emoji only); entities may still be there.
             return NluResult(intent=None, confidence=0.0, entities=self.extractor.extract(text))
         probs = self.model.probabilities(text)
         best = int(np.argmax(probs))
         in_scope = probs[self._in_scope]
-        order = np.argsort(-in_scope, kind="stable")[:RANKING_SIZE]
-        ranking = [IntentScore(intent=self._labels[self._in_scope[i]], confidence=float(in_scope[i])) for i in order]
+        order = np.argsort(-in_scope, kind="stable")[:RANKING_SIZE].tolist()
+        scores = in_scope[order].tolist()
+        # Values built here are valid by construction: skip pydantic's validation on the hot path.
+        ranking = [
+            IntentScore.model_construct(intent=self._labels[self._in_scope[i]], confidence=c)
+            for i, c in zip(order, scores, strict=True)
+        ]
         top = ranking[0]
         accepted = best != self._oos and top.confidence >= self.model.threshold
-        return NluResult(
+        return NluResult.model_construct(
             intent=top.intent if accepted else None,
             confidence=top.confidence,
             ranking=ranking,

@@ -9,11 +9,12 @@ which is what a linear model would do with them anyway.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import unicodedata
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -116,6 +117,8 @@ class Vocabulary:
 
     keys: U32
     idf: F32
+    _by_hash: dict[int, int] | None = field(default=None, repr=False, compare=False)
+    _idf_list: list[float] | None = field(default=None, repr=False, compare=False)
 
     @property
     def size(self) -> int:
@@ -132,19 +135,16 @@ class Vocabulary:
         idf = np.log((1.0 + n) / (1.0 + df[keep])) + 1.0
         return cls(hashes[keep].astype(np.uint32), idf.astype(np.float32))
 
-    def lookup(self, hashes: list[int]) -> tuple[I64, F32]:
-        """Feature indices and sublinear TF-IDF values, L2-normalized, of one block of n-gram hashes."""
-        if not hashes or self.size == 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        uniq, counts = np.unique(np.asarray(hashes, dtype=np.uint32), return_counts=True)
-        pos = np.minimum(np.searchsorted(self.keys, uniq), self.size - 1)
-        found = self.keys[pos] == uniq
-        idx = pos[found].astype(np.int64)
-        values = ((1.0 + np.log(counts[found])) * self.idf[idx]).astype(np.float32)
-        norm = float(np.sqrt(np.dot(values, values)))
-        if norm > 0.0:
-            values /= norm
-        return idx, values
+    def index(self) -> dict[int, int]:
+        """n-gram hash -> feature index (built on first use: a dict lookup per n-gram is the fastest path)."""
+        if self._by_hash is None:
+            self._by_hash = dict(zip(self.keys.tolist(), range(self.size), strict=True))
+        return self._by_hash
+
+    def idf_list(self) -> list[float]:
+        if self._idf_list is None:
+            self._idf_list = self.idf.tolist()
+        return self._idf_list
 
 
 class Featurizer:
@@ -161,12 +161,26 @@ class Featurizer:
         return self.vocab.size + 1
 
     def transform_hashes(self, word_hashes: list[int], char_hashes: list[int]) -> tuple[I64, F32]:
-        w_idx, w_val = self.vocab.lookup(word_hashes)
-        c_idx, c_val = self.vocab.lookup(char_hashes)
-        c_val *= self.config.char_weight
-        idx = np.concatenate([w_idx, c_idx, np.array([self.bias_index], np.int64)])
-        val = np.concatenate([w_val, c_val, np.ones(1, np.float32)])
-        return idx, val
+        # Plain Python over the ~100 n-grams of a message, then one array each: numpy's per-call overhead
+        # would cost more than the arithmetic. Training uses this same function, so features match exactly.
+        index, idf = self.vocab.index(), self.vocab.idf_list()
+        indices: list[int] = []
+        values: list[float] = []
+        for hashes, weight in ((word_hashes, 1.0), (char_hashes, self.config.char_weight)):
+            counts: dict[int, int] = {}
+            for h in hashes:
+                i = index.get(h)
+                if i is not None:
+                    counts[i] = counts.get(i, 0) + 1
+            if not counts:
+                continue
+            block = [(1.0 + math.log(c)) * idf[i] for i, c in counts.items()]
+            scale = weight / math.sqrt(sum(v * v for v in block))
+            indices.extend(counts)
+            values.extend(v * scale for v in block)
+        indices.append(self.bias_index)
+        values.append(1.0)
+        return np.array(indices, dtype=np.int64), np.array(values, dtype=np.float32)
 
     def transform(self, text: str) -> tuple[I64, F32]:
         return self.transform_hashes(*self.hasher.hash(text))

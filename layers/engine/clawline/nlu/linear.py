@@ -21,7 +21,6 @@ import numpy as np
 import numpy.typing as npt
 
 from clawline.nlu.features import F32, FeatureConfig, Featurizer, Vocabulary
-from clawline.nlu.optim import softmax
 
 #: Internal label of the optional out-of-scope class (never returned as an intent).
 OOS_LABEL = "__out_of_scope__"
@@ -56,6 +55,8 @@ class LinearModel:
     def __post_init__(self) -> None:
         self._featurizer = Featurizer(self.features, self.vocab)
         self._oos_index = self.labels.index(OOS_LABEL) if OOS_LABEL in self.labels else -1
+        self._folded: F32 = self.scales
+        self._folded_key: tuple[int, float] | None = None
 
     @classmethod
     def from_float(cls, labels: list[str], features: FeatureConfig, vocab: Vocabulary, weights: F32) -> LinearModel:
@@ -72,12 +73,21 @@ class LinearModel:
 
     def logits(self, text: str) -> F32:
         idx, val = self._featurizer.transform(text)
-        rows = self.weights[idx].astype(np.float32)
-        out: F32 = (val @ rows) * self.scales
+        out: F32 = (val @ self.weights[idx]) * self.scales
         return out
 
     def probabilities(self, text: str) -> F32:
-        return softmax((self.logits(text) / self.temperature).astype(np.float32))
+        idx, val = self._featurizer.transform(text)
+        # Dequantization scale and temperature folded into one vector (recomputed if either is changed).
+        key = (id(self.scales), self.temperature)
+        if self._folded_key != key:
+            self._folded, self._folded_key = (self.scales / self.temperature).astype(np.float32), key
+        z = (val @ self.weights[idx]) * self._folded
+        z -= z.max()
+        np.exp(z, out=z)
+        z /= z.sum()
+        out: F32 = z.astype(np.float32, copy=False)
+        return out
 
     # ----------------------------------------------------------------------------------------------------
     # Artifact: an uncompressed .npz (arrays load without inflating; the layer zip compresses them anyway)
