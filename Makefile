@@ -6,11 +6,13 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SAM_VENV := .venv-sam
+SEC_VENV := .venv-checkov
+SAST_PATHS := layers/engine/clawline functions local plugins
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
 .DEFAULT_GOAL := help
-.PHONY: help install tools run test lint typecheck unit functional iac package e2e bench security build clean
+.PHONY: help install tools security-tools run test lint typecheck unit functional iac package e2e bench security sast fuzz build clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -27,7 +29,15 @@ $(SAM_VENV)/.installed: requirements/sam.txt
 	$(SAM_VENV)/bin/pip install -q -r requirements/sam.txt
 	touch $@
 
+$(SEC_VENV)/.installed: requirements/security.txt
+	$(PY) -m venv $(SEC_VENV)
+	$(SEC_VENV)/bin/pip install -q --upgrade pip==25.3
+	$(SEC_VENV)/bin/pip install -q -r requirements/security.txt
+	touch $@
+
 install: $(BIN)/.installed ## create the project venv (pinned)
+
+security-tools: $(SEC_VENV)/.installed ## create the checkov + bandit venv (checkov pins its own boto3)
 
 tools: $(SAM_VENV)/.installed ## create the SAM CLI tools venv (kept apart: it pins its own boto3)
 
@@ -55,9 +65,21 @@ package: install tools ## sam build, then every function in the Lambda Runtime I
 e2e: install ## the local runtime driven by real clients
 	$(BIN)/pytest -q tests/e2e
 
-test: install tools ## everything CI runs
+sast: security-tools ## bandit against its baseline, checkov with in-template justified skips only
+	$(SEC_VENV)/bin/bandit -q -c .bandit -r $(SAST_PATHS) -ll -b .bandit-baseline.json
+	$(SEC_VENV)/bin/checkov -f template.yaml --compact --quiet --skip-download
+
+security: install sast ## SAST + IaC scan + the JWT attack tests
+	$(BIN)/pytest -q tests/security/test_jwt.py
+
+fuzz: install ## atheris on the event parsers and the bot loader (bounded; the hypothesis mirror runs in `test`)
+	POWERTOOLS_TRACE_DISABLED=1 $(BIN)/python -m tests.fuzz.atheris_parsers -max_total_time=60
+	POWERTOOLS_TRACE_DISABLED=1 $(BIN)/python -m tests.fuzz.atheris_bot_loader -max_total_time=30
+
+test: install tools ## everything CI runs (`make security` included: sast here, the JWT tests in pytest)
 	$(BIN)/ruff check .
 	$(BIN)/mypy layers/engine/clawline functions local plugins
+	$(MAKE) sast
 	$(BIN)/pytest
 
 ARCH ?= arm64
@@ -68,4 +90,4 @@ bench: install ## benchmarks; results go to BENCHMARKS.md
 	$(BIN)/python -m bench
 
 clean: ## remove venvs and build output
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(SEC_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -6,41 +6,14 @@ authorizer context. The token is never logged. This module never imports FastAPI
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
-from clawline import composition
-from clawline.auth.jwt_verifier import JwtVerifier, Principal, bearer_token
+from clawline.auth.factory import verifier
+from clawline.auth.jwt_verifier import Principal, bearer_token
 from clawline.errors import AuthenticationError, ClawlineError
 from clawline.observability import MetricName, count, logger, metrics, tracer
 
-#: Secrets are re-read at most this often, so a rotated secret takes effect without a redeploy.
-SECRET_MAX_AGE_SECONDS = 300
-
-
-def _secret(name: str) -> str:
-    from aws_lambda_powertools.utilities import parameters
-
-    if name.startswith("ssm:"):
-        value = parameters.get_parameter(name[4:], decrypt=True, max_age=SECRET_MAX_AGE_SECONDS)
-    else:
-        value = parameters.get_secret(name, max_age=SECRET_MAX_AGE_SECONDS)
-    return value if isinstance(value, str) else value.decode()
-
-
-@cache
-def verifier() -> JwtVerifier:
-    cfg = composition.settings()
-    cfg.require("jwt_issuer", "jwt_audience")
-    assert cfg.jwt_issuer is not None and cfg.jwt_audience is not None
-    return JwtVerifier(
-        issuer=cfg.jwt_issuer,
-        audience=cfg.jwt_audience,
-        algorithms=[a.strip() for a in cfg.jwt_algorithms.split(",") if a.strip()],
-        jwks_url=cfg.jwks_url,
-        secret=_secret(cfg.jwt_secret_name) if cfg.jwt_secret_name else None,
-        leeway_seconds=cfg.jwt_leeway_seconds,
-    )
+__all__ = ["authorize", "handler", "verifier"]
 
 
 def _context(principal: Principal) -> dict[str, str]:

@@ -19,15 +19,23 @@ from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
 from clawline import __version__, composition
+from clawline.auth.factory import verifier
+from clawline.auth.jwt_verifier import bearer_token
 from clawline.channels.payloads import (
     MessagePayload,
     decode_json_object,
     envelope_limit,
     parse_payload,
     to_inbound,
-    validation_details,
 )
-from clawline.errors import AuthenticationError, ClawlineError, InvalidInputError, NotFoundError, RateLimitedError
+from clawline.errors import (
+    AuthenticationError,
+    ClawlineError,
+    ForbiddenError,
+    InvalidInputError,
+    NotFoundError,
+    RateLimitedError,
+)
 from clawline.messages import Channel, Identifier, OutboundMessage
 from clawline.observability import MetricName, count, logger, metrics, tracer
 
@@ -73,20 +81,53 @@ class Health(BaseModel):
     version: str
 
 
+class PluginInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+
+
+class PluginsResponse(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    bot: str
+    plugins: list[PluginInfo]
+
+
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 404, 409, 413, 422, 429, 503)
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422, 429, 500, 503)
 }
 
 app = FastAPI(title="Clawline", version=__version__, responses=ERROR_RESPONSES)
 
 
-def principal(request: Request) -> str:
-    """The caller as vouched for by the authorizer (HTTP API simple-response context)."""
+def caller(request: Request) -> tuple[str, frozenset[str]]:
+    """The caller (``sub``, scopes) as vouched for by the authorizer (HTTP API simple-response context).
+
+    Without an authorizer context (a route deployed without the authorizer, the local runtime, a test
+    client) the bearer token is verified here with the same verifier: no route ever trusts an unverified caller.
+    """
     event = request.scope.get("aws.event") or {}
     ctx = ((event.get("requestContext") or {}).get("authorizer") or {}).get("lambda") or {}
     sub = ctx.get("sub")
-    if not isinstance(sub, str) or not sub:
+    if isinstance(sub, str) and sub:
+        scope = ctx.get("scope")
+        return sub, frozenset(scope.split() if isinstance(scope, str) else ())
+    token = bearer_token(dict(request.headers))
+    if token is None:
         raise AuthenticationError("missing or invalid credentials")
+    verified = verifier().verify(token)
+    return verified.sub, verified.scopes
+
+
+def principal(request: Request) -> str:
+    return caller(request)[0]
+
+
+def require_scope(request: Request, scope: str) -> str:
+    sub, scopes = caller(request)
+    if scope not in scopes:
+        raise ForbiddenError("this route needs the scope " + scope)
     return sub
 
 
@@ -95,10 +136,14 @@ async def clawline_error(_request: Request, exc: ClawlineError) -> JSONResponse:
     headers = {}
     if isinstance(exc, RateLimitedError):
         headers["Retry-After"] = str(exc.retry_after_seconds)
+    if isinstance(exc, AuthenticationError):
+        headers["WWW-Authenticate"] = "Bearer"
+        count(MetricName.AUTH_FAILURES)
     if exc.http_status >= 500:
         count(MetricName.ERRORS)
     else:
         count(MetricName.REJECTED_INPUT)
+    logger.info("request refused", extra={"error": exc.code, "status": exc.http_status})
     return JSONResponse(exc.to_body(), status_code=exc.http_status, headers=headers)
 
 
@@ -112,6 +157,7 @@ async def unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
 @app.exception_handler(RequestValidationError)
 async def request_invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
     count(MetricName.REJECTED_INPUT)
+    logger.info("request refused", extra={"error": "invalid_input", "status": 422})
     details = [
         {"field": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg", ""), "type": e.get("type", "")}
         for e in exc.errors()
@@ -155,6 +201,7 @@ async def post_message(
         default_message_id=idempotency_key,
         max_text_bytes=cfg.max_text_bytes,
     )
+    composition.rate_limiter().check(sender)
     # The turn runner owns its own event loop (shared with plugins across warm invokes): run it off this one.
     reply = await run_in_threadpool(composition.turn_runner().run, message)
     return MessageResponse(
@@ -199,6 +246,14 @@ def delete_conversation(request: Request, conversation_id: Identifier) -> Respon
     if composition.conversation_store().delete(conversation_id, principal(request)) == 0:
         raise NotFoundError("no such conversation")
     return Response(status_code=204)
+
+
+@app.get("/v1/admin/plugins", response_model=PluginsResponse)
+def admin_plugins(request: Request) -> PluginsResponse:
+    """The plugins the bot loaded (plugin management): admin scope only."""
+    require_scope(request, composition.settings().admin_scope)
+    engine = composition.engine()
+    return PluginsResponse(bot=engine.bot.name, plugins=[PluginInfo(name=n) for n in sorted(engine.plugins.plugins)])
 
 
 @cache

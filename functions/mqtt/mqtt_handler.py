@@ -13,12 +13,14 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from clawline import composition
 from clawline.aws import client
 from clawline.channels import mqtt
 from clawline.channels.deadletter import SqsDeadLetterSink
 from clawline.channels.payloads import decode_json_object, envelope_limit, parse_payload, to_inbound
-from clawline.errors import ClawlineError, InvalidInputError
+from clawline.errors import ClawlineError, ConfigurationError, InvalidInputError, RateLimitedError
 from clawline.messages import Channel
 from clawline.observability import MetricName, count, logger, metrics, tracer
 
@@ -55,9 +57,18 @@ def process(event: dict[str, Any]) -> dict[str, Any]:
         default_conversation_id=rule_event.thing,
         max_text_bytes=cfg.max_text_bytes,
     )
-    reply = composition.turn_runner().run(message)
-    publish(rule_event.thing, {"type": "reply", **reply.model_dump(mode="json", exclude={"trace"})})
-    count(MetricName.TURNS)
+    composition.rate_limiter().check(rule_event.thing)
+    reply, fresh = composition.turn_runner().run_once(message)
+    if not fresh:
+        # IoT redelivery or a Lambda retry after the reply went out: the device already has this answer.
+        return {"status": "replied", "message_id": reply.message_id}
+    try:
+        publish(rule_event.thing, {"type": "reply", **reply.model_dump(mode="json", exclude={"trace"})})
+    except (BotoCoreError, ClientError) as exc:
+        # The turn is stored and its idempotency record completed, so a retry would not publish again: keep the
+        # undelivered reply in the dead-letter queue instead of losing it.
+        dead_letters().record(reason="reply_undelivered", error=type(exc).__name__, event=event)
+        return {"status": "undelivered", "message_id": reply.message_id}
     return {"status": "replied", "message_id": reply.message_id}
 
 
@@ -79,10 +90,17 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     composition.register_lambda_context(context)
     try:
         return process(event)
+    except RateLimitedError:
+        # A device over its limit is dropped (and counted by the limiter): a retry or a dead letter would only
+        # amplify the flood it is sending.
+        logger.info("message dropped: device over its rate limit", extra={"thing": mqtt.thing_from_event(event)})
+        return {"status": "dropped", "error": RateLimitedError.code}
     except ClawlineError as exc:
-        if exc.retryable:
+        if exc.retryable or isinstance(exc, ConfigurationError):
+            # Transient: Lambda retries; after the last retry the OnFailure destination keeps the event.
+            # Misconfigured function: not the device's fault, so not a per-event dead letter either.
             count(MetricName.ERRORS)
-            raise  # Lambda retries; after the last retry the OnFailure destination keeps the event
+            raise
         count(MetricName.REJECTED_INPUT)
         thing = mqtt.thing_from_event(event)
         if thing is not None:

@@ -67,6 +67,7 @@ def on_message(ctx: dict[str, Any], body: str | None) -> dict[str, Any]:
             default_message_id=str(ctx.get("messageId") or "").replace("=", "") or None,
             max_text_bytes=cfg.max_text_bytes,
         )
+        composition.rate_limiter().check(connection.principal)
         reply = composition.turn_runner().run(message)
     except ClawlineError as exc:
         count(MetricName.ERRORS if exc.http_status >= 500 else MetricName.REJECTED_INPUT)
@@ -74,7 +75,6 @@ def on_message(ctx: dict[str, Any], body: str | None) -> dict[str, Any]:
         notifier.send(connection_id, {"type": "error", "message_id": message_id, **exc.to_body()})
         return OK
     notifier.send(connection_id, {"type": "reply", **reply.model_dump(mode="json", exclude={"trace"})})
-    count(MetricName.TURNS)
     return OK
 
 

@@ -15,8 +15,10 @@ from botocore.config import Config
 def client_config(*, max_attempts: int = 4, connect_timeout: float = 2.0, read_timeout: float = 5.0) -> Config:
     # Standard retry mode backs off on throttling; explicit timeouts keep a slow dependency from eating
     # the 29 s API Gateway integration budget.
+    # ``total_max_attempts`` counts the first request too: botocore's ``max_attempts`` key counts retries only,
+    # so max_attempts=4 would really send five requests.
     return Config(
-        retries={"mode": "standard", "max_attempts": max_attempts},
+        retries={"mode": "standard", "total_max_attempts": max_attempts},
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
     )

@@ -6,7 +6,8 @@ Handlers call these factories at first invoke. Tests call ``reset()`` after chan
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from clawline.aws import client
 from clawline.channels.connections import DynamoDBConnectionStore
@@ -14,6 +15,10 @@ from clawline.engine import Engine, load_engine
 from clawline.settings import Settings
 from clawline.store.dynamodb import DynamoDBConversationStore
 from clawline.turns import TurnRunner
+
+if TYPE_CHECKING:
+    from clawline.security.encryption import FieldCipher
+    from clawline.security.ratelimit import RateLimiter
 
 
 @cache
@@ -30,7 +35,61 @@ def conversation_store() -> DynamoDBConversationStore:
     cfg = settings()
     cfg.require("state_table")
     assert cfg.state_table is not None
-    return DynamoDBConversationStore(dynamodb(), cfg.state_table, retention_seconds=cfg.retention_days * 86400)
+    return DynamoDBConversationStore(
+        dynamodb(),
+        cfg.state_table,
+        retention_seconds=cfg.retention_days * 86400,
+        cipher=cipher(),
+        tenant=tenant(),
+    )
+
+
+def tenant() -> str:
+    """The bot this function serves: the encryption context's tenant and the rate limits' scope."""
+    return Path(settings().bot_path).name or "default"
+
+
+@cache
+def cipher() -> FieldCipher | None:
+    """The cipher for stored message text and slots, as ``CLAWLINE_ENCRYPTION`` chooses (None: SSE only)."""
+    cfg = settings()
+    if cfg.encryption == "kms":
+        from clawline.security.encryption import KmsEnvelopeCipher
+
+        cfg.require("kms_key_arn")
+        assert cfg.kms_key_arn is not None
+        return KmsEnvelopeCipher(client("kms"), cfg.kms_key_arn)
+    if cfg.encryption == "fernet":
+        from clawline.auth.factory import read_secret
+        from clawline.security.encryption import FernetCipher
+
+        cfg.require("fernet_secret_name")
+        assert cfg.fernet_secret_name is not None
+        return FernetCipher(read_secret(cfg.fernet_secret_name))
+    return None
+
+
+@cache
+def rate_limiter() -> RateLimiter:
+    """Per-principal token bucket (DynamoDB); the bot's own ``rate_limit`` wins over the function's defaults."""
+
+    from clawline.security.ratelimit import (
+        DynamoDBRateLimiter,
+        RateLimit,
+        UnlimitedRateLimiter,
+    )
+
+    cfg = settings()
+    if not cfg.rate_limit_table:
+        return UnlimitedRateLimiter()
+    limit = RateLimit(cfg.rate_limit_capacity, cfg.rate_limit_per_second)
+    bot_settings = getattr(getattr(engine(), "bot", None), "settings", None)
+    bot_limit = getattr(bot_settings, "rate_limit", None)
+    if bot_limit is not None:
+        limit = RateLimit(int(bot_limit.capacity), float(bot_limit.refill_per_second))
+    if not limit.enabled:
+        return UnlimitedRateLimiter()
+    return DynamoDBRateLimiter(dynamodb(), cfg.rate_limit_table, limit, scope=tenant())
 
 
 @cache
@@ -78,7 +137,19 @@ def register_lambda_context(context: Any) -> None:
 
 def reset() -> None:
     """Forget every cached object (tests change the environment between cases)."""
-    for factory in (settings, conversation_store, connection_store, engine, idempotency_store, turn_runner):
+    from clawline.auth.factory import verifier
+
+    for factory in (
+        settings,
+        conversation_store,
+        connection_store,
+        engine,
+        idempotency_store,
+        turn_runner,
+        cipher,
+        rate_limiter,
+        verifier,
+    ):
         factory.cache_clear()
     client.cache_clear()
     _lambda_context.clear()

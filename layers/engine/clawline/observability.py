@@ -11,6 +11,8 @@ from enum import StrEnum
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
+from clawline.security.masking import MaskingFormatter, install_root_filter
+
 NAMESPACE = "Clawline"
 SERVICE = "clawline"
 
@@ -31,7 +33,9 @@ class MetricName(StrEnum):
     AUTH_FAILURES = "AuthFailures"
 
 
-logger = Logger(service=SERVICE, utc=True)
+# Every line is masked (PII, tokens) by the formatter; other loggers' lines through the root handlers too.
+logger = Logger(service=SERVICE, utc=True, logger_formatter=MaskingFormatter(utc=True))
+install_root_filter()
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 tracer = Tracer(service=SERVICE)
 

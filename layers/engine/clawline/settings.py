@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -46,6 +47,19 @@ class Settings(BaseModel):
     jwt_algorithms: str = "RS256"
     jwt_secret_name: str | None = None
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=60)
+    jwks_refetch_cooldown_seconds: float = Field(default=60.0, ge=1, le=3600)
+    #: Scope a token needs for the admin routes (Cognito resource-server scopes look like ``clawline/admin``).
+    admin_scope: str = "clawline/admin"
+    #: Per-principal token bucket: ``capacity`` messages at once, refilled at ``rate_limit_per_second``
+    #: (0 disables). A bot may set its own in bot.yaml; these are the function-wide defaults. Without a
+    #: table there is no per-principal limit (only API Gateway's stage throttling).
+    rate_limit_table: str | None = None
+    rate_limit_capacity: int = Field(default=20, ge=0, le=100_000)
+    rate_limit_per_second: float = Field(default=1.0, ge=0, le=10_000)
+    #: Encryption of stored message text and slots: ``none``, ``kms`` (envelope) or ``fernet``.
+    encryption: Literal["none", "kms", "fernet"] = "none"
+    kms_key_arn: str | None = None
+    fernet_secret_name: str | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -12,12 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from typing import Any
 
 from clawline.engine import Engine
 from clawline.errors import ConflictError, RetryableError
-from clawline.messages import InboundMessage, Reply
-from clawline.observability import MetricName, count
+from clawline.messages import InboundMessage, OutboundMessage, Reply
+from clawline.observability import MetricName, count, latency_ms, logger
+from clawline.store.dynamodb import TurnAlreadyStoredError
+
+
+class MessageIdReusedError(ConflictError):
+    """The message id was already used for another message: permanent (a retry carries the same mismatch)."""
+
+    retryable = False
 
 
 class TurnRunner:
@@ -26,6 +34,8 @@ class TurnRunner:
         self._loop = asyncio.new_event_loop()
         self._lock = threading.Lock()
         self._ready = False
+        # Per thread: did the last run() execute the turn (True) or return a stored reply (False)?
+        self._fresh = threading.local()
         self._config: Any = None
         self._idempotent: Any = None
         if persistence_store is not None:
@@ -51,10 +61,27 @@ class TurnRunner:
             self._config.register_lambda_context(context)
 
     def run(self, message: InboundMessage) -> Reply:
+        return self.run_once(message)[0]
+
+    def run_once(self, message: InboundMessage) -> tuple[Reply, bool]:
+        """The reply, and whether this call ran the turn (False: a replay answered from the idempotency store).
+
+        Channels that get duplicates from the infrastructure (IoT redelivery, Lambda's async retries) use the
+        flag to send the reply once; channels where the client asked again answer again with the first reply.
+        """
+        self._fresh.value = False
+        reply = self._run_idempotent(message)
+        fresh = bool(self._fresh.value)
+        if not fresh:
+            count(MetricName.DUPLICATE_MESSAGES)
+        return reply, fresh
+
+    def _run_idempotent(self, message: InboundMessage) -> Reply:
         if self._idempotent is None:
             return self._run(message=message)
         from aws_lambda_powertools.utilities.idempotency.exceptions import (
             IdempotencyAlreadyInProgressError,
+            IdempotencyPersistenceLayerError,
             IdempotencyValidationError,
         )
 
@@ -62,18 +89,47 @@ class TurnRunner:
             result: Reply = self._idempotent(message=message)
         except IdempotencyValidationError as exc:
             count(MetricName.TAMPERED_REPLAY)
-            raise ConflictError(
+            raise MessageIdReusedError(
                 "message_id was already used for a different message", details={"message_id": message.message_id}
             ) from exc
         except IdempotencyAlreadyInProgressError as exc:
             raise RetryableError(
                 "this message is being processed, try again shortly", details={"message_id": message.message_id}
             ) from exc
+        except IdempotencyPersistenceLayerError as exc:
+            # The idempotency table itself failed (throttled past the SDK's retries): transient, retry later.
+            raise RetryableError(
+                "storage is busy, try again", details={"message_id": message.message_id}
+            ) from exc
         return result
 
     def _run(self, message: InboundMessage) -> Reply:
+        try:
+            return self._run_engine(message)
+        except TurnAlreadyStoredError as exc:
+            # Answered before, but the acknowledgement was lost: answer again from the stored turn, never twice.
+            self._fresh.value = True
+            return Reply(
+                message_id=message.message_id,
+                conversation_id=message.conversation_id,
+                messages=[OutboundMessage(text=text) for text in exc.turn.bot_texts],
+                intent=exc.turn.intent,
+                trace=["already_processed"],
+            )
+
+    def _run_engine(self, message: InboundMessage) -> Reply:
+        self._fresh.value = True
         with self._lock:
             if not self._ready:
                 self._loop.run_until_complete(self.engine.setup())
                 self._ready = True
-            return self._loop.run_until_complete(self.engine.handle(message))
+            started = time.perf_counter()
+            reply = self._loop.run_until_complete(self.engine.handle(message))
+        # Counted here, inside the idempotent call, so a replayed message is not counted as a second turn.
+        count(MetricName.TURNS)
+        logger.info(
+            "turn answered",
+            extra={"channel": message.channel.value, "message_id": message.message_id, "intent": reply.intent},
+        )
+        latency_ms(MetricName.TURN_LATENCY, (time.perf_counter() - started) * 1000)
+        return reply

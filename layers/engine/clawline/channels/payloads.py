@@ -58,6 +58,9 @@ def decode_json_object(raw: bytes | str, *, max_bytes: int) -> dict[str, Any]:
         raise InvalidInputError("body is not UTF-8 text", details={"reason": "not_utf8"}) from exc
     except ValueError as exc:
         raise InvalidInputError(f"body is not valid JSON: {exc}", details={"reason": "malformed_json"}) from exc
+    except RecursionError as exc:
+        # json recurses once per nesting level: "[[[[..." under the size limit would otherwise escape as a crash.
+        raise InvalidInputError("body is nested too deeply", details={"reason": "too_deep"}) from exc
     if not isinstance(value, dict):
         raise InvalidInputError("body must be a JSON object", details={"reason": "not_an_object"})
     return value

@@ -80,5 +80,11 @@ class WebSocketNotifier:
                     logger.info("connection gone, forgetting it", extra={"connection_id": connection_id})
                     self._on_gone(connection_id)
                     return False
+                if exc.response.get("Error", {}).get("Code") == "PayloadTooLargeException":
+                    # Frames are sized under the limit, so this means API Gateway's limit changed under us:
+                    # report it, and keep the connection (it is not gone) and the turn (it is stored).
+                    count(MetricName.ERRORS)
+                    logger.error("frame refused as too large", extra={"connection_id": connection_id})
+                    return False
                 raise
         return True

@@ -12,6 +12,10 @@ read at the start of the turn:
     turn B:      load v3 ──────────────────── save(v3->v4) ✗ ConditionalCheckFailed -> ConflictError
 
 so two racing turns can never both win (no lost update), whatever client tokens say.
+
+With a ``FieldCipher`` (``clawline.security.encryption``) every ``doc`` (message text, slots) is encrypted
+with an encryption context of tenant, owner and conversation: a doc copied into another owner's
+conversation does not decrypt.
 """
 
 from __future__ import annotations
@@ -22,11 +26,14 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from clawline.conversation import ConversationState, Turn, TurnPage
-from clawline.errors import ConflictError, InvalidInputError, RetryableError
+from clawline.errors import ClawlineError, ConfigurationError, ConflictError, InvalidInputError, RetryableError
+from clawline.security import is_encrypted
 from clawline.store.keys import STATE_SK, TURN_PREFIX, conversation_pk, decode_cursor, encode_cursor, turn_sk
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+    from clawline.security.encryption import FieldCipher
 else:
     DynamoDBClient = Any
 
@@ -44,6 +51,22 @@ RETRYABLE_CODES = frozenset(
 BATCH_WRITE_MAX = 25
 
 
+class TurnAlreadyStoredError(ClawlineError):
+    """This message's turn is already stored: a re-run after a lost acknowledgement (not a new turn).
+
+    The idempotency record is completed only after the turn is saved; if completing it fails (throttled past
+    the SDK's retries) the client retries and the engine runs the message again. Saving it a second time would
+    answer it twice, so the store refuses and hands back the stored turn to answer from.
+    """
+
+    code = "already_processed"
+    http_status = 200
+
+    def __init__(self, turn: Turn) -> None:
+        super().__init__("this message was already processed", details={"message_id": turn.message_id})
+        self.turn = turn
+
+
 def raise_for_client_error(exc: ClientError) -> None:
     """Map a DynamoDB error to the engine's types by its error code (never by message text)."""
     code = exc.response.get("Error", {}).get("Code", "")
@@ -53,10 +76,33 @@ def raise_for_client_error(exc: ClientError) -> None:
 
 
 class DynamoDBConversationStore:
-    def __init__(self, client: DynamoDBClient, table_name: str, *, retention_seconds: int = 30 * 86400) -> None:
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        *,
+        retention_seconds: int = 30 * 86400,
+        cipher: FieldCipher | None = None,
+        tenant: str = "clawline",
+    ) -> None:
         self._client = client
         self._table = table_name
         self._retention = retention_seconds
+        self._cipher = cipher
+        self._tenant = tenant
+
+    def _context(self, owner: str, conversation_id: str) -> dict[str, str]:
+        return {"tenant_id": self._tenant, "user_id": owner, "conversation_id": conversation_id}
+
+    def _seal(self, doc: str, owner: str, conversation_id: str) -> str:
+        return doc if self._cipher is None else self._cipher.encrypt(doc, self._context(owner, conversation_id))
+
+    def _open(self, doc: str, owner: str, conversation_id: str) -> str:
+        if not is_encrypted(doc):
+            return doc  # written before encryption was turned on
+        if self._cipher is None:
+            raise ConfigurationError("stored data is encrypted but no cipher is configured (CLAWLINE_ENCRYPTION)")
+        return self._cipher.decrypt(doc, self._context(owner, conversation_id))
 
     def load(self, conversation_id: str, owner: str, *, window: int = 10) -> ConversationState:
         pk = conversation_pk(owner, conversation_id)
@@ -74,18 +120,25 @@ class DynamoDBConversationStore:
                     Limit=window,
                     ConsistentRead=True,
                 )
-                turns = [Turn.model_validate_json(i["doc"]["S"]) for i in reversed(resp.get("Items", []))]
+                turns = [
+                    Turn.model_validate_json(self._open(i["doc"]["S"], owner, conversation_id))
+                    for i in reversed(resp.get("Items", []))
+                ]
         except ClientError as exc:
             raise_for_client_error(exc)
             raise  # pragma: no cover - raise_for_client_error always raises
         if item is None:
             return ConversationState(conversation_id=conversation_id, owner=owner)
-        state = ConversationState.model_validate_json(item["doc"]["S"])
+        state = ConversationState.model_validate_json(self._open(item["doc"]["S"], owner, conversation_id))
         state.version = int(item["version"]["N"])
         state.recent_turns = turns
         return state
 
     def save(self, state: ConversationState, turn: Turn) -> ConversationState:
+        # The turns loaded with the state (the window) show a re-run of a message that was already answered.
+        stored = next((t for t in state.recent_turns if t.message_id == turn.message_id), None)
+        if stored is not None:
+            raise TurnAlreadyStoredError(stored)
         pk = conversation_pk(state.owner, state.conversation_id)
         new_version = state.version + 1
         turn = turn.model_copy(update={"seq": new_version})
@@ -108,7 +161,7 @@ class DynamoDBConversationStore:
                                 "pk": {"S": pk},
                                 "sk": {"S": STATE_SK},
                                 "version": {"N": str(new_version)},
-                                "doc": {"S": saved.model_dump_json()},
+                                "doc": {"S": self._seal(saved.model_dump_json(), state.owner, state.conversation_id)},
                                 "expires_at": {"N": expires_at},
                             },
                             **condition,
@@ -121,7 +174,7 @@ class DynamoDBConversationStore:
                                 "pk": {"S": pk},
                                 "sk": {"S": turn_sk(new_version)},
                                 "message_id": {"S": turn.message_id},
-                                "doc": {"S": turn.model_dump_json()},
+                                "doc": {"S": self._seal(turn.model_dump_json(), state.owner, state.conversation_id)},
                                 "expires_at": {"N": expires_at},
                             },
                             "ConditionExpression": "attribute_not_exists(pk)",
@@ -161,7 +214,8 @@ class DynamoDBConversationStore:
         except ClientError as exc:
             raise_for_client_error(exc)
             raise  # pragma: no cover
-        turns = [Turn.model_validate_json(i["doc"]["S"]) for i in resp.get("Items", [])]
+        items = resp.get("Items", [])
+        turns = [Turn.model_validate_json(self._open(i["doc"]["S"], owner, conversation_id)) for i in items]
         last = resp.get("LastEvaluatedKey")
         return TurnPage(turns=turns, next_cursor=encode_cursor({"sk": last["sk"]["S"]}) if last else None)
 

@@ -1,0 +1,185 @@
+"""Fixtures for the R/S property tests: the functional stack (moto server + loopback data planes), a JWT issuer
+with its JWKS on loopback, an authenticated HTTP test client, and small invokers for the three channels.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from clawline import composition
+from clawline.observability import logger
+from tests.functional.conftest import Stack, moto_server, stack, template  # noqa: F401 - fixtures re-exported
+from tests.helpers.events import load_event
+from tests.helpers.lambda_context import lambda_context
+from tests.helpers.tokens import Issuer
+
+
+@pytest.fixture
+def issuer(monkeypatch: pytest.MonkeyPatch) -> Iterator[Issuer]:
+    """An RS256 issuer whose JWKS is served on loopback; the functions are configured to trust it."""
+    issuer = Issuer()
+    with issuer.serve_jwks() as jwks_url:
+        monkeypatch.setenv("CLAWLINE_JWKS_URL", jwks_url)
+        monkeypatch.setenv("CLAWLINE_JWT_ISSUER", issuer.issuer)
+        monkeypatch.setenv("CLAWLINE_JWT_AUDIENCE", issuer.audience)
+        monkeypatch.setenv("CLAWLINE_JWT_ALGORITHMS", "RS256")
+        composition.reset()
+        yield issuer
+    composition.reset()
+
+
+@pytest.fixture
+def http(stack: Stack, issuer: Issuer) -> TestClient:  # noqa: F811 - the fixture, by name
+    """The FastAPI app with no authorizer in front: it verifies bearer tokens itself."""
+    import http_app
+
+    return TestClient(http_app.app, raise_server_exceptions=False)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def invoke_http(event: dict[str, Any]) -> tuple[int, dict[str, Any] | None, dict[str, str]]:
+    import http_app
+
+    response = http_app.handler(event, lambda_context("clawline-http"))
+    body = response.get("body")
+    if response.get("isBase64Encoded") and body:
+        body = base64.b64decode(body).decode()
+    return response["statusCode"], (json.loads(body) if body else None), response.get("headers", {})
+
+
+def invoke_ws(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    import websocket_handler
+
+    result: dict[str, Any] = websocket_handler.handler(event, context or lambda_context("clawline-websocket"))
+    return result
+
+
+def invoke_mqtt(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    import mqtt_handler
+
+    result: dict[str, Any] = mqtt_handler.handler(event, context or lambda_context("clawline-mqtt"))
+    return result
+
+
+def mqtt_event(payload: dict[str, Any] | bytes, thing: str = "kitchen-speaker-1") -> dict[str, Any]:
+    event = load_event("mqtt/message.json")
+    raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    event["payload"] = base64.b64encode(raw).decode()
+    event["thing"] = event["client_id"] = thing
+    return event
+
+
+def ws_message(connection_id: str, body: dict[str, Any] | str) -> dict[str, Any]:
+    event = load_event("websocket/message.json")
+    event["requestContext"]["connectionId"] = connection_id
+    event["body"] = body if isinstance(body, str) else json.dumps(body)
+    return event
+
+
+def ws_connect(connection_id: str, sub: str) -> dict[str, Any]:
+    event = load_event("websocket/connect.json")
+    event["requestContext"]["connectionId"] = connection_id
+    event["requestContext"]["authorizer"] = {"principalId": sub, "sub": sub}
+    return event
+
+
+def emf_metrics(text: str) -> list[str]:
+    """Names of every metric data point in the EMF lines of captured stdout (one entry per emitted value)."""
+    names: list[str] = []
+    for line in text.splitlines():
+        if not line.startswith("{") or '"_aws"' not in line:
+            continue
+        doc = json.loads(line)
+        for directive in doc["_aws"]["CloudWatchMetrics"]:
+            for metric in directive["Metrics"]:
+                value = doc.get(metric["Name"])
+                names.extend([metric["Name"]] * (len(value) if isinstance(value, list) else 1))
+    return names
+
+
+@pytest.fixture
+def engine_calls(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> list[str]:  # noqa: F811 - the fixture
+    """The real engine of the default bot, wrapped to record the message id of every turn it runs."""
+    engine = composition.engine()
+    calls: list[str] = []
+    original = engine.handle
+
+    async def counting(message: Any) -> Any:
+        calls.append(message.message_id)
+        return await original(message)
+
+    monkeypatch.setattr(engine, "handle", counting)
+    return calls
+
+
+class LogCapture:
+    def __init__(self) -> None:
+        import io
+
+        self.buffer = io.StringIO()
+
+    def lines(self) -> list[str]:
+        return self.buffer.getvalue().splitlines()
+
+    def text(self) -> str:
+        return self.buffer.getvalue()
+
+
+@pytest.fixture
+def logs() -> Iterator[LogCapture]:
+    """Every line the Powertools logger writes during the test (DEBUG and up), exactly as written."""
+    capture = LogCapture()
+    handler = logger.registered_handler
+    previous = handler.setStream(capture.buffer)  # type: ignore[attr-defined]
+    level = logger.log_level
+    logger.setLevel("DEBUG")
+    try:
+        yield capture
+    finally:
+        handler.setStream(previous)  # type: ignore[attr-defined]
+        logger.setLevel(level)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_function_caches() -> Iterator[None]:
+    """Handler-level caches (the dead-letter sink) hold the previous test's queue: forget them around each test."""
+    import mqtt_handler
+
+    mqtt_handler.dead_letters.cache_clear()
+    yield
+    mqtt_handler.dead_letters.cache_clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _bot_loaded_once() -> Iterator[None]:
+    """Training the default bot's NLU takes seconds; share the loaded bot, give every engine its own store.
+
+    Each test still gets a fresh ``Engine`` (and so fresh plugin state and conversation store) from the
+    composition root, exactly as a cold start builds it; only the immutable bot definition and model are reused.
+    """
+    from functools import cache
+
+    from clawline.bot.compiled import Bot
+    from clawline.engine import Engine, default_nlu_factory
+
+    @cache
+    def loaded(path: str) -> tuple[Bot, Any]:
+        bot = Bot.load(path)
+        return bot, default_nlu_factory(bot)
+
+    def load_engine(path: Any, store: Any, *, window: int = 10, **_kw: Any) -> Engine:
+        bot, nlu = loaded(str(path))
+        return Engine(bot, store, window=window, nlu=nlu)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(composition, "load_engine", load_engine)
+        yield
