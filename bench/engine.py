@@ -240,7 +240,8 @@ def cold_costs() -> dict[str, float]:
         "clawline.rules.cel.cel_module() (extension only)": measure(
             "from clawline.rules.cel import cel_module; cel_module()"
         ),
-        "import clawline.engine": measure("import clawline.engine"),
+        "import clawline.observability (Powertools logger, metrics, tracer)": measure("import clawline.observability"),
+        "import clawline.engine (includes the line above)": measure("import clawline.engine"),
     }
 
 
