@@ -428,7 +428,7 @@ class Engine:
 
     def _say(self, turn: _Turn, response: str) -> None:
         text, buttons = self._variant(turn, response)
-        turn.messages.append(OutboundMessage(text=text, buttons=list(buttons)))
+        turn.messages.append(OutboundMessage.model_construct(text=text, buttons=list(buttons)))
 
     def _variant(self, turn: _Turn, response: str) -> tuple[str, tuple[str, ...]]:
         variants = self.bot.responses[response]
@@ -653,7 +653,8 @@ class _Turn:
         if self.nlu is not None:
             self.state.remember_intent(self.nlu.intent)
         self.state.updated_at = self.now
-        return Turn(
+        # model_construct: every field is built here from validated inputs; re-validating costs microseconds.
+        return Turn.model_construct(
             seq=self.state.version + 1,
             message_id=self.message.message_id,
             channel=self.message.channel,
@@ -665,7 +666,7 @@ class _Turn:
         )
 
     def reply(self, saved: ConversationState) -> Reply:
-        return Reply(
+        return Reply.model_construct(
             message_id=self.message.message_id,
             conversation_id=self.message.conversation_id,
             messages=self.messages,
