@@ -238,7 +238,7 @@ def main() -> None:
         run = uuid.uuid4().hex[:6]
         # Warm every function so the numbers are not one cold start.
         run_load(runtime, ws_clients=1, devices=1, messages=1, prefix=f"warm-{run}")
-        result = run_load(runtime, ws_clients=ws_clients, devices=devices, messages=messages, timeout=900, prefix=run)
+        result = run_load(runtime, ws_clients=ws_clients, devices=devices, messages=messages, timeout=1800, prefix=run)
     finally:
         process.send_signal(signal.SIGINT)
         try:

@@ -464,6 +464,10 @@ class Gateway:
             try:
                 message = await asyncio.wait_for(websocket.receive(), max(timeout, 0.001))
             except TimeoutError:
+                if connection.last_active + self.limits.idle_seconds > time.time() and (
+                    connection.connected_at + self.limits.lifetime_seconds > time.time()
+                ):
+                    continue  # replies went out meanwhile: not idle after all
                 connection.close_code, connection.close_reason = 1001, "Going away"
                 await websocket.close(1001, "Going away")
                 return
@@ -594,6 +598,9 @@ class Gateway:
                 status_code=413,
                 headers={"x-amzn-ErrorType": "PayloadTooLargeException"},
             )
+        # Traffic either way keeps a connection from counting as idle; the client's pings are answered by the
+        # server below the app and cannot be seen here.
+        connection.last_active = time.time()
         async with connection.send_lock:
             try:
                 try:
