@@ -14,6 +14,7 @@ import asyncio
 import gc
 import os
 import random
+import resource
 import statistics
 import time
 from typing import Any
@@ -149,8 +150,11 @@ def time_turns(engine: Engine, messages: list[tuple[str, Channel]], turns: int) 
     return time_turns_both(engine, messages, turns)[0]
 
 
-def time_turns_both(engine: Engine, messages: list[tuple[str, Channel]], turns: int) -> tuple[list[float], list[float]]:
-    """Wall-clock and CPU (this thread) milliseconds per turn."""
+def time_turns_both(
+    engine: Engine, messages: list[tuple[str, Channel]], turns: int, undisturbed: list[float] | None = None
+) -> tuple[list[float], list[float]]:
+    """Wall-clock and CPU (this thread) milliseconds per turn; ``undisturbed`` collects the wall-clock time of
+    turns during which the OS did not preempt the thread (no involuntary context switch)."""
     loop = asyncio.new_event_loop()
     loop.run_until_complete(engine.setup())
     samples: list[float] = []
@@ -164,12 +168,16 @@ def time_turns_both(engine: Engine, messages: list[tuple[str, Channel]], turns: 
         message = InboundMessage(
             message_id=f"m{n}", channel=channel, conversation_id=f"c{n % 200}", sender=f"user{n % 50}", text=text
         )
+        switches = resource.getrusage(resource.RUSAGE_THREAD).ru_nivcsw
         started, cpu_started = time.perf_counter_ns(), time.thread_time_ns()
         loop.run_until_complete(engine.handle(message))
         elapsed, cpu_elapsed = time.perf_counter_ns() - started, time.thread_time_ns() - cpu_started
+        preempted = resource.getrusage(resource.RUSAGE_THREAD).ru_nivcsw != switches
         if n >= WARMUP:
             samples.append(elapsed / 1e6)
             cpu.append(cpu_elapsed / 1e6)
+            if undisturbed is not None and not preempted:
+                undisturbed.append(elapsed / 1e6)
         elif n == WARMUP - 1:
             # Conversations created during warm-up are long-lived from here on, like the bot itself.
             gc.collect()
@@ -255,7 +263,8 @@ def main() -> None:
 
     indexed_engine = Engine(bot, SnapshotStore(), nlu=nlu)
     naive_engine = Engine(bot, SnapshotStore(), nlu=nlu, indexed=False)
-    turns, turns_cpu = time_turns_both(indexed_engine, messages, TURNS)
+    quiet: list[float] = []
+    turns, turns_cpu = time_turns_both(indexed_engine, messages, TURNS, quiet)
     naive_turns = time_turns(naive_engine, messages, TURNS // 4)
     fake_turns = time_turns(Engine(bot, InMemoryConversationStore(), nlu=nlu), messages, TURNS // 4)
     matching = time_matching(bot, indexed_engine, messages, nlu)
@@ -286,6 +295,7 @@ def main() -> None:
     cpu_median, cpu_p99 = statistics.median(turns_cpu), percentile(turns_cpu, 0.99)
     verdict = "meets" if median < 0.3 and p99 < 1.0 else "MISSES"
     cpu_verdict = "meets" if cpu_median < 0.3 and cpu_p99 < 1.0 else "MISSES"
+    quiet_verdict = "meets" if statistics.median(quiet) < 0.3 and percentile(quiet, 0.99) < 1.0 else "MISSES"
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     rows = [
         ("whole turn, indexed rules (the engine), wall clock", f"**{median:.3f} ms**", f"**{p99:.3f} ms**"),
@@ -293,6 +303,11 @@ def main() -> None:
             "the same turns, CPU time of the thread (without time the OS gave other processes)",
             f"{cpu_median:.3f} ms",
             f"{cpu_p99:.3f} ms",
+        ),
+        (
+            f"the same turns, only those the OS did not preempt ({len(quiet) / len(turns):.0%} of them), wall clock",
+            f"{statistics.median(quiet):.3f} ms",
+            f"{percentile(quiet, 0.99):.3f} ms",
         ),
         (
             "whole turn, index off (every rule in priority order until one matches)",
@@ -325,7 +340,9 @@ Precomputed NLU result per message (classifier excluded), a memory-speed convers
 its JSON snapshot, as DynamoDB holds it; no I/O), window of 10 turns, 200 conversations, messages spread over
 every intent and the three channels; {TURNS:,} turns timed after {WARMUP:,} warm-up turns.
 
-Target: median < 0.3 ms and p99 < 1 ms. Wall clock: **{verdict}**; CPU time: **{cpu_verdict}**.
+Target: median < 0.3 ms and p99 < 1 ms. Wall clock, all turns: **{verdict}**; CPU time: **{cpu_verdict}**;
+wall clock of the turns the OS did not preempt (no involuntary context switch, read with getrusage):
+**{quiet_verdict}**.
 Load average during the run: {load} on {os.cpu_count()} cores (other work shares this machine; the wall-clock
 p99 mostly measures time the scheduler gave to other processes).
 
