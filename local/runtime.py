@@ -179,6 +179,7 @@ class Runtime:
         self._publisher: Publisher | None = None
         self._subscriber: RuleSubscriber | None = None
         self._server: _Server | None = None
+        self.gateway: Gateway | None = None
         self._serve_task: asyncio.Task[None] | None = None
         self._saved_env: dict[str, str | None] = {}
         self._sqs: Any = None
@@ -264,6 +265,7 @@ class Runtime:
             limits=Limits(idle_seconds=opts.idle_seconds, lifetime_seconds=opts.lifetime_seconds),
             log=self.log,
         )
+        self.gateway = gateway
         gateway.status.update(
             {
                 "domain": f"{HOST}:{self.port}",

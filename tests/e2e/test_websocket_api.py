@@ -135,3 +135,19 @@ def test_replies_come_back_in_order_when_frames_are_pipelined(runtime: Runtime) 
         assert [ws.recv()["message_id"] for _ in ids] == ids
     finally:
         ws.close()
+
+
+def test_idle_connection_is_closed_with_1001_and_gets_its_disconnect(runtime: Runtime) -> None:
+    assert runtime.gateway is not None
+    limits = runtime.gateway.limits
+    saved = limits.idle_seconds
+    limits.idle_seconds = 1.0  # API Gateway's is 10 minutes (--idle-timeout)
+    try:
+        sub = unique("ws-idle")
+        ws = WsClient(runtime, runtime.token(sub))
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.connection.recv(timeout=REPLY_TIMEOUT)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+        wait_for(lambda: not connections_of(runtime, sub), what="$disconnect to remove the record")
+    finally:
+        limits.idle_seconds = saved
