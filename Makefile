@@ -86,7 +86,11 @@ ARCH ?= arm64
 build: tools ## sam build for ARCH (arm64, the default, or x86_64); see docs/deploy.md
 	CLAWLINE_ARCH=$(ARCH) $(SAM_VENV)/bin/sam build --parameter-overrides Arch=$(ARCH)
 
-bench: install ## benchmarks; results go to BENCHMARKS.md
+$(BIN)/.bench-installed: requirements/bench.txt $(BIN)/.installed
+	$(BIN)/pip install -q --no-deps -r requirements/bench.txt
+	touch $@
+
+bench: install $(BIN)/.bench-installed ## benchmarks; results go to BENCHMARKS.md
 	$(BIN)/python -m bench
 
 clean: ## remove venvs and build output
