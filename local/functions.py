@@ -99,9 +99,16 @@ class InProcessFunction:
 
     def _call(self, event: dict[str, Any]) -> Any:
         request_id = str(uuid.uuid4())
+        try:
+            # Lambda runs the module's import in its INIT phase, which the function's Timeout does not cover.
+            handler = self._load()
+        except Exception as exc:  # Runtime.ImportModuleError, as Lambda reports it
+            raise FunctionError(
+                "Runtime.ImportModuleError", f"Unable to import module '{self.spec.module}': {exc}"
+            ) from exc
         started = time.monotonic()
         try:
-            result = self._load()(event, lambda_context(self.spec, request_id))
+            result = handler(event, lambda_context(self.spec, request_id))
         except Exception as exc:
             raise FunctionError(type(exc).__name__, str(exc), traceback.format_exception(exc)[-6:]) from exc
         elapsed = time.monotonic() - started
