@@ -275,6 +275,10 @@ def main() -> None:
     load_after = os.getloadavg()[0]
     (ROOT / "reports").mkdir(exist_ok=True)
     (ROOT / "reports/bench-nlu.json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
+    update_section("nlu", render(rows, load_before, load_after))
+
+
+def render(rows: list[dict], load_before: float, load_after: float) -> str:
     nlu_kb = _dir_bytes(NLU_SRC) / 1e3
     default = rows[0]
     md = [
@@ -311,7 +315,7 @@ def main() -> None:
         "- Reference points (Larson et al., 2019, in-scope acc / OOS recall): SVM 88.2/18.0, FastText 88.6/28.3, "
         "Rasa 90.9/31.2, USE+MLP 93.4/49.1, BERT 96.2/52.3.",
     ]
-    update_section("nlu", "\n".join(md))
+    return "\n".join(md)
 
 
 if __name__ == "__main__":
