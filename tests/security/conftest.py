@@ -183,3 +183,23 @@ def _bot_loaded_once() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(composition, "load_engine", load_engine)
         yield
+
+
+@pytest.fixture(autouse=True)
+def _lambda_like_process() -> Iterator[None]:
+    """What every invoke finds in Lambda: a current event loop on the main thread and an empty metrics buffer.
+
+    ``asyncio.run`` (engine tests) leaves the main thread without a current loop, which Mangum needs; and a turn
+    run outside a handler (the TestClient path) leaves metrics unflushed that the next handler would emit.
+    """
+    import asyncio
+
+    from clawline.observability import metrics
+
+    try:
+        asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+    metrics.clear_metrics()
+    yield
+    metrics.clear_metrics()

@@ -95,8 +95,11 @@ def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     bot_dir.mkdir()
     (bot_dir / "bot.yaml").write_text(textwrap.dedent(BOT.format(module=module)), encoding="utf-8")
     engine = Engine(Bot.load(bot_dir), InMemoryConversationStore())
-    asyncio.run(engine.setup())
+    loop = asyncio.new_event_loop()  # not asyncio.run: it would leave the main thread without a current loop
+    loop.run_until_complete(engine.setup())
+    engine._test_loop = loop  # type: ignore[attr-defined]
     yield engine
+    loop.close()
     sys.modules.pop(module, None)
 
 
@@ -104,7 +107,7 @@ def say(engine: Engine, text: str) -> tuple[list[str], list[str]]:
     message = InboundMessage(
         message_id=f"m-{abs(hash(text))}", channel=Channel.TEST, conversation_id="c", sender="u", text=text
     )
-    reply = asyncio.run(engine.handle(message))
+    reply = engine._test_loop.run_until_complete(engine.handle(message))  # type: ignore[attr-defined]
     return reply.texts, reply.trace
 
 
