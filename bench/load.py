@@ -220,6 +220,10 @@ def main() -> None:
         str(mqtt_port),
         "--moto-port",
         str(moto_port),
+        # Pipelined turns queue for minutes on one instance per function (Lambda would scale out): a client
+        # waiting that long for its first reply must not be closed as idle (API Gateway: 10 minutes).
+        "--idle-timeout",
+        "7200",
     ]
     with log.open("w") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
@@ -252,8 +256,9 @@ def main() -> None:
     md = f"""## Local runtime load (`python -m bench load`)
 
 {ws_clients} WebSocket clients and {devices} MQTT devices at once, each sending {messages} messages without
-waiting (pipelined), against `clawline dev --isolated` (each function in its own process, moto server,
-embedded amqtt broker) started by the benchmark; the clients run in the benchmark's process.
+waiting (pipelined), against `clawline dev --isolated --idle-timeout 7200` (each function in its own
+process, moto server, embedded amqtt broker) started by the benchmark; the clients run in the benchmark's
+process.
 
 | metric | value |
 |---|---|
