@@ -8,13 +8,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
-HEADER = "# Benchmarks\n\nEach section is written by `make bench` (`python -m bench NAME` runs one); how it was measured is stated in it.\n"
+HEADER = (
+    "# Benchmarks\n\nEach section is written by `make bench` (`python -m bench NAME` runs one);"
+    " how it was measured is stated in it.\n"
+)
 
 
 def machine() -> str:
     import os
 
-    return f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}"
+    return (
+        f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}"
+    )
 
 
 def update_section(name: str, markdown: str) -> None:

@@ -52,7 +52,9 @@ class InboundMessage(BaseModel):
     sender: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     text: str
     attachments: Annotated[list[Attachment], Field(max_length=10)] = []
-    metadata: Annotated[dict[Annotated[str, StringConstraints(max_length=64)], MetadataValue], Field(max_length=32)] = {}
+    metadata: Annotated[
+        dict[Annotated[str, StringConstraints(max_length=64)], MetadataValue], Field(max_length=32)
+    ] = {}
     received_at: datetime = Field(default_factory=utc_now)
 
     @field_validator("text")

@@ -43,7 +43,9 @@ def parse_event(event: dict[str, Any]) -> IotRuleEvent:
     try:
         return IotRuleEvent.model_validate(event)
     except PydanticValidationError as exc:
-        raise InvalidInputError("IoT rule event is not the shape the rule produces", details={"errors": str(exc)}) from exc
+        raise InvalidInputError(
+            "IoT rule event is not the shape the rule produces", details={"errors": str(exc)}
+        ) from exc
 
 
 def decode_payload(event: IotRuleEvent) -> bytes:

@@ -29,7 +29,9 @@ class MessagePayload(BaseModel):
     text: Annotated[str, StringConstraints(min_length=1)]
     conversation_id: Identifier | None = None
     message_id: Identifier | None = None
-    metadata: Annotated[dict[Annotated[str, StringConstraints(max_length=64)], MetadataValue], Field(max_length=32)] = {}
+    metadata: Annotated[
+        dict[Annotated[str, StringConstraints(max_length=64)], MetadataValue], Field(max_length=32)
+    ] = {}
 
 
 def envelope_limit(max_text_bytes: int) -> int:
@@ -70,7 +72,9 @@ def parse_payload(data: dict[str, Any], *, max_text_bytes: int) -> MessagePayloa
     try:
         payload = MessagePayload.model_validate(data)
     except PydanticValidationError as exc:
-        raise InvalidInputError("message does not match the schema", details={"errors": validation_details(exc)}) from exc
+        raise InvalidInputError(
+            "message does not match the schema", details={"errors": validation_details(exc)}
+        ) from exc
     size = len(payload.text.encode("utf-8", errors="surrogatepass"))
     if size > max_text_bytes:
         raise PayloadTooLargeError(

@@ -64,5 +64,4 @@ class InMemoryConversationStore:
     def delete(self, conversation_id: str, owner: str) -> int:
         pk = conversation_pk(owner, conversation_id)
         with self._lock:
-            count = len(self._turns.pop(pk, [])) + (1 if self._states.pop(pk, None) else 0)
-        return count
+            return len(self._turns.pop(pk, [])) + (1 if self._states.pop(pk, None) else 0)
