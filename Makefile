@@ -12,7 +12,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
 .DEFAULT_GOAL := help
-.PHONY: help install tools security-tools run test lint typecheck unit functional iac package e2e bench security sast fuzz build clean
+.PHONY: help install tools security-tools run test lint typecheck unit functional iac package e2e bench security sast fault fuzz build clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -72,6 +72,9 @@ sast: security-tools ## bandit against its baseline, checkov with in-template ju
 security: install sast ## SAST + IaC scan + the JWT attack tests
 	$(BIN)/pytest -q tests/security/test_jwt.py
 
+fault: install ## the 1,000-turn fault test (DynamoDB throttling on 5% of calls, a timing-out plugin)
+	CLAWLINE_FAULT_TURNS=1000 $(BIN)/pytest -q tests/security/test_fault_injection.py
+
 fuzz: install ## atheris on the event parsers and the bot loader (bounded; the hypothesis mirror runs in `test`)
 	POWERTOOLS_TRACE_DISABLED=1 $(BIN)/python -m tests.fuzz.atheris_parsers -max_total_time=60
 	POWERTOOLS_TRACE_DISABLED=1 $(BIN)/python -m tests.fuzz.atheris_bot_loader -max_total_time=30
@@ -80,7 +83,8 @@ test: install tools ## everything CI runs (`make security` included: sast here, 
 	$(BIN)/ruff check .
 	$(BIN)/mypy layers/engine/clawline functions local plugins
 	$(MAKE) sast
-	$(BIN)/pytest
+	@# The fault test runs 300 turns here (~35 s); `make fault` runs the full 1,000 (~5 min on moto).
+	CLAWLINE_FAULT_TURNS=$${CLAWLINE_FAULT_TURNS:-300} $(BIN)/pytest
 
 ARCH ?= arm64
 build: tools ## sam build for ARCH (arm64, the default, or x86_64); see docs/deploy.md

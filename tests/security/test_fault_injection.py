@@ -290,7 +290,7 @@ def test_fault_1000_turns_with_throttling_and_a_slow_plugin_lose_nothing_and_ans
 
     # The faults really happened, and really reached the code (not only the SDK's own retries).
     assert throttler.injected >= 0.03 * throttler.calls
-    assert TURNS < 1000 or sum(stats.values()) > 0, stats
+    assert sum(stats.values()) > 0, stats
 
     # Nothing lost: every turn answered or dead-lettered.
     assert len(outcomes) == TURNS
