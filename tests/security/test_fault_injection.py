@@ -264,7 +264,7 @@ def dead_lettered_ids(dlq: Any, queue_url: str) -> list[str]:
 
 
 @pytest.mark.slow
-def test_fault_1000_turns_with_throttling_and_a_slow_plugin_lose_nothing_and_answer_none_twice(
+def test_fault_turns_under_throttling_and_a_slow_plugin_are_answered_or_dead_lettered_never_twice(
     faulty: dict[str, Any],
 ) -> None:
     recorder: Recorder = faulty["recorder"]
