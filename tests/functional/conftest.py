@@ -5,6 +5,7 @@ the standard ``AWS_ENDPOINT_URL_*`` variables.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -59,6 +60,22 @@ class Stack:
         return int(self.dynamodb().scan(TableName=self.tables[logical_id], Select="COUNT")["Count"])
 
 
+def table_variables(template: Template) -> dict[str, str]:
+    """Environment variables the template sets to a table's name (``!Ref`` of a DynamoDB table)."""
+    tables = template.of_type("AWS::DynamoDB::Table")
+    envs = [(template.data.get("Globals", {}).get("Function", {}).get("Environment") or {}).get("Variables") or {}]
+    envs += [
+        ((res.get("Properties") or {}).get("Environment") or {}).get("Variables") or {}
+        for res in template.of_type("AWS::Serverless::Function").values()
+    ]
+    return {
+        var: value["Ref"]
+        for variables in envs
+        for var, value in variables.items()
+        if isinstance(value, dict) and value.get("Ref") in tables
+    }
+
+
 @pytest.fixture
 def stack(moto_server: str, template: Template, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     """A fresh copy of the template's state (tables, dead-letter queue) and the handlers wired to it."""
@@ -75,11 +92,14 @@ def stack(moto_server: str, template: Template, monkeypatch: pytest.MonkeyPatch)
         "AWS_ENDPOINT_URL_SSM": moto_server,
         "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": f"{recorder_url}/dev",
         "AWS_ENDPOINT_URL_IOT_DATA_PLANE": recorder_url,
-        "CLAWLINE_STATE_TABLE": tables["StateTable"],
-        "CLAWLINE_CONNECTIONS_TABLE": tables["ConnectionsTable"],
-        "CLAWLINE_IDEMPOTENCY_TABLE": tables["IdempotencyTable"],
         "CLAWLINE_DEAD_LETTER_QUEUE_URL": queue_url,
+        # Every table variable the template wires (CLAWLINE_STATE_TABLE: !Ref StateTable, ...), so a table
+        # added to the template reaches the handlers here too.
+        **{var: tables[logical_id] for var, logical_id in table_variables(template).items()},
     }
+    # Nothing another test (or the shell) set may leak in: the template's wiring is the whole configuration.
+    for key in [k for k in os.environ if k.startswith("CLAWLINE_")]:
+        monkeypatch.delenv(key)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     composition.reset()
