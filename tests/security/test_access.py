@@ -5,6 +5,8 @@ identity comes from on each channel.
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +16,7 @@ from hypothesis import strategies as st
 
 from clawline import composition
 from clawline.messages import DEFAULT_MAX_TEXT_BYTES
+from local.template import ROOT
 from tests.functional.conftest import Stack
 from tests.helpers.events import load_event
 from tests.helpers.tokens import Issuer
@@ -151,26 +154,19 @@ def test_s10_rate_limited_mqtt_message_is_dropped_and_counted(
     assert len(rate_limited.recorder.published("clawline/kitchen-speaker-1/out")) == 3
 
 
-def test_s10_rate_limits_are_configurable_per_bot(rate_limited: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A bot's own ``rate_limit`` (when its settings carry one) wins over the function-wide default."""
-
-    class BotLimit:
-        capacity = 1
-        refill_per_second = 0.1
-
-    class WithLimit:
-        def __init__(self, inner: Any) -> None:
-            self.inner = inner
-            self.rate_limit = BotLimit()
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(self.inner, name)
-
-    bot_class = type(composition.engine().bot)
-    plain = bot_class.settings
-    # Stands in for a ``rate_limit:`` block in bot.yaml (BotSettings does not define one yet).
-    monkeypatch.setattr(bot_class, "settings", property(lambda bot: WithLimit(plain.fget(bot))))
-    composition.rate_limiter.cache_clear()
+def test_s10_rate_limits_are_configurable_per_bot(
+    rate_limited: Stack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A bot's own ``settings.rate_limit`` in bot.yaml wins over the function-wide default (capacity 3 here)."""
+    bot = tmp_path / "bot"
+    shutil.copytree(ROOT / "bots" / "default", bot)
+    definition = (bot / "bot.yaml").read_text(encoding="utf-8")
+    limit = "  rate_limit: {capacity: 1, refill_per_second: 0.1}\n"
+    definition = definition.replace("settings:\n", "settings:\n" + limit, 1)
+    (bot / "bot.yaml").write_text(definition, encoding="utf-8")
+    monkeypatch.setenv("CLAWLINE_BOT_PATH", str(bot))
+    composition.reset()
+    assert composition.engine().bot.settings.rate_limit is not None
     results = [invoke_mqtt(mqtt_event({"text": "hi", "message_id": f"bot-{i}"}))["status"] for i in range(2)]
     assert results == ["replied", "dropped"]
 

@@ -83,10 +83,9 @@ def rate_limiter() -> RateLimiter:
     if not cfg.rate_limit_table:
         return UnlimitedRateLimiter()
     limit = RateLimit(cfg.rate_limit_capacity, cfg.rate_limit_per_second)
-    bot_settings = getattr(getattr(engine(), "bot", None), "settings", None)
-    bot_limit = getattr(bot_settings, "rate_limit", None)
+    bot_limit = engine().bot.settings.rate_limit
     if bot_limit is not None:
-        limit = RateLimit(int(bot_limit.capacity), float(bot_limit.refill_per_second))
+        limit = RateLimit(bot_limit.capacity, bot_limit.refill_per_second)
     if not limit.enabled:
         return UnlimitedRateLimiter()
     return DynamoDBRateLimiter(dynamodb(), cfg.rate_limit_table, limit, scope=tenant())

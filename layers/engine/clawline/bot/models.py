@@ -27,6 +27,13 @@ class Mode(StrEnum):
     HYBRID = "hybrid"
 
 
+class RateLimitSettings(_Model):
+    """Per-caller token bucket: ``capacity`` messages at once, refilled at ``refill_per_second``."""
+
+    capacity: int = Field(ge=1, le=100_000)
+    refill_per_second: float = Field(gt=0, le=10_000)
+
+
 class BotSettings(_Model):
     #: ``rules``: NLU runs only for a ``classify`` action or a form; ``nlu``: on every message; ``hybrid``:
     #: only when a candidate rule or the fallback needs it.
@@ -45,6 +52,8 @@ class BotSettings(_Model):
     timezone: str = "UTC"
     #: Files with more definitions, relative to bot.yaml (glob patterns allowed).
     include: list[str] = []
+    #: Per-caller message rate for this bot; overrides the function's CLAWLINE_RATE_LIMIT_* defaults.
+    rate_limit: RateLimitSettings | None = None
 
 
 class Example(_Model):
