@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 
+import freezegun
+
 os.environ.update(
     {
         "AWS_ACCESS_KEY_ID": "testing",
@@ -21,3 +23,7 @@ os.environ.update(
 )
 for _var in [v for v in os.environ if v.startswith(("AWS_ENDPOINT_URL", "AWS_PROFILE"))]:
     del os.environ[_var]
+
+# freezegun inspects every attribute of every loaded module when a freeze starts; Powertools' parser package
+# resolves its attributes lazily (importing pydantic models), which would then be built with a fake datetime.
+freezegun.configure(extend_ignore_list=["aws_lambda_powertools"])
