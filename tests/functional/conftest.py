@@ -17,6 +17,7 @@ from moto.server import ThreadedMotoServer
 from clawline import composition
 from local.template import Template, create_tables
 from tests.helpers.aws import Recorder, client, serve_recorder
+from tests.helpers.tokens import Issuer
 
 
 @pytest.fixture(scope="session")
@@ -127,3 +128,17 @@ def state_table(moto_server: str) -> Iterator[tuple[Any, str]]:
     )
     yield dynamodb, name
     dynamodb.delete_table(TableName=name)
+
+
+@pytest.fixture
+def issuer(monkeypatch: pytest.MonkeyPatch) -> Iterator[Issuer]:
+    """An RS256 issuer whose JWKS is served on loopback; the functions are configured to trust it."""
+    issuer = Issuer()
+    with issuer.serve_jwks() as jwks_url:
+        monkeypatch.setenv("CLAWLINE_JWKS_URL", jwks_url)
+        monkeypatch.setenv("CLAWLINE_JWT_ISSUER", issuer.issuer)
+        monkeypatch.setenv("CLAWLINE_JWT_AUDIENCE", issuer.audience)
+        monkeypatch.setenv("CLAWLINE_JWT_ALGORITHMS", "RS256")
+        composition.reset()
+        yield issuer
+    composition.reset()

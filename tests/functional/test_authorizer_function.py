@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 import authorizer
-from clawline import composition
 from tests.helpers.events import load_event
 from tests.helpers.lambda_context import lambda_context
 from tests.helpers.tokens import Issuer
-
-
-@pytest.fixture
-def issuer(monkeypatch: pytest.MonkeyPatch) -> Iterator[Issuer]:
-    issuer = Issuer()
-    with issuer.serve_jwks() as jwks_url:
-        monkeypatch.setenv("CLAWLINE_JWKS_URL", jwks_url)
-        monkeypatch.setenv("CLAWLINE_JWT_ISSUER", issuer.issuer)
-        monkeypatch.setenv("CLAWLINE_JWT_AUDIENCE", issuer.audience)
-        monkeypatch.setenv("CLAWLINE_JWT_ALGORITHMS", "RS256")
-        composition.reset()
-        authorizer.verifier.cache_clear()
-        yield issuer
-    composition.reset()
-    authorizer.verifier.cache_clear()
 
 
 def http_event(token: str | None) -> dict[str, Any]:

@@ -14,24 +14,10 @@ from fastapi.testclient import TestClient
 
 from clawline import composition
 from clawline.observability import logger
-from tests.functional.conftest import Stack, moto_server, stack, template  # noqa: F401 - fixtures re-exported
+from tests.functional.conftest import Stack, issuer, moto_server, stack, template  # noqa: F401 - fixtures re-exported
 from tests.helpers.events import load_event
 from tests.helpers.lambda_context import lambda_context
 from tests.helpers.tokens import Issuer
-
-
-@pytest.fixture
-def issuer(monkeypatch: pytest.MonkeyPatch) -> Iterator[Issuer]:
-    """An RS256 issuer whose JWKS is served on loopback; the functions are configured to trust it."""
-    issuer = Issuer()
-    with issuer.serve_jwks() as jwks_url:
-        monkeypatch.setenv("CLAWLINE_JWKS_URL", jwks_url)
-        monkeypatch.setenv("CLAWLINE_JWT_ISSUER", issuer.issuer)
-        monkeypatch.setenv("CLAWLINE_JWT_AUDIENCE", issuer.audience)
-        monkeypatch.setenv("CLAWLINE_JWT_ALGORITHMS", "RS256")
-        composition.reset()
-        yield issuer
-    composition.reset()
 
 
 @pytest.fixture
