@@ -9,10 +9,12 @@ import threading
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import boto3
+
+from tests.helpers.loopback import serve
 
 
 def client(service: str, endpoint: str) -> Any:
@@ -69,11 +71,5 @@ def serve_recorder(recorder: Recorder) -> Iterator[str]:
             self.end_headers()
             self.wfile.write(b"{}")
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(Handler) as url:
+        yield url

@@ -10,16 +10,17 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from joserfc import jwt
 from joserfc.jwk import RSAKey
+
+from tests.helpers.loopback import serve
 
 ISSUER = "https://issuer.clawline.test/"
 AUDIENCE = "clawline"
@@ -66,14 +67,8 @@ class Issuer:
                 self.end_headers()
                 self.wfile.write(body)
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
-        finally:
-            server.shutdown()
-            server.server_close()
+        with serve(Handler) as url:
+            yield f"{url}/.well-known/jwks.json"
 
 
 # ----- attacker-shaped tokens ----------------------------------------------------------------------------------

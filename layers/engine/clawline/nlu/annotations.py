@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
@@ -96,3 +97,15 @@ def parse_annotated(example: str) -> AnnotatedExample:
         cursor = match.end()
     parts.append(example[cursor:])
     return AnnotatedExample(text="".join(parts), entities=entities)
+
+
+def split_examples(intents: Mapping[str, Sequence[str]]) -> tuple[dict[str, list[str]], list[Annotation]]:
+    """Plain-text examples per intent, and every entity annotation found in them."""
+    plain: dict[str, list[str]] = {}
+    annotations: list[Annotation] = []
+    for intent, examples in intents.items():
+        for example in examples:
+            parsed = parse_annotated(example)
+            plain.setdefault(intent, []).append(parsed.text)
+            annotations.extend(parsed.entities)
+    return plain, annotations

@@ -22,7 +22,7 @@ from typing import Literal, Protocol
 import numpy as np
 
 from clawline.errors import InvalidInputError
-from clawline.nlu.annotations import Annotation, parse_annotated
+from clawline.nlu.annotations import parse_annotated, split_examples
 from clawline.nlu.entities import EntitiesSpec, EntityExtractor
 from clawline.nlu.features import F32
 from clawline.nlu.linear import OOS_LABEL, LinearModel, peek_header
@@ -98,18 +98,6 @@ class NluEngine:
             ranking=ranking,
             entities=self.extractor.extract(text),
         )
-
-
-def split_examples(intents: Mapping[str, Sequence[str]]) -> tuple[dict[str, list[str]], list[Annotation]]:
-    """Plain-text examples per intent, and every entity annotation found in them."""
-    plain: dict[str, list[str]] = {}
-    annotations: list[Annotation] = []
-    for intent, examples in intents.items():
-        for example in examples:
-            parsed = parse_annotated(example)
-            plain.setdefault(intent, []).append(parsed.text)
-            annotations.extend(parsed.entities)
-    return plain, annotations
 
 
 def train_artifact(

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clawline.nlu.annotations import Annotation, parse_annotated
+from clawline.nlu.annotations import parse_annotated, split_examples
 from clawline.nlu.entities import EntitiesSpec, LookupEntity, RegexEntity
 from clawline.nlu.linear import OOS_LABEL
 from clawline.nlu.training import IntentData
@@ -120,13 +120,7 @@ def _bot(raw: Mapping[str, Any]) -> NluDataset:
 
 def _annotated(intents: Mapping[str, Sequence[str]], oos: Sequence[str], spec: EntitiesSpec) -> NluDataset:
     """Strip annotations from examples; their values join the spec's lookup tables."""
-    plain: dict[str, list[str]] = {}
-    annotations: list[Annotation] = []
-    for intent, examples in intents.items():
-        for example in examples:
-            parsed = parse_annotated(example)
-            plain.setdefault(intent, []).append(parsed.text)
-            annotations.extend(parsed.entities)
+    plain, annotations = split_examples(intents)
     return NluDataset(train=IntentData.from_intents(plain, oos), entities=spec.with_annotations(annotations))
 
 
