@@ -256,6 +256,21 @@ def _row(r: dict) -> str:
     )
 
 
+def _ratios(rows: list[dict]) -> list[str]:
+    """Each backend's median parse time against the scikit-learn baseline measured in the same run."""
+    baseline = next((r for r in rows if r["backend"].startswith("baseline")), None)
+    if baseline is None:
+        return []
+    parts = [
+        f"{r['backend']} {baseline['p50_ms'] / r['p50_ms']:.1f}x faster"
+        if r["p50_ms"] <= baseline["p50_ms"]
+        else f"{r['backend']} {r['p50_ms'] / baseline['p50_ms']:.1f}x slower"
+        for r in rows
+        if r is not baseline
+    ]
+    return [f"Median per-query time against the baseline in this run: {'; '.join(parts)}.", ""]
+
+
 def main() -> None:
     load_before = os.getloadavg()[0]
     data = json.loads(DATA.read_text(encoding="utf-8"))
@@ -292,6 +307,7 @@ def render(rows: list[dict], load_before: float, load_after: float) -> str:
         "|---|---|---|---|---|---|---|---|---|",
         *(_row(r) for r in rows),
         "",
+        *_ratios(rows),
         "How it was measured:",
         "- Accuracy: 150-way = top in-scope intent, no threshold; at threshold = rejected in-scope messages count "
         "as wrong; OOS recall = share of `oos_test` rejected (by the threshold or the out-of-scope class).",

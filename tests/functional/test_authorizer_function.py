@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -75,3 +80,31 @@ def test_jwks_is_fetched_once_across_warm_invocations(issuer: Issuer) -> None:
     for _ in range(20):
         assert invoke(http_event(issuer.token()))["isAuthorized"] is True
     assert issuer.jwks_fetches == 1
+
+
+COLD_START = """
+import json, sys
+from tests.helpers.lambda_context import lambda_context
+import authorizer
+event = json.loads(sys.argv[1])
+result = authorizer.handler(event, lambda_context("clawline-authorizer"))
+heavy = ("clawline.composition", "clawline.engine", "clawline.nlu.features", "numpy", "fastapi")
+heavy = [m for m in heavy if m in sys.modules]
+print(json.dumps({"result": result, "heavy": heavy}))
+"""
+
+
+def test_a_cold_authorizer_verifies_a_token_without_loading_the_engine(issuer: Issuer) -> None:
+    # Its own process: this test session has long since imported the engine.
+    root = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k.startswith("CLAWLINE_") or k in {"PATH", "HOME"}}
+    env["PYTHONPATH"] = os.pathsep.join(str(root / p) for p in (".", "functions/authorizer", "layers/engine"))
+    env.update(AWS_DEFAULT_REGION="us-east-1", POWERTOOLS_TRACE_DISABLED="true", POWERTOOLS_METRICS_NAMESPACE="Test")
+    event = json.dumps(http_event(issuer.token("carol")))
+    run = subprocess.run(
+        [sys.executable, "-c", COLD_START, event], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    assert report["result"] == {"isAuthorized": True, "context": {"sub": "carol", "scope": ""}}
+    assert report["heavy"] == []

@@ -43,6 +43,6 @@ def build_verifier(cfg: Settings) -> JwtVerifier:
 
 @cache
 def verifier() -> JwtVerifier:
-    from clawline import composition
-
-    return build_verifier(composition.settings())
+    # Settings straight from the environment, not through ``clawline.composition``: that module imports the
+    # engine (NLU, numpy, the rule compiler), which the authorizer never needs and must not pay for at cold start.
+    return build_verifier(Settings.from_environ())

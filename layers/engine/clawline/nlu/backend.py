@@ -69,7 +69,6 @@ class NluEngine:
         self.max_text_chars = max_text_chars
         labels = list(model.labels)
         self._oos = labels.index(OOS_LABEL) if OOS_LABEL in labels else -1
-        self._in_scope = np.array([i for i, label in enumerate(labels) if i != self._oos], dtype=np.int64)
         self._labels = labels
 
     def parse(self, text: str) -> NluResult:
@@ -81,18 +80,18 @@ class NluEngine:
             # Nothing a model could read (empty, punctuation, emoji only); entities may still be there.
             return NluResult(intent=None, confidence=0.0, entities=self.extractor.extract(text))
         probs = self.model.probabilities(text)
-        best = int(np.argmax(probs))
-        in_scope = probs[self._in_scope]
-        order = np.argsort(-in_scope, kind="stable")[:RANKING_SIZE].tolist()
-        scores = in_scope[order].tolist()
-        # Values built here are valid by construction: skip pydantic's validation on the hot path.
+        # One stable sort over every class, the out-of-scope class included: its first entry is the argmax,
+        # and dropping the out-of-scope class from it leaves the in-scope ranking in the same order.
+        order = np.argsort(-probs, kind="stable")[: RANKING_SIZE + 1].tolist()
+        labels, oos = self._labels, self._oos
         ranking = [
-            IntentScore.model_construct(intent=self._labels[self._in_scope[i]], confidence=c)
-            for i, c in zip(order, scores, strict=True)
-        ]
+            IntentScore(intent=labels[i], confidence=c)
+            for i, c in zip(order, probs[order].tolist(), strict=True)
+            if i != oos
+        ][:RANKING_SIZE]
         top = ranking[0]
-        accepted = best != self._oos and top.confidence >= self.model.threshold
-        return NluResult.model_construct(
+        accepted = order[0] != oos and top.confidence >= self.model.threshold
+        return NluResult(
             intent=top.intent if accepted else None,
             confidence=top.confidence,
             ranking=ranking,
