@@ -81,7 +81,7 @@ def test_builtins_can_be_turned_off():
 
 
 def test_invalid_regex_is_rejected_when_the_spec_is_built():
-    with pytest.raises(ValueError, match="invalid regex"):
+    with pytest.raises(ValueError, match="invalid regular expression"):
         RegexEntity(name="x", patterns=["(unclosed"])
 
 

@@ -5,11 +5,21 @@ A bot is ``bots/<name>/bot.yaml`` (plus the files it ``include``s). See docs/bot
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    field_validator,
+)
+
+from clawline.regexes import check_patterns
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
@@ -67,21 +77,11 @@ class Intent(_Model):
 
 class EntityDefinition(_Model):
     #: Regular expressions (Python ``re`` syntax) whose match is the entity's value.
-    regex: list[Text] = []
+    regex: Annotated[list[Text], AfterValidator(check_patterns)] = []
     #: Known values, matched as whole words, case-insensitively.
     lookup: list[Text] = []
     #: Canonical value -> other spellings, which are extracted as the canonical value.
     synonyms: dict[Text, list[Text]] = {}
-
-    @field_validator("regex")
-    @classmethod
-    def _patterns_compile(cls, patterns: list[str]) -> list[str]:
-        for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from exc
-        return patterns
 
 
 class SlotType(StrEnum):

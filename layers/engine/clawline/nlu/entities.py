@@ -19,12 +19,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from clawline.messages import Entity
 from clawline.nlu.annotations import Annotation
 from clawline.nlu.builtins import Builtin, find_builtins
+from clawline.regexes import Patterns
 
 
 class RegexEntity(BaseModel):
@@ -34,18 +36,8 @@ class RegexEntity(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1, max_length=64)
-    patterns: list[str] = Field(min_length=1)
+    patterns: Annotated[Patterns, Field(min_length=1)]
     ignore_case: bool = True
-
-    @field_validator("patterns")
-    @classmethod
-    def _compiles(cls, patterns: list[str]) -> list[str]:
-        for pattern in patterns:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"invalid regex {pattern!r}: {exc}") from exc
-        return patterns
 
 
 class LookupEntity(BaseModel):
