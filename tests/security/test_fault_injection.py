@@ -40,23 +40,13 @@ INJECTED = "x-clawline-fault-injected"
 
 PLUGIN = '''
 import asyncio
-from pydantic import BaseModel
-from clawline.plugins.base import PluginResult
+from clawline.plugins.base import BasePlugin, PluginResult
 
 
-class Lookup:
+class Lookup(BasePlugin):
     """Answers at once, except for "slow" messages, where it hangs past its 30 ms budget."""
 
     name = "lookup"
-
-    class Config(BaseModel):
-        pass
-
-    def __init__(self, config):
-        pass
-
-    async def setup(self):
-        pass
 
     async def action(self, ctx, params):
         if ctx.message.text.startswith("slow"):

@@ -24,39 +24,20 @@ from tests.security.conftest import emf_metrics
 
 PLUGINS = '''
 import asyncio
-from pydantic import BaseModel
-from clawline.plugins.base import PluginResult
+from clawline.plugins.base import BasePlugin, PluginResult
 
 
-class Raiser:
+class Raiser(BasePlugin):
     name = "raiser"
-
-    class Config(BaseModel):
-        pass
-
-    def __init__(self, config):
-        pass
-
-    async def setup(self):
-        pass
 
     async def action(self, ctx, params):
         raise RuntimeError("plugin bug")
 
 
-class Spinner:
+class Spinner(BasePlugin):
     """Never finishes on its own: only the time budget ends it."""
 
     name = "spinner"
-
-    class Config(BaseModel):
-        pass
-
-    def __init__(self, config):
-        pass
-
-    async def setup(self):
-        pass
 
     async def action(self, ctx, params):
         while True:

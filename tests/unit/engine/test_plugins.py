@@ -18,7 +18,7 @@ from .helpers import BASE, FIXED_NOW, ScriptedNlu, make_engine, say, write_bot
 PLUGIN_CODE = '''
 import asyncio
 from pydantic import BaseModel
-from clawline.plugins.base import PluginResult
+from clawline.plugins.base import BasePlugin, PluginResult
 
 EVENTS = {}
 
@@ -44,52 +44,25 @@ class Greeter:
         )
 
 
-class Broken:
+class Broken(BasePlugin):
     name = "broken"
-
-    class Config(BaseModel):
-        pass
-
-    def __init__(self, config):
-        pass
-
-    async def setup(self):
-        pass
 
     async def action(self, ctx, params):
         raise RuntimeError("boom")
 
 
-class Slow:
+class Slow(BasePlugin):
     name = "slow"
-
-    class Config(BaseModel):
-        pass
-
-    def __init__(self, config):
-        pass
-
-    async def setup(self):
-        pass
 
     async def action(self, ctx, params):
         await asyncio.sleep(5)
         return PluginResult()
 
 
-class Waiter:
+class Waiter(BasePlugin):
     """Finishes only when Setter ran: proves the two run concurrently (sequentially it would time out)."""
 
     name = "waiter"
-
-    class Config(BaseModel):
-        pass
-
-    def __init__(self, config):
-        pass
-
-    async def setup(self):
-        pass
 
     async def action(self, ctx, params):
         event = EVENTS.setdefault(ctx.message.message_id, asyncio.Event())
@@ -97,17 +70,8 @@ class Waiter:
         return PluginResult(data={"waited": True})
 
 
-class Setter:
+class Setter(BasePlugin):
     name = "setter"
-
-    class Config(BaseModel):
-        pass
-
-    def __init__(self, config):
-        pass
-
-    async def setup(self):
-        pass
 
     async def action(self, ctx, params):
         EVENTS.setdefault(ctx.message.message_id, asyncio.Event()).set()
@@ -132,14 +96,8 @@ class Moderator:
         return PluginResult(data={"clean": True})
 
 
-class FailsSetup:
+class FailsSetup(BasePlugin):
     name = "fails_setup"
-
-    class Config(BaseModel):
-        pass
-
-    def __init__(self, config):
-        pass
 
     async def setup(self):
         raise ConnectionError("no network")
@@ -174,17 +132,8 @@ class Auditor:
         SEEN.append((ctx.message.text, reply.texts))
 
 
-class SyncHook:
+class SyncHook(BasePlugin):
     name = "sync_hook"
-
-    class Config(BaseModel):
-        pass
-
-    def __init__(self, config):
-        pass
-
-    async def setup(self):
-        pass
 
     def action(self, ctx, params):
         return PluginResult()

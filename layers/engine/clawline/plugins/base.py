@@ -9,7 +9,7 @@ A plugin is a class with a ``name``, a pydantic ``Config`` model, a constructor 
 
 Examples
 --------
->>> from pydantic import BaseModel
+>>> from pydantic import BaseModel, ConfigDict
 >>> class Echo:
 ...     name = "echo"
 ...     class Config(BaseModel):
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from clawline.conversation import Turn
 from clawline.messages import Action, InboundMessage, Reply
@@ -79,6 +79,33 @@ class Plugin(Protocol):
     Config: ClassVar[type[BaseModel]]
 
     async def setup(self) -> None: ...
+
+
+class BasePlugin:
+    """An optional base class for a plugin with nothing to configure or prepare.
+
+    It gives the empty ``Config`` (unknown keys are errors), a constructor that keeps the config as
+    ``self.config``, and a ``setup`` that does nothing; a subclass sets ``name`` and writes its hooks, and may
+    override any of the three. Plugins do not have to inherit from it: the protocol is what is checked.
+
+    >>> class Echo(BasePlugin):
+    ...     name = "echo"
+    ...     async def action(self, ctx: TurnContext, params: Mapping[str, Any]) -> PluginResult:
+    ...         return PluginResult(replies=[ctx.message.text])
+    >>> isinstance(Echo(Echo.Config()), Plugin)
+    True
+    """
+
+    name: ClassVar[str]
+
+    class Config(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+    def __init__(self, config: BaseModel) -> None:
+        self.config = config
+
+    async def setup(self) -> None:
+        return None
 
 
 class BeforeNlu(Protocol):
