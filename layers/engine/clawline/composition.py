@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from clawline.aws import client
 from clawline.channels.connections import DynamoDBConnectionStore
-from clawline.engine import Engine, load_engine
+from clawline.engine import Engine, load_engine, nlu_factory
 from clawline.settings import Settings
 from clawline.store.dynamodb import DynamoDBConversationStore
 from clawline.turns import TurnRunner
@@ -94,7 +94,13 @@ def rate_limiter() -> RateLimiter:
 @cache
 def engine() -> Engine:
     cfg = settings()
-    return load_engine(cfg.bot_path, conversation_store(), window=cfg.conversation_window)
+    model_dir = Path(cfg.nlu_model_dir) if cfg.nlu_model_dir else None
+    return load_engine(
+        cfg.bot_path,
+        conversation_store(),
+        window=cfg.conversation_window,
+        nlu_factory=nlu_factory(cfg.nlu_backend, model_dir),
+    )
 
 
 @cache

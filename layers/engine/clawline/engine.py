@@ -20,18 +20,19 @@ Examples
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 from clawline.bot import models
 from clawline.bot.compiled import Bot
 from clawline.bot.models import Mode, SlotType
 from clawline.conversation import ConversationState, Turn
-from clawline.errors import ConflictError
+from clawline.errors import ConfigurationError, ConflictError
 from clawline.messages import Action, InboundMessage, OutboundMessage, Reply
 from clawline.nlu.types import NluBackend, NluResult
 from clawline.observability import MetricName, count, logger
@@ -40,7 +41,16 @@ from clawline.plugins.runner import HookOutcome, PluginRunner
 from clawline.ports import ConversationStore
 from clawline.rules.compiler import CompiledRule, Scope
 
-__all__ = ["Bot", "Engine", "NluFactory", "default_nlu_factory", "load_engine", "nlu_inputs"]
+__all__ = [
+    "Bot",
+    "Engine",
+    "NluFactory",
+    "build_nlu",
+    "default_nlu_factory",
+    "load_engine",
+    "nlu_factory",
+    "nlu_inputs",
+]
 
 #: Builds the NLU backend for a bot (None: the bot has no NLU). Injected by tests and the composition root.
 NluFactory = Callable[[Bot], NluBackend | None]
@@ -80,6 +90,20 @@ def nlu_inputs(definition: models.BotDefinition) -> dict[str, Any]:
 def default_nlu_factory(bot: Bot) -> NluBackend | None:
     """The trained classifier (``clawline.nlu``) when it is installed, else the keyword backend; None for a bot
     without intents or entities. A trained artifact in ``<bot>/model/nlu.npz`` is used when it matches."""
+    return build_nlu(bot)
+
+
+def nlu_factory(backend: Literal["linear", "embedding"] = "linear", model_dir: Path | None = None) -> NluFactory:
+    """An ``NluFactory`` for the configured backend (``Settings.nlu_backend``)."""
+    return functools.partial(build_nlu, backend=backend, model_dir=model_dir)
+
+
+def build_nlu(
+    bot: Bot, *, backend: Literal["linear", "embedding"] = "linear", model_dir: Path | None = None
+) -> NluBackend | None:
+    """The bot's NLU backend. ``embedding`` uses ``<bot>/model/nlu-embedding.npz`` when it matches the bot and
+    the encoder, and needs onnxruntime and the model directory: without them it is a ``ConfigurationError``
+    naming what is missing, never a silent fall-back to another classifier."""
     d = bot.definition
     if not d.intents and not d.entities:
         return None
@@ -89,14 +113,24 @@ def default_nlu_factory(bot: Bot) -> NluBackend | None:
 
         inputs = nlu_inputs(d)
     except ImportError:
+        if backend == "embedding":
+            raise ConfigurationError("the embedding NLU backend needs numpy (clawline.nlu) in the layer") from None
         from clawline.bot.keyword_nlu import KeywordBackend
 
         return KeywordBackend({name: list(i.examples) for name, i in d.intents.items()}, d.entities)
-    artifact = bot.directory / "model" / "nlu.npz" if bot.directory is not None else None
-    backend: NluBackend = build_backend(
-        **inputs, artifact_path=artifact if artifact is not None and artifact.is_file() else None
+    name = "nlu-embedding.npz" if backend == "embedding" else "nlu.npz"
+    artifact = bot.directory / "model" / name if bot.directory is not None else None
+    if backend == "embedding":
+        from clawline.nlu.embedding import require_encoder
+
+        require_encoder(model_dir)
+    built: NluBackend = build_backend(
+        **inputs,
+        artifact_path=artifact if artifact is not None and artifact.is_file() else None,
+        backend=backend,
+        embedding_model_dir=model_dir,
     )
-    return backend
+    return built
 
 
 def load_engine(

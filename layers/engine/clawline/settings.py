@@ -56,6 +56,11 @@ class Settings(BaseModel):
     rate_limit_table: str | None = None
     rate_limit_capacity: int = Field(default=20, ge=0, le=100_000)
     rate_limit_per_second: float = Field(default=1.0, ge=0, le=10_000)
+    #: NLU classifier: ``linear`` (numpy only, in the engine layer) or ``embedding`` (onnxruntime and the
+    #: sentence-embedding model from the NLU embedding layer; the template sets it when that layer is attached).
+    nlu_backend: Literal["linear", "embedding"] = "linear"
+    #: The embedding model's directory (default: /opt/clawline-nlu/minilm in Lambda, build/nlu/minilm locally).
+    nlu_model_dir: str | None = None
     #: Encryption of stored message text and slots: ``none``, ``kms`` (envelope) or ``fernet``.
     encryption: Literal["none", "kms", "fernet"] = "none"
     kms_key_arn: str | None = None

@@ -98,9 +98,7 @@ class TurnRunner:
             ) from exc
         except IdempotencyPersistenceLayerError as exc:
             # The idempotency table itself failed (throttled past the SDK's retries): transient, retry later.
-            raise RetryableError(
-                "storage is busy, try again", details={"message_id": message.message_id}
-            ) from exc
+            raise RetryableError("storage is busy, try again", details={"message_id": message.message_id}) from exc
         return result
 
     def _run(self, message: InboundMessage) -> Reply:

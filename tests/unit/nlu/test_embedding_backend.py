@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +14,14 @@ import pytest
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-from clawline.nlu.backend import build_backend  # noqa: E402
+from pydantic import ValidationError  # noqa: E402
+
+from clawline.bot.compiled import Bot  # noqa: E402
+from clawline.engine import nlu_factory  # noqa: E402
+from clawline.errors import ConfigurationError  # noqa: E402
+from clawline.nlu.backend import NluEngine, build_backend  # noqa: E402
 from clawline.nlu.embedding import EmbeddingModel, SentenceEncoder  # noqa: E402
+from clawline.settings import Settings  # noqa: E402
 
 from .conftest import BANK_BOT  # noqa: E402
 
@@ -147,3 +154,54 @@ def test_embedding_backend_trains_saves_and_reloads_behind_the_same_interface(mo
     )
     assert again.source == "artifact"
     assert np.allclose(again.model.probabilities("block my card"), model.probabilities("block my card"))
+
+
+def _write_bot(directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    intents = "\n".join(
+        f"  {name}:\n    examples:\n" + "\n".join(f"      - {json.dumps(e)}" for e in examples)
+        for name, examples in BANK_BOT.items()
+    )
+    (directory / "bot.yaml").write_text(
+        f"name: bank\nsettings: {{mode: nlu}}\nintents:\n{intents}\nresponses:\n  fallback: [\"Sorry?\"]\n",
+        encoding="utf-8",
+    )
+    return directory
+
+
+def test_the_configured_embedding_backend_is_what_the_engine_uses(model_dir: Path, tmp_path):
+    bot = Bot.load(_write_bot(tmp_path / "bank"))
+    nlu = nlu_factory("embedding", model_dir)(bot)
+    assert isinstance(nlu, NluEngine) and isinstance(nlu.model, EmbeddingModel)
+    assert nlu.model.encoder.model_dir == model_dir
+    # A head saved next to the bot is loaded instead of trained, as nlu.npz is for the default backend.
+    nlu.model.save(tmp_path / "bank" / "model" / "nlu-embedding.npz")
+    again = nlu_factory("embedding", model_dir)(bot)
+    assert isinstance(again, NluEngine) and again.source == "artifact"
+
+
+def test_a_head_trained_with_another_encoder_is_retrained_not_an_error(model_dir: Path, tmp_path):
+    bot = Bot.load(_write_bot(tmp_path / "bank"))
+    nlu = nlu_factory("embedding", model_dir)(bot)
+    assert isinstance(nlu, NluEngine)
+    artifact = tmp_path / "bank" / "model" / "nlu-embedding.npz"
+    nlu.model.save(artifact)
+    other = tmp_path / "other-model"
+    shutil.copytree(model_dir, other)
+    manifest = json.loads((other / "manifest.json").read_text(encoding="utf-8"))
+    (other / "manifest.json").write_text(json.dumps({**manifest, "sha256": "0" * 64}), encoding="utf-8")
+    again = nlu_factory("embedding", other)(bot)
+    assert isinstance(again, NluEngine) and again.source == "memory"
+
+
+def test_the_embedding_backend_without_its_model_is_a_configuration_error_naming_the_files(tmp_path):
+    bot = Bot.load(_write_bot(tmp_path / "bank"))
+    with pytest.raises(ConfigurationError, match=r"model\.onnx, vocab\.txt, manifest\.json in .*empty"):
+        nlu_factory("embedding", tmp_path / "empty")(bot)
+
+
+def test_the_backend_is_chosen_by_the_environment_and_checked():
+    assert Settings.from_environ({}).nlu_backend == "linear"
+    assert Settings.from_environ({"CLAWLINE_NLU_BACKEND": "embedding"}).nlu_backend == "embedding"
+    with pytest.raises(ValidationError, match="nlu_backend"):
+        Settings.from_environ({"CLAWLINE_NLU_BACKEND": "bert"})

@@ -39,6 +39,26 @@ def default_model_dir() -> Path:
     return MODEL_DIRS[-1]
 
 
+def require_encoder(model_dir: Path | None = None) -> Path:
+    """The model directory this backend will use, or a ``ConfigurationError`` saying what is missing."""
+    from clawline.errors import ConfigurationError
+
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        raise ConfigurationError(
+            "the embedding NLU backend needs onnxruntime: attach the NLU embedding layer (docs/deploy.md)"
+        ) from None
+    directory = model_dir or default_model_dir()
+    missing = [name for name in ("model.onnx", "vocab.txt", "manifest.json") if not (directory / name).is_file()]
+    if missing:
+        raise ConfigurationError(
+            f"the embedding NLU backend needs {', '.join(missing)} in {directory}: attach the NLU embedding layer, "
+            "or build the model with tools/nlu/build_minilm_onnx.py (docs/nlu.md)"
+        )
+    return directory
+
+
 class SentenceEncoder:
     """Text -> unit-length sentence embedding, with onnxruntime on the CPU."""
 
@@ -217,5 +237,8 @@ def build_embedding_model(
     if artifact_path is not None:
         header = peek_header(artifact_path)
         if header is not None and header.get("meta", {}).get("fingerprint") == expected:
-            return EmbeddingModel.load(artifact_path, encoder=encoder), "artifact"
+            try:
+                return EmbeddingModel.load(artifact_path, encoder=encoder), "artifact"
+            except ValueError:
+                pass  # trained with another encoder (the layer's model changed): train the head again
     return train_embedding_model(intents, oos_examples, seed=seed, encoder=encoder), "memory"
