@@ -1,9 +1,10 @@
 """Cold import time of each function's handler module from the `sam build` output, on python3.13.
 
-Each sample is a fresh ``python3.13 -S`` process laid out as in Lambda (the function folder first, then /opt/python
-assembled from the layers) that imports the handler module once. "With bytecode" uses the .pyc files the build
-ships; "without" points ``PYTHONPYCACHEPREFIX`` at an empty folder and sets ``PYTHONDONTWRITEBYTECODE``, which is
-what a read-only code folder without .pyc files costs on every cold start. Also reports artifact sizes.
+Each sample is a fresh ``python3.13 -S`` process laid out as in Lambda (the function folder first, then
+/opt/python assembled from the layers, and Lambda's own environment variables) that imports the handler module
+once. "With bytecode" uses the .pyc files the build ships; "without" points ``PYTHONPYCACHEPREFIX`` at an empty
+folder and sets ``PYTHONDONTWRITEBYTECODE``, which is what a read-only code folder without .pyc files costs on
+every cold start. Also reports artifact sizes.
 """
 
 from __future__ import annotations
@@ -35,7 +36,16 @@ def import_ms(
     python: Path, function_dir: Path, layout: LambdaLayout, module: str, *, bytecode: bool
 ) -> tuple[float, float]:
     """(CPU ms, wall ms) of one cold import. CPU time is what a busy machine distorts least."""
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{function_dir}:{layout.opt / 'python'}", "AWS_REGION": "us-east-1"}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": f"{function_dir}:{layout.opt / 'python'}",
+        "AWS_REGION": "us-east-1",
+        # What Lambda sets: the X-Ray SDK reads LAMBDA_TASK_ROOT and, outside Lambda, builds a sampler with a
+        # botocore X-Ray client at import (about 300 ms) that a deployed function never builds.
+        "LAMBDA_TASK_ROOT": str(function_dir),
+        "AWS_LAMBDA_FUNCTION_NAME": f"clawline-{module}",
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+    }
     with tempfile.TemporaryDirectory() as empty:
         if not bytecode:
             env.update({"PYTHONPYCACHEPREFIX": empty, "PYTHONDONTWRITEBYTECODE": "1"})
@@ -90,11 +100,13 @@ def main() -> None:
         [
             "### Cold import of each function (python3.13, `sam build` output, x86_64)",
             "",
-            f"Median of {RUNS} fresh `python3.13 -S` processes importing the handler module with the function folder "
-            "and the layers laid out as in Lambda (`tests/package/runtime.py`). Without bytecode = no .pyc and "
-            "nowhere to write one (Lambda's code folders are read-only). CPU ms is the import's process time, which "
-            "a busy machine distorts least; wall ms is what a cold start waits here. Run by "
-            f"`python -m bench coldstart`; 2 cores, 1-minute load average at the end: {load:.1f} (shared machine).",
+            f"Median of {RUNS} fresh `python3.13 -S` processes importing the handler module with the function "
+            "folder and the layers laid out as in Lambda (`tests/package/runtime.py`) and Lambda's "
+            "`LAMBDA_TASK_ROOT`, `AWS_LAMBDA_FUNCTION_NAME` and `AWS_EXECUTION_ENV` set (the X-Ray SDK takes its "
+            "Lambda path). Without bytecode = no .pyc and nowhere to write one (Lambda's code folders are "
+            "read-only). CPU ms is the import's process time, which a busy machine distorts least; wall ms is what "
+            f"a cold start waits here. Run by `python -m bench coldstart`; 2 cores, 1-minute load average at the "
+            f"end: {load:.1f} (shared machine).",
             "",
             "| function | module | CPU ms, bytecode | CPU ms, none | slower | wall ms, bytecode | wall ms, none |",
             "|---|---|---:|---:|---:|---:|---:|",

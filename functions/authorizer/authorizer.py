@@ -13,6 +13,10 @@ from clawline.auth.jwt_verifier import Principal, bearer_token
 from clawline.errors import AuthenticationError, ClawlineError
 from clawline.observability import MetricName, count, logger, metrics, tracer
 
+# Only http.client (the JWKS fetch): patching botocore would import it, and the authorizer makes no AWS call
+# unless it reads an HS256 secret (once per cold start and max_age).
+tracer.patch(("httplib",))
+
 __all__ = ["authorize", "handler", "verifier"]
 
 

@@ -39,6 +39,9 @@ from clawline.errors import (
 from clawline.messages import Channel, Identifier, OutboundMessage
 from clawline.observability import MetricName, count, logger, metrics, tracer
 
+# Every supported library the engine and plugins may call (botocore, http.client, requests...) is traced.
+tracer.patch()
+
 
 class MessageResponse(BaseModel):
     model_config = ConfigDict(extra="forbid")

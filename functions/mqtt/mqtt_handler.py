@@ -24,6 +24,9 @@ from clawline.errors import ClawlineError, ConfigurationError, InvalidInputError
 from clawline.messages import Channel
 from clawline.observability import MetricName, count, logger, metrics, tracer
 
+# Every supported library the engine and plugins may call (botocore, http.client, requests...) is traced.
+tracer.patch()
+
 
 @cache
 def dead_letters() -> SqsDeadLetterSink:

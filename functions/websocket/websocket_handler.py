@@ -21,6 +21,9 @@ from clawline.observability import MetricName, count, logger, metrics, tracer
 
 OK = {"statusCode": 200}
 
+# Every supported library the engine and plugins may call (botocore, http.client, requests...) is traced.
+tracer.patch()
+
 
 def _authorized_principal(request_context: dict[str, Any]) -> str | None:
     authorizer = request_context.get("authorizer") or {}

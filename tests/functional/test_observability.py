@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -64,3 +68,51 @@ def test_rejected_input_is_counted_and_logs_carry_the_request_id_as_correlation_
     metrics, _ = emitted(capsys.readouterr().out)
     assert metric_values(metrics, "RejectedInput", "http") == [1.0]
     assert logger.get_correlation_id() == event["requestContext"]["requestId"]
+
+
+PATCHED = """
+import json, sys
+import {module}
+from aws_xray_sdk.core.patcher import _PATCHED_MODULES
+print(json.dumps({{"patched": sorted(_PATCHED_MODULES), "botocore": "botocore.client" in sys.modules}}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("folder", "module", "patched", "botocore"),
+    [
+        ("http", "http_app", {"botocore"}, True),
+        ("websocket", "websocket_handler", {"botocore"}, True),
+        ("mqtt", "mqtt_handler", {"botocore"}, True),
+        ("authorizer", "authorizer", {"httplib"}, False),
+    ],
+)
+def test_in_lambda_each_function_traces_its_aws_and_http_calls_and_the_authorizer_skips_botocore(
+    tmp_path: Path, folder: str, module: str, patched: set[str], botocore: bool
+) -> None:
+    """Imported as Lambda imports it (its environment variables set, so the tracer is on): which libraries X-Ray
+    patches, and whether the import loaded botocore's client machinery (~0.2 s of cold start)."""
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": os.pathsep.join(str(root / p) for p in (f"functions/{folder}", "layers/engine")),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_LAMBDA_FUNCTION_NAME": f"clawline-{folder}",
+        "LAMBDA_TASK_ROOT": str(tmp_path),
+        "HOME": str(tmp_path),
+    }
+    run = subprocess.run(
+        [sys.executable, "-c", PATCHED.format(module=module)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    assert patched <= set(report["patched"])
+    assert report["botocore"] is botocore
+    if not botocore:
+        assert report["patched"] == sorted(patched)
