@@ -67,6 +67,10 @@ def load(path: Path = TEMPLATE) -> dict[str, Any]:
     return data
 
 
+#: What ``!Ref AWS::NoValue`` resolves to: the list item or property is dropped, as CloudFormation does.
+NO_VALUE: Any = type("NoValue", (), {"__repr__": lambda self: "AWS::NoValue"})()
+
+
 @dataclass
 class Template:
     data: dict[str, Any]
@@ -110,17 +114,41 @@ class Template:
                 if name not in self.attributes:
                     raise KeyError(f"the local runtime does not know !GetAtt {name}")
                 return self.attributes[name]
+            if key == "Fn::If":
+                name, when_true, when_false = arg
+                return self.resolve(when_true if self.condition(str(name)) else when_false)
             if key == "Fn::Join":
                 return str(arg[0]).join(str(self.resolve(v)) for v in self.resolve(arg[1]))
             if key == "Fn::Split":
                 return str(self.resolve(arg[1])).split(arg[0])
         if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+            return [item for item in (self.resolve(v) for v in value) if item is not NO_VALUE]
         if isinstance(value, dict):
-            return {k: self.resolve(v) for k, v in value.items()}
+            return {k: item for k, item in ((k, self.resolve(v)) for k, v in value.items()) if item is not NO_VALUE}
         return value
 
-    def _ref(self, name: str) -> str:
+    def condition(self, name: str) -> bool:
+        """A named condition of the template, evaluated against the parameters."""
+        conditions: dict[str, Any] = self.data.get("Conditions") or {}
+        if name not in conditions:
+            raise KeyError(f"template has no condition named {name}")
+        return self._truth(conditions[name])
+
+    def _truth(self, expression: Any) -> bool:
+        ((key, arg),) = expression.items()
+        if key == "Condition":
+            return self.condition(str(arg))
+        if key == "Fn::Equals":
+            return str(self.resolve(arg[0])) == str(self.resolve(arg[1]))
+        if key == "Fn::Not":
+            return not self._truth(arg[0])
+        if key == "Fn::And":
+            return all(self._truth(a) for a in arg)
+        if key == "Fn::Or":
+            return any(self._truth(a) for a in arg)
+        raise ValueError(f"the local runtime cannot evaluate the condition function {key}")
+
+    def _ref(self, name: str) -> Any:
         pseudo = {
             "AWS::Region": "us-east-1",
             "AWS::AccountId": "123456789012",
@@ -128,6 +156,8 @@ class Template:
             "AWS::URLSuffix": "amazonaws.com",
             "AWS::StackName": "clawline-local",
         }
+        if name == "AWS::NoValue":
+            return NO_VALUE
         if name in self.refs:
             return self.refs[name]
         if name in self.parameters:

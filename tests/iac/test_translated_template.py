@@ -15,6 +15,9 @@ pytestmark = pytest.mark.iac
 #: API Gateway's integration timeout: a function must give up before the gateway does.
 INTEGRATION_TIMEOUT_SECONDS = 29
 FUNCTIONS = ("HttpFunction", "WebSocketFunction", "MqttFunction", "AuthorizerFunction")
+MESSAGE_FUNCTIONS = ("HttpFunction", "WebSocketFunction", "MqttFunction")
+#: The optional NLU embedding layer, appended to the message functions' layers when its ARN is given.
+EMBEDDING_LAYER = {"Fn::If": ["HasNluEmbeddingLayer", {"Ref": "NluEmbeddingLayerArn"}, {"Ref": "AWS::NoValue"}]}
 SENSITIVE_NAME = re.compile(r"SECRET|TOKEN|PASSWORD|KEY", re.IGNORECASE)
 REFERENCE_SUFFIXES = ("_NAME", "_ARN", "_URL")
 
@@ -127,8 +130,19 @@ def test_every_function_runs_python313_with_both_layers_tracing_and_the_arch_par
         assert props["Runtime"] == "python3.13"
         assert props["Architectures"] == [{"Ref": "Arch"}]
         assert props["TracingConfig"] == {"Mode": "Active"}
-        layers = [next(iter(referenced(layer))) for layer in props["Layers"]]
+        layers = [next(iter(referenced(layer))) for layer in props["Layers"][:2]]
         assert [layer.rstrip("0123456789abcdef") for layer in layers] == ["EngineLayer", "BotLayer"], name
+        assert props["Layers"][2:] == ([EMBEDDING_LAYER] if name in MESSAGE_FUNCTIONS else []), name
+
+
+def test_the_embedding_layer_parameter_switches_the_message_functions_to_the_embedding_classifier(
+    resources: dict[str, dict[str, Any]],
+) -> None:
+    for name in MESSAGE_FUNCTIONS:
+        props = resources[name]["Properties"]
+        assert props["MemorySize"] == {"Fn::If": ["HasNluEmbeddingLayer", 1024, 512]}, name
+        backend = props["Environment"]["Variables"]["CLAWLINE_NLU_BACKEND"]
+        assert backend == {"Fn::If": ["HasNluEmbeddingLayer", "embedding", "linear"]}, name
 
 
 def test_mqtt_failures_end_in_the_dead_letter_queue(resources: dict[str, dict[str, Any]]) -> None:

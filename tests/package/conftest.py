@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -55,10 +56,11 @@ def built_template(build: SamBuild) -> Template:
 
 
 def function_layers(template: Template, logical_id: str) -> list[str]:
-    """Logical ids of the layers a function uses, in order (Globals first, as SAM merges them)."""
+    """Logical ids of the layers this stack builds that a function uses, in order (Globals first, as SAM merges
+    them). A layer given by ARN (the optional NLU embedding layer, under ``!If``) is not one of them."""
     glob = ((template.data.get("Globals") or {}).get("Function") or {}).get("Layers") or []
     own = (template.resources[logical_id].get("Properties") or {}).get("Layers") or []
-    return [str(ref["Ref"]) for ref in [*glob, *own]]
+    return [str(ref["Ref"]) for ref in [*glob, *own] if isinstance(ref, dict) and "Ref" in ref]
 
 
 @pytest.fixture(scope="session")
@@ -181,6 +183,70 @@ class Functions:
         return self.by_id[logical_id]
 
 
+def loopback_overrides(aws: LoopbackAws, issuer: Issuer) -> dict[str, str]:
+    """What the template's references resolve to on the loopback stack."""
+    return {
+        **aws.tables,
+        "DeadLetterQueue": aws.dead_letter_queue_url,
+        "DataKey.Arn": aws.kms_key_arn,
+        "JwtIssuer": ISSUER,
+        "JwtAudience": AUDIENCE,
+        "JwksUrl": issuer.jwks_url,
+        "JwtAlgorithms": "RS256",
+    }
+
+
+def emulated_function(
+    logical_id: str,
+    build: SamBuild,
+    template: Template,
+    layout: LambdaLayout,
+    aws: LoopbackAws,
+    issuer: Issuer,
+    log_dir: Path,
+    extra_env: dict[str, str] | None = None,
+) -> EmulatedFunction:
+    """A built function, not started, with its template environment pointed at the loopback stack and ``layout``."""
+    props = template.resources[logical_id]["Properties"]
+    glob = (template.data.get("Globals") or {}).get("Function") or {}
+    task_root = build.directory / str(props["CodeUri"])
+    # What the template points at /opt, pointed at the assembled layout instead.
+    rerooted = {"CLAWLINE_BOT_PATH": str(layout.opt / "bots" / "default")}
+    env = function_environment(template, logical_id, loopback_overrides(aws, issuer), rerooted)
+    env.update(
+        {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "TZ": ":UTC",
+            "PYTHONPATH": f"{task_root}:{layout.opt / 'python'}:{install_awslambdaric()}",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL_DYNAMODB": aws.endpoint,
+            "AWS_ENDPOINT_URL_SQS": aws.endpoint,
+            "AWS_ENDPOINT_URL_KMS": aws.endpoint,
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER": aws.endpoint,
+            "AWS_ENDPOINT_URL_SSM": aws.endpoint,
+            "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": f"{aws.recorder_url}/dev",
+            "AWS_ENDPOINT_URL_IOT_DATA_PLANE": aws.recorder_url,
+            # X-Ray cannot be exercised through the emulator (no trace header reaches the runtime).
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            **(extra_env or {}),
+        }
+    )
+    return EmulatedFunction(
+        name=str(template.resolve(props.get("FunctionName", logical_id))),
+        task_root=task_root,
+        handler=str(props["Handler"]),
+        env=env,
+        timeout_seconds=int(template.resolve(props.get("Timeout", glob.get("Timeout", 3)))),
+        memory_mb=int(template.resolve(props.get("MemorySize", glob.get("MemorySize", 128)))),
+        log_path=log_dir / f"{logical_id}.log",
+    )
+
+
 @pytest.fixture(scope="session")
 def functions(
     build: SamBuild,
@@ -191,57 +257,11 @@ def functions(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Functions]:
     python313 = require_python313()
-    ric = install_awslambdaric()
     logs = tmp_path_factory.mktemp("rie-logs")
-    overrides = {
-        **aws.tables,
-        "DeadLetterQueue": aws.dead_letter_queue_url,
-        "DataKey.Arn": aws.kms_key_arn,
-        "JwtIssuer": ISSUER,
-        "JwtAudience": AUDIENCE,
-        "JwksUrl": issuer.jwks_url,
-        "JwtAlgorithms": "RS256",
-    }
-    # What the template points at /opt, pointed at the assembled layout instead.
-    rerooted = {"CLAWLINE_BOT_PATH": str(layout.opt / "bots" / "default")}
-    glob = (built_template.data.get("Globals") or {}).get("Function") or {}
     started: dict[str, EmulatedFunction] = {}
     try:
-        for logical_id, res in built_template.of_type("AWS::Serverless::Function").items():
-            props = res["Properties"]
-            task_root = build.directory / str(props["CodeUri"])
-            env = function_environment(built_template, logical_id, overrides, rerooted)
-            env.update(
-                {
-                    "PATH": "/usr/local/bin:/usr/bin:/bin",
-                    "LANG": "C.UTF-8",
-                    "TZ": ":UTC",
-                    "PYTHONPATH": f"{task_root}:{layout.opt / 'python'}:{ric}",
-                    "AWS_ACCESS_KEY_ID": "testing",
-                    "AWS_SECRET_ACCESS_KEY": "testing",
-                    "AWS_SESSION_TOKEN": "testing",
-                    "AWS_REGION": "us-east-1",
-                    "AWS_DEFAULT_REGION": "us-east-1",
-                    "AWS_ENDPOINT_URL_DYNAMODB": aws.endpoint,
-                    "AWS_ENDPOINT_URL_SQS": aws.endpoint,
-                    "AWS_ENDPOINT_URL_KMS": aws.endpoint,
-                    "AWS_ENDPOINT_URL_SECRETS_MANAGER": aws.endpoint,
-                    "AWS_ENDPOINT_URL_SSM": aws.endpoint,
-                    "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": f"{aws.recorder_url}/dev",
-                    "AWS_ENDPOINT_URL_IOT_DATA_PLANE": aws.recorder_url,
-                    # X-Ray cannot be exercised through the emulator (no trace header reaches the runtime).
-                    "POWERTOOLS_TRACE_DISABLED": "true",
-                }
-            )
-            function = EmulatedFunction(
-                name=str(built_template.resolve(props.get("FunctionName", logical_id))),
-                task_root=task_root,
-                handler=str(props["Handler"]),
-                env=env,
-                timeout_seconds=int(built_template.resolve(props.get("Timeout", glob.get("Timeout", 3)))),
-                memory_mb=int(built_template.resolve(props.get("MemorySize", glob.get("MemorySize", 128)))),
-                log_path=logs / f"{logical_id}.log",
-            )
+        for logical_id in built_template.of_type("AWS::Serverless::Function"):
+            function = emulated_function(logical_id, build, built_template, layout, aws, issuer, logs)
             started[logical_id] = function.start(python313)
         yield Functions(started)
     finally:

@@ -37,9 +37,9 @@ _IGNORED = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 AWSLAMBDARIC = "awslambdaric==4.2.2"
 
 
-def inputs_digest() -> str:
+def inputs_digest(inputs: tuple[str, ...] = BUILD_INPUTS) -> str:
     digest = hashlib.sha256()
-    for name in BUILD_INPUTS:
+    for name in inputs:
         top = ROOT / name
         paths = [top] if top.is_file() else sorted(top.rglob("*"))
         for path in paths:
@@ -73,6 +73,9 @@ class SamBuild:
     """
 
     arch: str
+    #: Another template (the optional NLU embedding layer's) builds under its own name, from its own inputs.
+    template: str = "template.yaml"
+    inputs: tuple[str, ...] = BUILD_INPUTS
     seconds: float | None = None  # None when the previous build was reused
     log: str = ""
     digest: str = ""
@@ -80,7 +83,9 @@ class SamBuild:
 
     @property
     def parent(self) -> Path:
-        return ROOT / ".aws-sam" / "builds" / self.arch
+        if self.template == "template.yaml":
+            return ROOT / ".aws-sam" / "builds" / self.arch
+        return ROOT / ".aws-sam" / "builds" / Path(self.template).parent.name / self.arch
 
     @property
     def directory(self) -> Path:
@@ -93,12 +98,12 @@ class SamBuild:
 
     def run(self) -> SamBuild:
         sam, python313 = require_sam(), require_python313()
-        self.digest = inputs_digest()
+        self.digest = inputs_digest(self.inputs)
         with locked(self.parent.with_suffix(".lock")):
             if self.stamp.exists() and self.stamp.read_text() == self.digest:
                 return self
             shutil.rmtree(self.directory, ignore_errors=True)
-            command = [str(sam), "build", "--no-cached", "-b", str(self.directory)]
+            command = [str(sam), "build", "--no-cached", "-t", self.template, "-b", str(self.directory)]
             command += ["--parameter-overrides", f"Arch={self.arch}"]
             started = time.monotonic()
             done = subprocess.run(

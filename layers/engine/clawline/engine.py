@@ -22,6 +22,7 @@ from __future__ import annotations
 import bisect
 import functools
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -124,11 +125,21 @@ def build_nlu(
         from clawline.nlu.embedding import require_encoder
 
         require_encoder(model_dir)
+    started = time.perf_counter()
     built: NluBackend = build_backend(
         **inputs,
         artifact_path=artifact if artifact is not None and artifact.is_file() else None,
         backend=backend,
         embedding_model_dir=model_dir,
+    )
+    # Once per cold start: "memory" means the artifact was missing or stale and the model was trained just now.
+    logger.info(
+        "NLU ready",
+        extra={
+            "nlu_backend": backend,
+            "nlu_source": getattr(built, "source", "memory"),
+            "nlu_ready_ms": round((time.perf_counter() - started) * 1000, 1),
+        },
     )
     return built
 
