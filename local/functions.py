@@ -220,21 +220,23 @@ class RieFunction:
 
     def __init__(self, spec: FunctionSpec, layout: RieLayout, environment: dict[str, str]) -> None:
         self.spec = spec
-        code = layout.build_dir / spec.logical_id
+        # Absolute: the emulator runs in the function's folder, where a relative PYTHONPATH would find nothing.
+        build_dir = layout.build_dir.resolve()
+        code = build_dir / spec.logical_id
         if not code.is_dir():
             raise FileNotFoundError(f"{code} does not exist: build the functions first (make build)")
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"rie-{spec.logical_id}")
         self.port = _free_port()
         api_port = _free_port()  # every emulator needs its own runtime API port (the default, 9001, is shared)
         # /opt/python as Lambda assembles it: each built layer's python folder, in the template's layer order.
-        layers = [p / "python" for p in sorted(layout.build_dir.iterdir()) if (p / "python").is_dir()]
+        layers = [p / "python" for p in sorted(build_dir.iterdir()) if (p / "python").is_dir()]
         env = {
             **environment,
             "AWS_LAMBDA_FUNCTION_NAME": spec.name,
             "AWS_LAMBDA_FUNCTION_TIMEOUT": str(int(spec.timeout_seconds)),
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-            "PYTHONPATH": os.pathsep.join(str(p) for p in [code, *layers, *layout.extra_path]),
+            "PYTHONPATH": os.pathsep.join(str(p.resolve()) for p in [code, *layers, *layout.extra_path]),
         }
         self._process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
             [

@@ -380,12 +380,15 @@ class Runtime:
         specs = tpl.functions(self.template)
         envs = {logical_id: self._function_env(spec) for logical_id, spec in specs.items()}
         if opts.rie:
+            # awslambdaric is Lambda's own, not the artifact's: the package tests install it here for 3.13.
+            ric = tpl.ROOT / ".aws-sam" / "awslambdaric-py313"
+            if not (ric / "awslambdaric").is_dir():
+                raise FileNotFoundError(f"{ric} has no awslambdaric: run `make package` once (it installs it)")
             layout = RieLayout(
                 rie=opts.rie_binary or _default_rie(),
                 build_dir=opts.build_dir or _default_build_dir(),
                 python=opts.rie_python or _runtime_python(specs),
-                # awslambdaric is Lambda's own, not the artifact's: the package tests install it here for 3.13.
-                extra_path=[p for p in [tpl.ROOT / ".aws-sam" / "awslambdaric-py313"] if p.is_dir()],
+                extra_path=[ric],
             )
             for logical_id, spec in specs.items():
                 self.functions[logical_id] = RieFunction(spec, layout, {**self._env_snapshot(), **envs[logical_id]})
@@ -579,9 +582,13 @@ def _runtime_python(specs: dict[str, tpl.FunctionSpec]) -> str:
 
 
 def _default_build_dir() -> Path:
-    """Where `sam build` put the artifacts: the x86_64 build the package tests make, or sam's default."""
-    arch_build = tpl.ROOT / ".aws-sam" / "build-x86_64"
-    return arch_build if (arch_build / "HttpFunction").is_dir() else tpl.ROOT / ".aws-sam" / "build"
+    """Where `sam build` put the artifacts: the newest x86_64 build the package tests made
+    (`.aws-sam/builds/x86_64/<inputs digest>`), else sam's default folder (`make build ARCH=x86_64`)."""
+    builds = tpl.ROOT / ".aws-sam" / "builds" / "x86_64"
+    package_builds = [p for p in builds.glob("*") if (p / "HttpFunction").is_dir()]
+    if package_builds:
+        return max(package_builds, key=lambda p: p.stat().st_mtime)
+    return tpl.ROOT / ".aws-sam" / "build"
 
 
 def _default_rie() -> Path:

@@ -1,0 +1,41 @@
+"""`clawline dev --rie`: the `sam build` output of every function, each in its own Runtime Interface Emulator,
+answers on every protocol (a dependency missing from the layers, or a path the emulator cannot see, fails here)."""
+
+from __future__ import annotations
+
+import pytest
+
+from local.functions import RieFunction
+from local.runtime import RuntimeThread
+from tests.e2e.conftest import Device, Http, WsClient, e2e_options, texts, unique
+from tests.package.runtime import SamBuild, install_awslambdaric
+from tests.package.tools import require_python313
+
+pytestmark = pytest.mark.e2e
+
+
+def test_the_built_functions_in_the_emulator_answer_every_protocol(tmp_path, monkeypatch) -> None:
+    require_python313()
+    install_awslambdaric()
+    build = SamBuild("x86_64").run()
+    # A relative --build-dir, as a user types it: the emulator runs in each function's folder.
+    monkeypatch.chdir(build.directory.parent)
+    with RuntimeThread(e2e_options(rie=True, build_dir=build.directory.relative_to(build.directory.parent))) as rt:
+        assert sorted(name for name, f in rt.functions.items() if isinstance(f, RieFunction)) == [
+            "AuthorizerFunction",
+            "HttpFunction",
+            "MqttFunction",
+            "WebSocketFunction",
+        ]
+        sub = unique("rie")
+        assert any("Slice" in t for t in texts(Http(rt, sub).say("hi", unique("c"))))
+        ws = WsClient(rt, rt.token(sub))
+        try:
+            assert ws.say("hi")["type"] == "reply"
+        finally:
+            ws.close()
+        device = Device(rt, unique("rie-dev"))
+        try:
+            assert device.say("hi", "rie-1")["type"] == "reply"
+        finally:
+            device.close()
