@@ -14,6 +14,7 @@ from cryptography.fernet import Fernet
 from fastapi.testclient import TestClient
 
 from clawline import composition
+from clawline.messages import Channel, InboundMessage
 from clawline.security.encryption import DecryptionError, FernetCipher, KmsEnvelopeCipher
 from clawline.security.masking import mask_text
 from tests.functional.conftest import Stack
@@ -185,10 +186,7 @@ def test_s15_fernet_option_is_bound_to_the_owner_context() -> None:
         cipher.decrypt(token, {**alice, "user_id": "bob"})
 
 
-@pytest.mark.parametrize("mode", ["kms", "fernet"])
-def test_s15_stored_transcripts_are_encrypted_and_a_copy_under_another_owner_does_not_decrypt(
-    stack: Stack, kms: tuple[Any, str], monkeypatch: pytest.MonkeyPatch, mode: str
-) -> None:
+def _encryption_on(stack: Stack, kms: tuple[Any, str], monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL_KMS", stack.endpoint)
     monkeypatch.setenv("CLAWLINE_ENCRYPTION", mode)
     if mode == "kms":
@@ -199,6 +197,13 @@ def test_s15_stored_transcripts_are_encrypted_and_a_copy_under_another_owner_doe
         )
         monkeypatch.setenv("CLAWLINE_FERNET_SECRET_NAME", f"clawline/fernet-{stack.tables['StateTable']}")
     composition.reset()
+
+
+@pytest.mark.parametrize("mode", ["kms", "fernet"])
+def test_s15_stored_transcripts_are_encrypted_and_a_copy_under_another_owner_does_not_decrypt(
+    stack: Stack, kms: tuple[Any, str], monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    _encryption_on(stack, kms, monkeypatch, mode)
     invoke_mqtt(mqtt_event({"text": "my card is 4111 1111 1111 1111", "message_id": "s15"}, thing="alice-speaker"))
 
     table = stack.tables["StateTable"]
@@ -214,3 +219,29 @@ def test_s15_stored_transcripts_are_encrypted_and_a_copy_under_another_owner_doe
     with pytest.raises(DecryptionError):
         store.list_turns("alice-speaker", "bob")
     assert base64  # keep import used for readers comparing stored bytes by hand
+
+
+@pytest.mark.parametrize("mode", ["kms", "fernet"])
+def test_s15_idempotency_records_hold_the_reply_sealed_and_a_replay_still_gets_it(
+    stack: Stack, kms: tuple[Any, str], monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    _encryption_on(stack, kms, monkeypatch, mode)
+    runner = composition.turn_runner()
+    message = InboundMessage(
+        message_id="s15-replay",
+        channel=Channel.HTTP,
+        conversation_id="c-s15",
+        sender="alice",
+        text="call me on 0611223344, my card is 4111 1111 1111 1111",
+    )
+    first, fresh = runner.run_once(message)
+    assert fresh and first.entities, "the reply carries what the message held (its entities)"
+
+    raw = json.dumps(stack.dynamodb().scan(TableName=stack.tables["IdempotencyTable"])["Items"])
+    assert "4111" not in raw and "0611223344" not in raw
+    for text in (m.text for m in first.messages):
+        assert text not in raw
+
+    replayed, fresh = runner.run_once(message)
+    assert not fresh
+    assert replayed == first

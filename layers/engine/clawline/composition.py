@@ -127,7 +127,18 @@ _lambda_context: list[Any] = []
 @cache
 def turn_runner() -> TurnRunner:
     cfg = settings()
-    runner = TurnRunner(engine(), persistence_store=idempotency_store(), ttl_seconds=cfg.idempotency_ttl_seconds)
+    field_cipher = cipher()
+    sealed = None
+    if field_cipher is not None:
+        from clawline.security.idempotency import SealedReplySerializer
+
+        sealed = SealedReplySerializer(field_cipher, tenant())
+    runner = TurnRunner(
+        engine(),
+        persistence_store=idempotency_store(),
+        ttl_seconds=cfg.idempotency_ttl_seconds,
+        reply_serializer=sealed,
+    )
     if _lambda_context:
         runner.register_lambda_context(_lambda_context[0])
     return runner

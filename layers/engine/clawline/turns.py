@@ -19,6 +19,7 @@ from clawline.engine import Engine
 from clawline.errors import ConflictError, RetryableError
 from clawline.messages import InboundMessage, OutboundMessage, Reply
 from clawline.observability import MetricName, count, latency_ms, logger
+from clawline.security.idempotency import sealing_for
 from clawline.store.dynamodb import TurnAlreadyStoredError
 
 
@@ -29,7 +30,14 @@ class MessageIdReusedError(ConflictError):
 
 
 class TurnRunner:
-    def __init__(self, engine: Engine, *, persistence_store: Any | None = None, ttl_seconds: int = 3600) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        persistence_store: Any | None = None,
+        ttl_seconds: int = 3600,
+        reply_serializer: Any | None = None,
+    ) -> None:
         self.engine = engine
         self._loop = asyncio.new_event_loop()
         self._lock = threading.Lock()
@@ -52,7 +60,8 @@ class TurnRunner:
                 data_keyword_argument="message",
                 persistence_store=persistence_store,
                 config=self._config,
-                output_serializer=PydanticSerializer(Reply),
+                # The stored reply: plain JSON, or sealed like the conversation (clawline.security.idempotency).
+                output_serializer=reply_serializer or PydanticSerializer(Reply),
             )(self._run)
 
     def register_lambda_context(self, context: Any) -> None:
@@ -86,7 +95,8 @@ class TurnRunner:
         )
 
         try:
-            result: Reply = self._idempotent(message=message)
+            with sealing_for(message.sender):
+                result: Reply = self._idempotent(message=message)
         except IdempotencyValidationError as exc:
             count(MetricName.TAMPERED_REPLAY)
             raise MessageIdReusedError(
