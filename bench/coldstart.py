@@ -18,7 +18,7 @@ import zipfile
 from pathlib import Path
 
 from bench.report import update_section
-from tests.package.runtime import LambdaLayout, SamBuild
+from tests.package.runtime import BUILD_INPUTS, LambdaLayout, SamBuild
 from tests.package.tools import require_python313
 
 FUNCTIONS = {
@@ -28,6 +28,7 @@ FUNCTIONS = {
     "AuthorizerFunction": "authorizer",
 }
 LAYERS = ("EngineLayer", "BotLayer")
+EMBEDDING_TEMPLATE = "layers/nlu-embedding/template.yaml"
 RUNS = 7
 ARCH = "x86_64"  # the architecture this host can run; arm64 imports the same files
 
@@ -95,6 +96,9 @@ def main() -> None:
         for name in [*LAYERS, *FUNCTIONS]:
             unzipped, zipped = sizes(build.artifact(name))
             size_rows.append(f"| {name} | {unzipped:.2f} | {zipped:.2f} |")
+        embedding = SamBuild(ARCH, template=EMBEDDING_TEMPLATE, inputs=(*BUILD_INPUTS, "tools/nlu")).run()
+        unzipped, zipped = sizes(embedding.artifact("NluEmbeddingLayer"))
+        size_rows.append(f"| NluEmbeddingLayer (optional: onnxruntime + model) | {unzipped:.2f} | {zipped:.2f} |")
     load = os.getloadavg()[0]
     markdown = "\n".join(
         [

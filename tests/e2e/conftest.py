@@ -181,3 +181,19 @@ def drain_dead_letters(runtime: Runtime) -> list[dict[str, Any]]:
 def texts(reply: dict[str, Any]) -> list[str]:
     """The bot's texts in an HTTP body (``replies``) or a WebSocket/MQTT frame (``messages``)."""
     return [m["text"] for m in reply.get("replies", reply.get("messages", []))]
+
+
+def assert_answers_every_protocol(rt: Runtime, prefix: str) -> None:
+    """One greeting each over HTTP, WebSocket and MQTT gets the bot's reply."""
+    sub = unique(prefix)
+    assert any("Slice" in t for t in texts(Http(rt, sub).say("hi", unique("c"))))
+    ws = WsClient(rt, rt.token(sub))
+    try:
+        assert ws.say("hi")["type"] == "reply"
+    finally:
+        ws.close()
+    device = Device(rt, unique(f"{prefix}-dev"))
+    try:
+        assert device.say("hi", f"{prefix}-1")["type"] == "reply"
+    finally:
+        device.close()

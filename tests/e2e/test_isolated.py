@@ -7,7 +7,7 @@ import pytest
 
 from local.functions import ProcessFunction
 from local.runtime import RuntimeThread
-from tests.e2e.conftest import Device, Http, WsClient, e2e_options, texts, unique
+from tests.e2e.conftest import assert_answers_every_protocol, e2e_options
 
 pytestmark = pytest.mark.e2e
 
@@ -17,16 +17,5 @@ def test_functions_in_their_own_processes_answer_every_protocol_and_end_with_the
         processes = {name: f._process for name, f in rt.functions.items() if isinstance(f, ProcessFunction)}
         assert sorted(processes) == ["AuthorizerFunction", "HttpFunction", "MqttFunction", "WebSocketFunction"]
         assert len({p.pid for p in processes.values()}) == 4
-        sub = unique("iso")
-        assert any("Slice" in t for t in texts(Http(rt, sub).say("hi", unique("c"))))
-        ws = WsClient(rt, rt.token(sub))
-        try:
-            assert ws.say("hi")["type"] == "reply"
-        finally:
-            ws.close()
-        device = Device(rt, unique("iso-dev"))
-        try:
-            assert device.say("hi", "iso-1")["type"] == "reply"
-        finally:
-            device.close()
+        assert_answers_every_protocol(rt, "iso")
     assert all(p.poll() is not None for p in processes.values())

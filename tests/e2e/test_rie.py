@@ -7,14 +7,14 @@ import pytest
 
 from local.functions import RieFunction
 from local.runtime import RuntimeThread
-from tests.e2e.conftest import Device, Http, WsClient, e2e_options, texts, unique
+from tests.e2e.conftest import assert_answers_every_protocol, e2e_options
 from tests.package.runtime import SamBuild, install_awslambdaric
 from tests.package.tools import require_python313
 
 pytestmark = pytest.mark.e2e
 
 
-def test_the_built_functions_in_the_emulator_answer_every_protocol(tmp_path, monkeypatch) -> None:
+def test_the_built_functions_in_the_emulator_answer_every_protocol(monkeypatch: pytest.MonkeyPatch) -> None:
     require_python313()
     install_awslambdaric()
     build = SamBuild("x86_64").run()
@@ -27,15 +27,4 @@ def test_the_built_functions_in_the_emulator_answer_every_protocol(tmp_path, mon
             "MqttFunction",
             "WebSocketFunction",
         ]
-        sub = unique("rie")
-        assert any("Slice" in t for t in texts(Http(rt, sub).say("hi", unique("c"))))
-        ws = WsClient(rt, rt.token(sub))
-        try:
-            assert ws.say("hi")["type"] == "reply"
-        finally:
-            ws.close()
-        device = Device(rt, unique("rie-dev"))
-        try:
-            assert device.say("hi", "rie-1")["type"] == "reply"
-        finally:
-            device.close()
+        assert_answers_every_protocol(rt, "rie")
