@@ -19,7 +19,6 @@ from clawline.engine import Engine
 from clawline.errors import ConflictError, RetryableError
 from clawline.messages import InboundMessage, OutboundMessage, Reply
 from clawline.observability import MetricName, count, latency_ms, logger
-from clawline.security.idempotency import sealing_for
 from clawline.store.dynamodb import TurnAlreadyStoredError
 
 
@@ -93,6 +92,8 @@ class TurnRunner:
             IdempotencyPersistenceLayerError,
             IdempotencyValidationError,
         )
+
+        from clawline.security.idempotency import sealing_for
 
         try:
             with sealing_for(message.sender):
