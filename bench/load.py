@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import queue
 import statistics
 import threading
@@ -206,6 +207,7 @@ def main() -> None:
     from pathlib import Path
 
     ws_clients, devices, messages = 200, 200, 10
+    load_before = os.getloadavg()[0]
     port, mqtt_port, moto_port = _free_ports(3)
     # The runtime in its own process (`clawline dev --isolated`, each function in a process of its own), so the
     # 400 clients here do not compete with it for one interpreter.
@@ -271,7 +273,8 @@ process.
 
 Each function is one warm instance, so a function's turns run one after another (as on one Lambda instance)
 and latency is mostly queueing behind the other clients' turns. Each turn makes about seven DynamoDB calls to
-moto's server, which bounds the throughput; the load average of the machine at the time is in the header.
+moto's server, which bounds the throughput. 1-minute load average before the run: {load_before:.1f} on
+{os.cpu_count()} cores (the runtime, moto, the broker and the clients themselves are the rest of the load).
 """
     print(md)
     if problems:
