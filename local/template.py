@@ -67,8 +67,14 @@ def load(path: Path = TEMPLATE) -> dict[str, Any]:
     return data
 
 
-#: What ``!Ref AWS::NoValue`` resolves to: the list item or property is dropped, as CloudFormation does.
-NO_VALUE: Any = type("NoValue", (), {"__repr__": lambda self: "AWS::NoValue"})()
+class _NoValue:
+    """What ``!Ref AWS::NoValue`` resolves to: the list item or property is dropped, as CloudFormation does."""
+
+    def __repr__(self) -> str:
+        return "AWS::NoValue"
+
+
+NO_VALUE: Any = _NoValue()
 
 
 @dataclass
