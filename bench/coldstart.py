@@ -18,16 +18,9 @@ import zipfile
 from pathlib import Path
 
 from bench.report import update_section
-from tests.package.runtime import BUILD_INPUTS, LambdaLayout, SamBuild
+from tests.package.runtime import BUILD_INPUTS, FUNCTIONS, LAYERS, LambdaLayout, SamBuild
 from tests.package.tools import require_python313
 
-FUNCTIONS = {
-    "HttpFunction": "http_app",
-    "WebSocketFunction": "websocket_handler",
-    "MqttFunction": "mqtt_handler",
-    "AuthorizerFunction": "authorizer",
-}
-LAYERS = ("EngineLayer", "BotLayer")
 EMBEDDING_TEMPLATE = "layers/nlu-embedding/template.yaml"
 RUNS = 7
 ARCH = "x86_64"  # the architecture this host can run; arm64 imports the same files

@@ -33,6 +33,23 @@ from tests.package.tools import ROOT, require_python313, require_sam, rie_binary
 #: Everything `sam build` reads. A change to any of these files rebuilds.
 BUILD_INPUTS = ("template.yaml", "samconfig.toml", "packaging", "layers", "functions", "bots", "plugins")
 _IGNORED = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
+#: Each function of template.yaml and its handler module; the layers every function uses, in order.
+FUNCTIONS = {
+    "HttpFunction": "http_app",
+    "WebSocketFunction": "websocket_handler",
+    "MqttFunction": "mqtt_handler",
+    "AuthorizerFunction": "authorizer",
+}
+LAYERS = ("EngineLayer", "BotLayer")
+#: Lambda's limit for a function and all its layers, unzipped.
+LAMBDA_UNZIPPED_LIMIT = 250 * 2**20
+
+
+def tree_bytes(path: Path) -> int:
+    """Unzipped size of a built artifact."""
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
 #: awslambdaric, the bootstrap Lambda's python runtimes use, installed for python3.13 outside the project venv.
 AWSLAMBDARIC = "awslambdaric==4.2.2"
 

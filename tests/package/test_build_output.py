@@ -14,25 +14,17 @@ from pathlib import Path
 import pytest
 
 from tests.package.conftest import RUN_ARCH, function_layers
-from tests.package.runtime import LambdaLayout, SamBuild
+from tests.package.runtime import FUNCTIONS, LAMBDA_UNZIPPED_LIMIT, LAYERS, LambdaLayout, SamBuild, tree_bytes
 from tests.package.tools import require_python313
 
 pytestmark = pytest.mark.package
 
-FUNCTIONS = {
-    "HttpFunction": "http_app",
-    "WebSocketFunction": "websocket_handler",
-    "MqttFunction": "mqtt_handler",
-    "AuthorizerFunction": "authorizer",
-}
-LAYERS = ("EngineLayer", "BotLayer")
 #: Workstation tools shipped inside the engine package but never imported by a function (their dependencies
 #: come from the project venv): the dev server / CLI and the stories runner.
 DEV_ONLY = ("clawline/cli/", "clawline/stories/")
 #: Optional backends a bot must opt into, with the layer dependency it then needs.
 OPTIONAL = {"onnxruntime": "the sentence-embedding NLU backend (clawline.nlu.embedding)"}
 ELF_MACHINE = {"x86_64": 62, "arm64": 183}
-LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
 PAST = 1_577_836_800  # 2020-01-01
 
 
@@ -181,10 +173,7 @@ def test_every_function_uses_both_layers_in_order(built_template: object) -> Non
 
 
 def test_function_and_layers_fit_lambdas_unzipped_size_limit(build: SamBuild) -> None:
-    def size(path: Path) -> int:
-        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-
-    layers = sum(size(build.artifact(layer)) for layer in LAYERS)
+    layers = sum(tree_bytes(build.artifact(layer)) for layer in LAYERS)
     for logical_id in FUNCTIONS:
-        total = layers + size(build.artifact(logical_id))
+        total = layers + tree_bytes(build.artifact(logical_id))
         assert total < LAMBDA_UNZIPPED_LIMIT, f"{logical_id}: {total / 2**20:.0f} MiB unzipped with its layers"

@@ -19,13 +19,17 @@ from tests.package.conftest import (
     explain,
     function_layers,
 )
-from tests.package.runtime import BUILD_INPUTS, EmulatedFunction, LambdaLayout, SamBuild
+from tests.package.runtime import (
+    BUILD_INPUTS,
+    LAMBDA_UNZIPPED_LIMIT,
+    EmulatedFunction,
+    LambdaLayout,
+    SamBuild,
+    tree_bytes,
+)
 from tests.package.tools import require_python313
 
 pytestmark = pytest.mark.package
-
-#: Lambda's limit for a function and all its layers, unzipped.
-LAMBDA_UNZIPPED_LIMIT = 250 * 2**20
 
 
 @pytest.fixture(scope="module")
@@ -90,11 +94,8 @@ def test_the_layer_holds_onnxruntime_and_the_model_where_the_backend_looks(embed
 def test_the_message_function_with_every_layer_fits_lambdas_size_limit(
     build: SamBuild, built_template: Template, embedding_layer: Path
 ) -> None:
-    def size(path: Path) -> int:
-        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-
     parts = [build.artifact(layer) for layer in function_layers(built_template, "HttpFunction")]
-    total = sum(size(p) for p in [*parts, embedding_layer, build.artifact("HttpFunction")])
+    total = sum(tree_bytes(p) for p in [*parts, embedding_layer, build.artifact("HttpFunction")])
     assert total < LAMBDA_UNZIPPED_LIMIT, f"{total / 2**20:.0f} MiB unzipped"
 
 
@@ -102,7 +103,7 @@ def test_a_message_is_classified_by_the_embedding_backend_from_the_layer(
     http_function: tuple[EmulatedFunction, LambdaLayout], sample: Sample
 ) -> None:
     function, layout = http_function
-    assert not (layout.clashes), layout.clashes
+    assert layout.clashes == []
     event = sample("http/post_message.json")
     body = json.loads(event["body"])
     event["body"] = json.dumps({**body, "message_id": "emb-0001", "text": "i would like to order a large pizza"})
