@@ -379,7 +379,7 @@ def _run_mqtt(args: argparse.Namespace, target: Target, mqtt_url: str, report: R
         try:
             report.run("mqtt", lambda: check_mqtt(mqtt_url, identity, args.text, timeout, args.ca_file))
         finally:
-            report.run("device removed", lambda: "; ".join(deprovision(iot, thing, policy)[-2:]))
+            report.run("device removed", lambda: f"{len(deprovision(iot, thing, policy))} steps, {thing} deleted")
 
 
 # ---------------------------------------------------------------- command line
