@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import stat
+import textwrap
 import uuid
 from pathlib import Path
 from typing import Any
@@ -89,7 +90,10 @@ def test_add_creates_a_thing_whose_active_certificate_carries_the_policy_and_wri
     endpoint = iot.describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"]
     assert endpoint.split(".", 1)[1] in out and "-ats.iot." in out  # moto's endpoint id changes per call
     assert f"-i {thing} -t 'clawline/{thing}/in'" in out and "mosquitto_pub" in out and "-p 8883" in out
+    assert "mosquitto_rr" in out and f"-e 'clawline/{thing}/out'" in out
     assert f'client_id="{thing}"' in out and "tls_set(" in out
+    paho = textwrap.dedent(out.split("paho-mqtt (Python)", 1)[1].split("\n", 1)[1])
+    compile(paho, "paho-example", "exec")  # the printed example is valid Python as printed
     assert str(files[f"{thing}.private.key"]) in out
 
 
@@ -118,6 +122,10 @@ def test_list_shows_the_devices_of_one_policy(
     assert lines[0].split() == ["THING", "POLICY", "CERTIFICATES"]
     assert [line.split()[0] for line in lines[1:]] == [mine]
     assert "ACTIVE" in lines[1]
+    # Without a policy: every device `add` made, of any stage, and still no foreign thing.
+    assert main(["device", "list"]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]]
+    assert mine in listed and other not in listed
 
 
 def test_remove_deletes_the_certificate_and_the_thing_and_keeps_the_policy(

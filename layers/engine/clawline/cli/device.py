@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,9 +197,8 @@ def deprovision(iot: Any, thing: str, policy: str | None = None) -> list[str]:
 
 def list_devices(iot: Any, policy: str | None) -> list[dict[str, str]]:
     """Things made by ``device add`` (for one policy, or all), with their certificates' states."""
-    kwargs: dict[str, Any] = {"attributeName": DEVICE_ATTRIBUTE}
-    if policy:
-        kwargs["attributeValue"] = policy
+    # ListThings filters on a name and value together; without a policy, every thing is read and filtered here.
+    kwargs: dict[str, Any] = {"attributeName": DEVICE_ATTRIBUTE, "attributeValue": policy} if policy else {}
     rows: list[dict[str, str]] = []
     things: list[dict[str, Any]] = []
     token = None
@@ -231,22 +231,28 @@ def examples(device: Device, endpoint: str) -> str:
     files = device.files
     thing = device.thing
     message = json.dumps({"text": "hello", "message_id": f"{thing}-1"})
+    cert, key = shlex.quote(str(files.certificate)), shlex.quote(str(files.private_key))
+    tls = f"--cafile AmazonRootCA1.pem --cert {cert} --key {key} -h {endpoint} -p {MQTT_TLS_PORT}"
     return f"""\
-Send a message (needs Amazon's root CA: curl -sO {AMAZON_ROOT_CA_URL}):
+Amazon's root CA first: curl -sO {AMAZON_ROOT_CA_URL}
+The policy admits one connection per device, with client id {thing}.
 
-  mosquitto_sub --cafile AmazonRootCA1.pem --cert {files.certificate} --key {files.private_key} \\
-    -h {endpoint} -p {MQTT_TLS_PORT} -i {thing}-sub -t 'clawline/{thing}/out' -q 1 &
-  mosquitto_pub --cafile AmazonRootCA1.pem --cert {files.certificate} --key {files.private_key} \\
-    -h {endpoint} -p {MQTT_TLS_PORT} -i {thing} -t 'clawline/{thing}/in' -q 1 -m '{message}'
+Send a message:
 
-  (the policy allows the client id {thing} only: give mosquitto_sub its own thing, or use one client as below)
+  mosquitto_pub {tls} \\
+    -i {thing} -t 'clawline/{thing}/in' -q 1 -m '{message}'
+
+Send it and wait for the reply (mosquitto_rr: subscribe, publish and receive on the one connection):
+
+  mosquitto_rr {tls} \\
+    -i {thing} -t 'clawline/{thing}/in' -e 'clawline/{thing}/out' -q 1 -m '{message}'
 
 paho-mqtt (Python), one client that subscribes then publishes:
 
   import json, paho.mqtt.client as mqtt
   from paho.mqtt.enums import CallbackAPIVersion
   client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="{thing}")
-  client.tls_set(ca_certs="AmazonRootCA1.pem", certfile="{files.certificate}", keyfile="{files.private_key}")
+  client.tls_set(ca_certs="AmazonRootCA1.pem", certfile={str(files.certificate)!r}, keyfile={str(files.private_key)!r})
   client.on_connect = lambda c, *a: c.subscribe("clawline/{thing}/out", qos=1)
   client.on_subscribe = lambda c, *a: c.publish("clawline/{thing}/in", json.dumps({message}), qos=1)
   client.on_message = lambda c, u, m: print(m.payload.decode())
