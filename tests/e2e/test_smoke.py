@@ -100,3 +100,11 @@ def test_smoke_without_any_endpoint_says_what_to_give() -> None:
     )
     assert done.returncode == 2
     assert "--stack NAME" in done.stderr
+
+
+def test_a_failed_mqtt_turn_still_removes_its_device(runtime: Runtime) -> None:
+    done = smoke(runtime, mqtt_endpoint=f"mqtt://127.0.0.1:{free_port()}")
+    assert done.returncode == 1, done.stdout + done.stderr
+    table = rows(done.stdout)
+    assert (table["device"], table["mqtt"], table["device removed"]) == ("ok", "FAIL", "ok"), done.stdout
+    assert smoke_devices(runtime) == []

@@ -231,8 +231,17 @@ def check_mqtt(mqtt_url: str, identity: MqttIdentity, text: str, timeout: float,
         context = ssl.create_default_context(cafile=ca_file)
         context.load_cert_chain(str(identity.certificate), str(identity.private_key))
         client.tls_set_context(context)
-    client.on_connect = lambda c, *_a: c.subscribe(f"clawline/{thing}/out", qos=1)
+    refused: list[str] = []
+
+    def on_connect(c: Any, _userdata: Any, _flags: Any, reason: Any, _properties: Any) -> None:
+        if reason.is_failure:
+            refused.append(str(reason))  # paho reconnects; IoT Core may need a moment for a new certificate
+            return
+        c.subscribe(f"clawline/{thing}/out", qos=1)
+
+    client.on_connect = on_connect
     client.on_subscribe = lambda *_a: subscribed.set()
+    client.reconnect_delay_set(min_delay=1, max_delay=2)
 
     def on_message(_c: Any, _u: Any, msg: Any) -> None:
         try:
@@ -245,7 +254,8 @@ def check_mqtt(mqtt_url: str, identity: MqttIdentity, text: str, timeout: float,
     client.loop_start()
     try:
         if not subscribed.wait(timeout):
-            raise AssertionError(f"could not connect and subscribe to clawline/{thing}/out within {timeout:.0f} s")
+            why = f" (connection refused: {refused[-1]})" if refused else ""
+            raise AssertionError(f"could not connect and subscribe to clawline/{thing}/out within {timeout:.0f} s{why}")
         payload = json.dumps({"text": text, "message_id": message_id})
         client.publish(f"clawline/{thing}/in", payload, qos=1).wait_for_publish(timeout)
         deadline = time.monotonic() + timeout
