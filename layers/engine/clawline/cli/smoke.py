@@ -17,14 +17,9 @@ it and 9 to remove it (plus DescribeEndpoint with ``--stack``); with a Cognito t
 from __future__ import annotations
 
 import argparse
-import base64
-import hashlib
-import hmac
 import json
 import re
-import secrets
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -102,6 +97,10 @@ def cognito_pool(issuer: str | None) -> tuple[str, str] | None:
 
 
 def _secret_hash(username: str, client_id: str, client_secret: str) -> str:
+    import base64
+    import hashlib
+    import hmac
+
     digest = hmac.new(client_secret.encode(), (username + client_id).encode(), hashlib.sha256).digest()
     return base64.b64encode(digest).decode()
 
@@ -120,6 +119,8 @@ class CognitoTestUser:
         self.username: str | None = None
 
     def sign_in(self) -> str:
+        import secrets
+
         cognito, pool_id, client_id = self.cognito, self.pool_id, self.client_id
         pool = cognito.describe_user_pool(UserPoolId=pool_id)["UserPool"]
         suffix = uuid.uuid4().hex[:12]
@@ -369,6 +370,8 @@ def _run_mqtt(args: argparse.Namespace, target: Target, mqtt_url: str, report: R
             return
         report.run("mqtt", lambda: check_mqtt(mqtt_url, MqttIdentity(thing), args.text, timeout, args.ca_file))
         return
+    import tempfile
+
     from clawline.cli.device import deprovision, provision
     from clawline.cli.stack import aws_client
 
