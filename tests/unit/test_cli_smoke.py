@@ -157,6 +157,7 @@ def test_a_refused_sign_in_fails_the_run_and_still_deletes_the_user(
     )
     stubber.add_response("admin_delete_user", {}, {"UserPoolId": POOL_ID, "Username": ANY})
     monkeypatch.setattr("clawline.cli.stack.aws_client", lambda service, **_: client)
+    monkeypatch.delenv(smoke.TOKEN_VARIABLE, raising=False)
 
     target = smoke.Target(issuer=ISSUER, audience=CLIENT_ID)  # no endpoint: only the token is at stake here
     report = smoke.run(args_for(), target)
@@ -266,3 +267,22 @@ def test_building_the_cli_imports_no_aws_or_network_client() -> None:
         timeout=60,
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_the_token_may_come_from_the_environment_instead_of_the_command_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(smoke.TOKEN_VARIABLE, "eyJ.env.sig")
+    report = smoke.run(args_for(), smoke.Target())
+    assert (report.checks[0].name, report.checks[0].ok) == ("token", True)
+    assert smoke.TOKEN_VARIABLE in report.checks[0].detail
+
+
+@pytest.mark.parametrize("bad", ["0", "-5", "nan", "soon", "10000"])
+def test_a_timeout_that_is_not_a_sensible_number_of_seconds_is_refused(
+    bad: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(["smoke", "--timeout", bad])
+    assert exit_info.value.code == 2
+    assert "--timeout" in capsys.readouterr().err

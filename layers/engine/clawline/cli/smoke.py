@@ -31,6 +31,14 @@ from urllib.parse import urlencode, urlsplit
 #: ``iss`` of a Cognito user pool's tokens: https://cognito-idp.<region>.amazonaws.com/<pool id>
 COGNITO_ISSUER = re.compile(r"^https://cognito-idp\.([a-z0-9-]+)\.amazonaws\.com/([a-z0-9-]+_[0-9A-Za-z]+)/?$")
 DEFAULT_TIMEOUT = 30.0
+TOKEN_VARIABLE = "CLAWLINE_SMOKE_TOKEN"  # noqa: S105 - the variable's name, not a secret
+
+
+def _seconds(value: str) -> float:
+    seconds = float(value)
+    if not 0 < seconds <= 900:
+        raise argparse.ArgumentTypeError(f"wants seconds between 0 and 900, got {value}")
+    return seconds
 
 
 class SmokeConfigError(RuntimeError):
@@ -312,15 +320,19 @@ def resolve_target(args: argparse.Namespace) -> Target:
 
 
 def run(args: argparse.Namespace, target: Target) -> Report:
+    import os
+
     report = Report()
     timeout = float(args.timeout)
-    if args.token:
-        report.checks.append(Check("token", True, 0.0, "from --token"))
-        _run_checks(args, target, args.token, report, timeout)
+    # The environment keeps the token out of the process list and the shell history.
+    given = args.token or os.environ.get(TOKEN_VARIABLE)
+    if given:
+        report.checks.append(Check("token", True, 0.0, "from --token" if args.token else f"from {TOKEN_VARIABLE}"))
+        _run_checks(args, target, given, report, timeout)
         return report
     pool = cognito_pool(target.issuer)
     if pool is None or not target.audience:
-        report.skip("token", "no --token, and the issuer is not a Cognito user pool (give --token)")
+        report.skip("token", f"no --token or {TOKEN_VARIABLE}, and the issuer is not a Cognito user pool")
         _run_checks(args, target, None, report, timeout)
         return report
     from clawline.cli.stack import aws_client
@@ -416,7 +428,10 @@ def register(subparsers: Any) -> None:
         "--mqtt-endpoint", help="mqtts://HOST:8883 (IoT Core, mutual TLS) or mqtt://HOST:PORT (a local broker)"
     )
     smoke.add_argument("--device-policy", help="IoT policy for the temporary device (overrides DevicePolicyName)")
-    smoke.add_argument("--token", help="bearer token (default: a temporary Cognito user when the issuer is Cognito)")
+    smoke.add_argument(
+        "--token",
+        help=f"bearer token (or {TOKEN_VARIABLE}; default: a temporary Cognito user when the issuer is Cognito)",
+    )
     smoke.add_argument("--issuer", help="token issuer (overrides the stack's JwtIssuer), for the Cognito test user")
     smoke.add_argument(
         "--audience", help="app client id (overrides the stack's JwtAudience), for the Cognito test user"
@@ -425,7 +440,7 @@ def register(subparsers: Any) -> None:
     smoke.add_argument("--ca-file", help="CA bundle for the IoT data endpoint (default: the system's)")
     smoke.add_argument("--region", help="AWS region (default: the AWS CLI configuration)")
     smoke.add_argument("--text", default="hello", help="what each turn says (default: %(default)s)")
-    smoke.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per check (default: 30)")
+    smoke.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT, help="seconds per check (default: 30)")
     smoke.set_defaults(handler=smoke_command)
 
 
