@@ -217,3 +217,42 @@ def test_remove_refuses_a_thing_it_did_not_make(iot: Any, capsys: pytest.Capture
     assert iot.describe_thing(thingName=thing)["thingName"] == thing
     assert main(["device", "remove", thing_name()]) == 2
     assert "no thing named" in capsys.readouterr().err
+
+
+class SlowDetach:
+    """The real moto client, except that IoT Core still sees the detached principal for a moment (it detaches
+    asynchronously): the first delete of the certificate and of the thing answer a conflict."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.conflicts = {"delete_certificate": 1, "delete_thing": 1}
+
+    def _conflict_then(self, name: str, code: str, **kwargs: Any) -> Any:
+        if self.conflicts[name]:
+            self.conflicts[name] -= 1
+            raise ClientError({"Error": {"Code": code, "Message": "still attached"}}, name)
+        return getattr(self.real, name)(**kwargs)
+
+    def delete_certificate(self, **kwargs: Any) -> Any:
+        return self._conflict_then("delete_certificate", "DeleteConflictException", **kwargs)
+
+    def delete_thing(self, **kwargs: Any) -> Any:
+        return self._conflict_then("delete_thing", "InvalidRequestException", **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+def test_remove_waits_for_a_detachment_to_propagate(
+    iot: Any, policy: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from clawline.cli import device
+
+    monkeypatch.setattr(device, "PROPAGATION_DELAYS", (0.0, 0.0))
+    thing = thing_name()
+    made = device.provision(iot, thing, policy, tmp_path)
+    slow = SlowDetach(iot)
+    device.deprovision(slow, thing, policy)
+    assert slow.conflicts == {"delete_certificate": 0, "delete_thing": 0}
+    assert missing(iot.describe_thing, thingName=thing)
+    assert missing(iot.describe_certificate, certificateId=made.certificate_id)

@@ -34,6 +34,13 @@ AMAZON_ROOT_CA_URL = "https://www.amazontrust.com/repository/AmazonRootCA1.pem"
 MQTT_TLS_PORT = 8883
 
 
+#: Seconds between attempts while a detachment propagates: IoT Core detaches asynchronously ("it might take several
+#: seconds"), and deleting a certificate or thing before that fails with a conflict.
+PROPAGATION_DELAYS: tuple[float, ...] = (1, 2, 2, 3, 3, 4, 5)
+#: What IoT Core answers while a detached principal still counts as attached.
+STILL_ATTACHED = frozenset({"DeleteConflictException", "InvalidRequestException"})
+
+
 class DeviceError(RuntimeError):
     """A device operation that cannot be done as asked; the message says why and what to do."""
 
@@ -148,9 +155,28 @@ def _undo(iot: Any, thing: str | None, cert_arn: str | None, cert_id: str | None
         steps.append(("delete_thing", {"thingName": thing}))
     for method, kwargs in steps:
         try:
-            getattr(iot, method)(**kwargs)
+            if method.startswith("delete_"):
+                _after_detach(getattr(iot, method), **kwargs)
+            else:
+                getattr(iot, method)(**kwargs)
         except Exception as exc:  # noqa: BLE001 - rollback continues past what did not exist
             print(f"clawline device: could not {method.replace('_', ' ')} ({_code(exc) or exc})", file=sys.stderr)
+
+
+def _after_detach(call: Any, **kwargs: Any) -> None:
+    """``call(**kwargs)``, retried while IoT Core still sees a detached principal as attached."""
+    import time
+
+    from botocore.exceptions import ClientError
+
+    for delay in (*PROPAGATION_DELAYS, None):
+        try:
+            call(**kwargs)
+            return
+        except ClientError as exc:
+            if _code(exc) not in STILL_ATTACHED or delay is None:
+                raise
+            time.sleep(delay)
 
 
 def deprovision(iot: Any, thing: str, policy: str | None = None) -> list[str]:
@@ -188,9 +214,9 @@ def deprovision(iot: Any, thing: str, policy: str | None = None) -> list[str]:
             done.append(f"detached policy {attached['policyName']}")
         certificate_id = arn.rsplit("/", 1)[1]
         iot.update_certificate(certificateId=certificate_id, newStatus="INACTIVE")
-        iot.delete_certificate(certificateId=certificate_id)
+        _after_detach(iot.delete_certificate, certificateId=certificate_id)
         done.append(f"deleted certificate {certificate_id}")
-    iot.delete_thing(thingName=thing)
+    _after_detach(iot.delete_thing, thingName=thing)
     done.append(f"deleted thing {thing}")
     return done
 
