@@ -12,8 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 
 from local.runtime import Runtime, free_port
+
+pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 
