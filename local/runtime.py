@@ -188,6 +188,7 @@ class Runtime:
         self.moto_url = ""
         self.dead_letter_queue_url = ""
         self.tables: dict[str, str] = {}
+        self.device_policies: list[str] = []
 
     # ---------------------------------------------------------------- URLs
 
@@ -336,6 +337,16 @@ class Runtime:
             self.template.refs[logical_id] = key["KeyId"]
             self.template.attributes.update({f"{logical_id}.Arn": key["Arn"], f"{logical_id}.KeyId": key["KeyId"]})
         self.dead_letter_queue_url = next(iter(queue_urls.values()), "")
+        # The device policy, so `clawline device add` and `clawline smoke` provision devices here as in the cloud
+        # (the local broker itself checks no certificate). CloudFormation's `${!x}` escape becomes `${x}`.
+        iot = boto3.client("iot", endpoint_url=self.moto_url, region_name="us-east-1")
+        for logical_id, res in self.template.of_type("AWS::IoT::Policy").items():
+            props = res.get("Properties") or {}
+            name = str(self.template.resolve(props["PolicyName"]))
+            document = json.dumps(self.template.resolve(props["PolicyDocument"])).replace("${!", "${")
+            iot.create_policy(policyName=name, policyDocument=document)
+            self.template.refs[logical_id] = name
+            self.device_policies.append(name)
         dynamodb = boto3.client(
             "dynamodb",
             endpoint_url=opts.dynamodb_endpoint or self.moto_url,
@@ -520,6 +531,8 @@ class Runtime:
             f"  DynamoDB      {self.options.dynamodb_endpoint or self.moto_url}   "
             f"tables: {', '.join(self.tables.values())}",
             f"  Dead letters  {self.dead_letter_queue_url}",
+            f"  IoT devices   {self.moto_url}   policy {', '.join(self.device_policies) or '-'} "
+            f"(clawline device add THING --policy NAME --endpoint-url {self.moto_url})",
         ]
         if self.issuer is not None:
             token = self.token(sub)

@@ -75,6 +75,9 @@ class _NoValue:
 
 
 NO_VALUE: Any = _NoValue()
+#: The local stack's id (``AWS::StackId`` ends with a UUID that names the stack's retained table): fixed, so a
+#: persistent DynamoDB endpoint finds the same tables on every run.
+LOCAL_STACK_UUID = "00000000-0000-0000-0000-000000000000"
 
 
 @dataclass
@@ -127,6 +130,8 @@ class Template:
                 return str(arg[0]).join(str(self.resolve(v)) for v in self.resolve(arg[1]))
             if key == "Fn::Split":
                 return str(self.resolve(arg[1])).split(arg[0])
+            if key == "Fn::Select":
+                return self.resolve(arg[1])[int(self.resolve(arg[0]))]
         if isinstance(value, list):
             return [item for item in (self.resolve(v) for v in value) if item is not NO_VALUE]
         if isinstance(value, dict):
@@ -161,6 +166,7 @@ class Template:
             "AWS::Partition": "aws",
             "AWS::URLSuffix": "amazonaws.com",
             "AWS::StackName": "clawline-local",
+            "AWS::StackId": f"arn:aws:cloudformation:us-east-1:123456789012:stack/clawline-local/{LOCAL_STACK_UUID}",
         }
         if name == "AWS::NoValue":
             return NO_VALUE

@@ -116,7 +116,9 @@ def test_every_function_times_out_before_the_api_gateway_integration(resources: 
         assert int(integration["Properties"].get("TimeoutInMillis", 29000)) <= INTEGRATION_TIMEOUT_SECONDS * 1000
 
 
-def test_every_function_reserves_its_concurrency(resources: dict[str, dict[str, Any]]) -> None:
+def test_every_function_takes_its_reservation_from_the_concurrency_parameter(
+    resources: dict[str, dict[str, Any]],
+) -> None:
     for name in FUNCTIONS:
         reserved = resources[name]["Properties"]["ReservedConcurrentExecutions"]
         assert reserved == {"Fn::If": ["HasConcurrencyLimit", {"Ref": "FunctionConcurrency"}, {"Ref": "AWS::NoValue"}]}

@@ -66,11 +66,12 @@ def test_r16_route_throttling_reserved_concurrency_and_timeouts_under_the_integr
     ws_routes = props(tpl, "WebSocketStage")["DefaultRouteSettings"]
     for routes in (http_routes, ws_routes):
         assert routes["ThrottlingRateLimit"] and routes["ThrottlingBurstLimit"]
-    # Reserved concurrency: set for every function through Globals (a parameter of 0 turns it off on purpose).
+    # Reserved concurrency: set for every function through Globals by a parameter. Its default is 0 (none): a new
+    # account's concurrency quota cannot hold a reservation (issue 17 item 4; tests/iac/test_first_deploy.py).
     reserved = globals_function(tpl)["ReservedConcurrentExecutions"]
     assert reserved["Fn::If"][0] == "HasConcurrencyLimit"
     assert reserved["Fn::If"][1] == {"Ref": "FunctionConcurrency"}
-    assert int(tpl.parameters["FunctionConcurrency"]) > 0
+    assert int(tpl.parameters["FunctionConcurrency"]) == 0
     for fn in FUNCTIONS:
         assert "ReservedConcurrentExecutions" not in props(tpl, fn) or props(tpl, fn)["ReservedConcurrentExecutions"]
         timeout = props(tpl, fn).get("Timeout", globals_function(tpl)["Timeout"])

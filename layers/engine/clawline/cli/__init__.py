@@ -14,6 +14,7 @@ from clawline import __version__
 
 #: Command-group modules, in the order their commands are listed in ``--help``.
 COMMAND_MODULES: list[str] = ["clawline.cli.bot", "clawline.cli.dev", "clawline.cli.nlu"]
+COMMAND_MODULES += ["clawline.cli.device", "clawline.cli.smoke"]  # deploy-time commands (docs/deploy.md)
 
 
 def build_parser() -> argparse.ArgumentParser:
