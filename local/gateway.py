@@ -301,9 +301,13 @@ class Gateway:
     async def _http_authorize(self, event: dict[str, Any]) -> Response | None:
         spec = self.http_api.authorizer
         assert spec is not None
+        # API Gateway caches the answer by the identity sources and nothing else (not the route, not the rest of
+        # the request): the cache key here is the same values, in the order the template lists them.
         identity = []
-        for header in spec.identity_headers:
-            value = event["headers"].get(header.lower())
+        query = event.get("queryStringParameters") or {}
+        sources = [event["headers"].get(h.lower()) for h in spec.identity_headers]
+        sources += [query.get(q) for q in spec.identity_query]
+        for value in sources:
             if not value:
                 # No identity source: API Gateway refuses without calling the authorizer.
                 return _error(401, "Unauthorized")
@@ -418,8 +422,21 @@ class Gateway:
             self.connections.pop(connection_id, None)
             await self._ws_disconnect(connection)
 
+    def _ws_identity_present(self, event: dict[str, Any]) -> bool:
+        """Every ``IdentitySource`` of the $connect authorizer has a value (API Gateway: 401 without a call)."""
+        headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+        query = event.get("queryStringParameters") or {}
+        for source in self.ws_api.connect_identity:
+            kind, _, name = source.removeprefix("route.request.").partition(".")
+            value = headers.get(name.lower()) if kind == "header" else query.get(name) if kind == "querystring" else ""
+            if not value:
+                return False
+        return True
+
     async def _ws_connect(self, event: dict[str, Any]) -> int:
         authorizer = self.ws_api.connect_authorizer
+        if authorizer is not None and not self._ws_identity_present(event):
+            return 401
         if authorizer is not None:
             auth_event = {
                 "type": "REQUEST",

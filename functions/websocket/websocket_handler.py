@@ -13,9 +13,10 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 
 from clawline import composition
+from clawline.auth.context import check_not_expired
 from clawline.channels.payloads import decode_json_object, envelope_limit, parse_payload, to_inbound
 from clawline.channels.websocket import WebSocketNotifier
-from clawline.errors import ClawlineError, ForbiddenError
+from clawline.errors import AuthenticationError, ClawlineError, ForbiddenError
 from clawline.messages import Channel
 from clawline.observability import MetricName, count, logger, metrics, tracer
 
@@ -34,6 +35,11 @@ def _authorized_principal(request_context: dict[str, Any]) -> str | None:
 def on_connect(ctx: dict[str, Any]) -> dict[str, Any]:
     sub = _authorized_principal(ctx)
     if sub is None:  # API Gateway only calls us after the authorizer allowed; refuse anyway if it did not
+        count(MetricName.AUTH_FAILURES)
+        return {"statusCode": 401}
+    try:  # an allow cached past the token's expiry (clawline.auth.context)
+        check_not_expired(ctx.get("authorizer") or {}, leeway_seconds=composition.settings().jwt_leeway_seconds)
+    except AuthenticationError:
         count(MetricName.AUTH_FAILURES)
         return {"statusCode": 401}
     composition.connection_store().add(
