@@ -48,10 +48,7 @@ def _websocket_policy(principal_id: str, effect: str, method_arn: str) -> dict[s
 
 def authorize(event: dict[str, Any]) -> dict[str, Any]:
     http_api = event.get("version") == "2.0"
-    if http_api:
-        token = bearer_token(event.get("headers"))
-    else:
-        token = query_token(event.get("queryStringParameters"))
+    token = bearer_token(event.get("headers")) if http_api else query_token(event.get("queryStringParameters"))
     try:
         if token is None:
             raise AuthenticationError("missing credentials")
