@@ -13,6 +13,7 @@ import contextlib
 import errno
 import json
 import os
+import secrets
 import shlex
 import signal
 import socket
@@ -45,7 +46,13 @@ from local.mqtt import EmbeddedBroker, Publisher, RuleEngine, RuleSubscriber, pa
 
 HOST = "127.0.0.1"
 DEFAULT_BOT = tpl.ROOT / "bots" / "default"
-FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+#: moto takes any key. The secret is made per run: the gateway's @connections API accepts only requests signed
+#: with it (local/sigv4.py), as IAM accepts only the function's role on AWS.
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "ASIALOCALCLAWLINE000",
+    "AWS_SECRET_ACCESS_KEY": secrets.token_urlsafe(30),
+    "AWS_SESSION_TOKEN": "clawline-local",
+}
 
 
 class PortInUseError(RuntimeError):
@@ -102,6 +109,14 @@ def bind(port: int, what: str) -> socket.socket:
     return sock
 
 
+def _runtime_credentials() -> Any:
+    """The credentials the functions sign with (this process's environment, set by ``_set_environment``)."""
+    import boto3
+
+    found = boto3.Session().get_credentials()
+    return found.get_frozen_credentials() if found is not None else None
+
+
 def check_free(port: int, what: str) -> None:
     bind(port, what).close()
 
@@ -111,6 +126,12 @@ class _Server:
 
     def __init__(self, app: Any, port: int) -> None:
         import uvicorn
+        import websockets.http11
+
+        # The WebSocket handshake is parsed again by websockets, whose 8 KB line limit made uvicorn drop an upgrade
+        # with one long header without answering (the client hung until its timeout). Past h11's own limits, the
+        # gateway answers an oversized upgrade with 431 itself (local/gateway.py, WS_HEADER_BYTES).
+        websockets.http11.MAX_LINE_LENGTH = max(websockets.http11.MAX_LINE_LENGTH, 64 * 1024)
 
         class Quiet(uvicorn.Server):
             @contextlib.contextmanager
@@ -264,6 +285,7 @@ class Runtime:
             mint_token=self.token if self.issuer is not None else None,
             limits=Limits(idle_seconds=opts.idle_seconds, lifetime_seconds=opts.lifetime_seconds),
             log=self.log,
+            credentials=_runtime_credentials(),
         )
         self.gateway = gateway
         gateway.status.update(
