@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local import iotsql
+from local import iotsql, state
 from local import template as tpl
 from local.devauth import DevIssuer
 from local.functions import (
@@ -82,6 +82,7 @@ class Options:
     lifetime_seconds: float = 7200.0
     function_log_level: str | None = None  # None keeps the template's POWERTOOLS_LOG_LEVEL
     metrics: bool = True  # False: no EMF lines on stdout (POWERTOOLS_METRICS_DISABLED)
+    state_dir: Path | None = None  # keep conversations across restarts (local/state.py)
 
 
 def free_port() -> int:
@@ -191,7 +192,12 @@ class Runtime:
     def __init__(self, options: Options | None = None, *, log: Callable[[str], None] | None = None) -> None:
         self.options = options or Options()
         self.log = log or (lambda line: print(line, flush=True))
-        self.template = tpl.Template.read(self.options.template, **self.options.parameters)
+        parameters = dict(self.options.parameters)
+        if self.options.state_dir is not None:
+            # A moto KMS key is new on every start: restored text would not decrypt. A kept Fernet key does.
+            parameters = {"FieldEncryption": "fernet", "FernetSecretName": state.FERNET_SECRET_NAME, **parameters}
+        self.template = tpl.Template.read(self.options.template, **parameters)
+        self._dynamodb: Any = None
         self.functions: dict[str, Function] = {}
         self.invokers: dict[str, AsyncInvoker] = {}
         self.issuer: DevIssuer | None = None
@@ -375,6 +381,13 @@ class Runtime:
                 dynamodb.update_time_to_live(
                     TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": table["ttl_attribute"]}
                 )
+        self._dynamodb = dynamodb
+        if opts.state_dir is not None:
+            secrets_client = boto3.client("secretsmanager", endpoint_url=self.moto_url, region_name="us-east-1")
+            secrets_client.create_secret(Name=state.FERNET_SECRET_NAME, SecretString=state.fernet_key(opts.state_dir))
+            if not opts.dynamodb_endpoint:  # a persistent endpoint keeps its items itself
+                restored = state.load(dynamodb, self.tables, opts.state_dir)
+                self.log(f"State restored from {opts.state_dir}: {restored}")
 
     def _function_env(self, spec: tpl.FunctionSpec) -> dict[str, str]:
         opts = self.options
@@ -501,6 +514,12 @@ class Runtime:
             with contextlib.suppress(Exception):
                 await self._broker.stop()
             self._broker = None
+        if self.options.state_dir is not None and self._dynamodb is not None and not self.options.dynamodb_endpoint:
+            try:
+                saved = await asyncio.to_thread(state.save, self._dynamodb, self.tables, self.options.state_dir)
+                self.log(f"State saved to {self.options.state_dir}: {saved}")
+            except Exception as exc:  # noqa: BLE001 - the previous snapshot stays; say why this one is missing
+                self.log(f"State NOT saved to {self.options.state_dir}: {exc}")
         for function in self.functions.values():
             await asyncio.to_thread(function.close)
         self.functions.clear()
