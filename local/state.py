@@ -22,7 +22,7 @@ from typing import Any
 #: Tables whose items are not worth keeping across a restart (no WebSocket connection outlives the runtime).
 EPHEMERAL_TABLES = frozenset({"ConnectionsTable"})
 BATCH = 25  # BatchWriteItem's limit
-FERNET_SECRET_NAME = "clawline-local/fernet"
+FERNET_SECRET_NAME = "clawline-local/fernet"  # noqa: S105 - the name of a secret, not a secret
 
 
 def fernet_key(directory: Path) -> str:
