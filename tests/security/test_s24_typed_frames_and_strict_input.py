@@ -14,12 +14,14 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from fastapi.testclient import TestClient
 
 from clawline import composition
 from clawline.channels.payloads import decode_json_object
 from clawline.errors import InvalidInputError
 from tests.functional.conftest import Stack
-from tests.security.conftest import invoke_mqtt, invoke_ws, mqtt_event, ws_connect, ws_message
+from tests.helpers.tokens import Issuer
+from tests.security.conftest import bearer, invoke_mqtt, invoke_ws, mqtt_event, ws_connect, ws_message
 
 STRICT_CASES = [
     pytest.param('{"text": "hi", "metadata": {"n": NaN}}', "not_json_number", id="nan"),
@@ -76,11 +78,19 @@ def test_s24_binary_frames_are_decoded_before_parsing(stack: Stack) -> None:
 
 @pytest.mark.parametrize(("body", "reason"), STRICT_CASES)
 def test_s25_nan_infinity_and_duplicate_keys_are_refused_on_every_channel(
-    stack: Stack, body: str, reason: str, engine_calls: list[str]
+    stack: Stack, issuer: Issuer, body: str, reason: str, engine_calls: list[str]
 ) -> None:
     with pytest.raises(InvalidInputError) as refused:
         decode_json_object(body, max_bytes=64 * 1024)
     assert refused.value.details["reason"] == reason
+    # HTTP
+    import http_app
+
+    response = TestClient(http_app.app).post(
+        "/v1/messages", content=body, headers={**bearer(issuer.token("alice")), "content-type": "application/json"}
+    )
+    assert response.status_code in (400, 422), response.text
+    assert response.json()["details"]["reason"] == reason
     # WebSocket
     connected(stack, "conn-strict")
     invoke_ws(ws_message("conn-strict", body))
