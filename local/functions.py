@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import importlib
 import json
 import os
@@ -304,6 +305,27 @@ class AsyncEvent:
     request_id: str
     received: float
     attempts: int = 0
+    settled: bool = False
+
+
+#: SQS's message size limit: an OnFailure record over it would be refused (and, before, killed the worker).
+SQS_MAX_MESSAGE_BYTES = 256 * 1024
+#: What an oversized record keeps of its event: enough to recognise it, with a digest to match the original.
+EXCERPT_BYTES = 4 * 1024
+
+
+def bounded_payload(event: dict[str, Any], budget: int) -> Any:
+    """The event itself when its JSON fits ``budget`` bytes, else an excerpt, its size and its SHA-256."""
+    text = json.dumps(event, default=str)
+    data = text.encode("utf-8")
+    if len(data) <= budget:
+        return event
+    return {
+        "truncated": True,
+        "bytes": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "excerpt": data[:EXCERPT_BYTES].decode("utf-8", errors="ignore"),
+    }
 
 
 class AsyncInvoker:
@@ -349,21 +371,30 @@ class AsyncInvoker:
         with self._idle:
             return self._idle.wait_for(lambda: self._pending == 0, timeout)
 
-    def _settle(self) -> None:
+    def _settle(self, item: AsyncEvent) -> None:
+        if item.settled:
+            return
+        item.settled = True
         with self._idle:
             self._pending -= 1
             self._idle.notify_all()
 
     def _run(self) -> None:
+        # Whatever goes wrong with one event (the failure queue down, a logging callback raising), the worker
+        # lives on: a dead thread here would leave every later event queued and never run.
         while True:
             item = self._queue.get()
             if item is None:
                 return
-            if self._closed:
-                # Stopping: events still queued are dropped, as a stopped Lambda would never run them.
-                self._settle()
-                continue
-            self._attempt(item)
+            try:
+                if self._closed:
+                    # Stopping: events still queued are dropped, as a stopped Lambda would never run them.
+                    self._settle(item)
+                    continue
+                self._attempt(item)
+            except Exception as exc:  # noqa: BLE001 - see above
+                self._log(f"{self.function.spec.logical_id}: event {item.request_id} lost: {type(exc).__name__}: {exc}")
+                self._settle(item)
 
     def _attempt(self, item: AsyncEvent) -> None:
         spec = self.function.spec
@@ -380,9 +411,12 @@ class AsyncInvoker:
         except Exception as exc:  # noqa: BLE001 - the worker is gone (shutdown): report it like a function error
             error = FunctionError(type(exc).__name__, str(exc))
         if self._on_done is not None:
-            self._on_done(item, result, error)
+            try:
+                self._on_done(item, result, error)
+            except Exception as exc:  # noqa: BLE001 - a reporting callback must not decide the event's fate
+                self._log(f"{spec.logical_id}: on_done callback failed: {exc}")
         if error is None:
-            self._settle()
+            self._settle(item)
             return
         if item.attempts <= spec.max_retry_attempts and not self._closed:
             delay = self._delays[min(item.attempts - 1, len(self._delays) - 1)] if self._delays else 0.0
@@ -409,16 +443,21 @@ class AsyncInvoker:
                 "condition": condition,
                 "approximateInvokeCount": item.attempts,
             },
-            "requestPayload": item.event,
+            "requestPayload": None,
             "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
             "responsePayload": error.payload() if error else None,
         }
+        # The record must fit in one SQS message: an event too large for it is kept as an excerpt and a digest.
+        envelope = len(json.dumps(record, default=str).encode("utf-8"))
+        record["requestPayload"] = bounded_payload(item.event, SQS_MAX_MESSAGE_BYTES - envelope - 64)
         self._log(f"{spec.logical_id}: {condition} after {item.attempts} attempt(s); event sent to the OnFailure queue")
         try:
             if self._on_failure is not None:
                 self._on_failure(record)
+        except Exception as exc:  # noqa: BLE001 - the queue is down: say so, and keep processing
+            self._log(f"{spec.logical_id}: the OnFailure record of {item.request_id} could not be sent: {exc}")
         finally:
-            self._settle()
+            self._settle(item)
 
     def close(self) -> None:
         self._closed = True

@@ -38,6 +38,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from clawline.security.masking import mask_text
+from local import sigv4
 from local.devauth import DevIssuer
 from local.functions import Function, FunctionError
 from local.template import HttpApiSpec, HttpRoute, WebSocketApiSpec
@@ -51,6 +53,9 @@ ACCOUNT = "123456789012"
 #: API Gateway WebSocket quotas.
 WS_FRAME_BYTES = 32 * 1024
 WS_MESSAGE_BYTES = 128 * 1024
+#: Request headers a WebSocket upgrade may carry (API Gateway's WebSocket quota is 10 KB; uvicorn's line limit is 8 KB,
+#: so anything larger is answered here with 431 instead of reaching the protocol layer's limits).
+WS_HEADER_BYTES = 8 * 1024
 _TEXT_TYPES = re.compile(r"^(text/.*|application/(json|xml|javascript|x-www-form-urlencoded)|.*\+(json|xml))(;.*)?$")
 
 
@@ -101,6 +106,14 @@ def _compile_route(path: str) -> re.Pattern[str]:
     return re.compile(f"^{pattern}$")
 
 
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _error(status: int, message: str, **headers: str) -> JSONResponse:
     return JSONResponse({"message": message}, status_code=status, headers=headers)
 
@@ -117,6 +130,7 @@ class Gateway:
         mint_token: Callable[[str], str] | None = None,
         limits: Limits | None = None,
         log: Callable[[str], None] = print,
+        credentials: Any = None,
     ) -> None:
         self.http_api = http_api
         self.ws_api = ws_api
@@ -125,7 +139,10 @@ class Gateway:
         self.issuer = issuer
         self.mint_token = mint_token
         self.limits = limits or Limits()
-        self.log = log
+        # Every line masked like the functions' own: paths carry conversation ids, which may be e-mail addresses.
+        self.log: Callable[[str], None] = lambda line: log(mask_text(line))
+        #: Who may call the @connections API (SigV4, local/sigv4.py); None leaves it open (unit tests of the gateway).
+        self.credentials = credentials
         self.connections: dict[str, Connection] = {}
         self.status: dict[str, Any] = {}
         self._routes = [(r, _compile_route(r.path)) for r in http_api.routes]
@@ -253,7 +270,7 @@ class Gateway:
                 continue
             headers[name] = f"{headers[name]},{value}" if name in headers else value
         content_type = request.headers.get("content-type", "")
-        text_body = not body or bool(_TEXT_TYPES.match(content_type.lower()))
+        text_body = not body or (bool(_TEXT_TYPES.match(content_type.lower())) and _is_utf8(body))
         now = time.time()
         client = request.client.host if request.client else "127.0.0.1"
         host = request.headers.get("host", "127.0.0.1")
@@ -295,15 +312,21 @@ class Gateway:
         if params:
             event["pathParameters"] = params
         if body:
-            event["body"] = body.decode("utf-8", errors="replace") if text_body else base64.b64encode(body).decode()
+            # Bytes that are not UTF-8 travel base64-encoded whatever the content type: decoding them with
+            # replacement would store U+FFFD for the user's bytes; the function refuses them with not_utf8.
+            event["body"] = body.decode("utf-8") if text_body else base64.b64encode(body).decode()
         return event
 
     async def _http_authorize(self, event: dict[str, Any]) -> Response | None:
         spec = self.http_api.authorizer
         assert spec is not None
+        # API Gateway caches the answer by the identity sources and nothing else (not the route, not the rest of
+        # the request): the cache key here is the same values, in the order the template lists them.
         identity = []
-        for header in spec.identity_headers:
-            value = event["headers"].get(header.lower())
+        query = event.get("queryStringParameters") or {}
+        sources = [event["headers"].get(h.lower()) for h in spec.identity_headers]
+        sources += [query.get(q) for q in spec.identity_query]
+        for value in sources:
             if not value:
                 # No identity source: API Gateway refuses without calling the authorizer.
                 return _error(401, "Unauthorized")
@@ -377,6 +400,13 @@ class Gateway:
         }
 
     async def _websocket(self, websocket: WebSocket) -> None:
+        header_bytes = sum(len(k) + len(v) + 4 for k, v in websocket.scope.get("headers") or [])
+        if header_bytes > WS_HEADER_BYTES:
+            self.log(f"WS   $connect refused: {header_bytes} bytes of headers -> 431")
+            await websocket.send_denial_response(
+                JSONResponse({"message": "Request Header Fields Too Large"}, status_code=431)
+            )
+            return
         connection_id = _connection_id()
         source_ip = websocket.client.host if websocket.client else "127.0.0.1"
         user_agent = websocket.headers.get("user-agent", "")
@@ -418,8 +448,21 @@ class Gateway:
             self.connections.pop(connection_id, None)
             await self._ws_disconnect(connection)
 
+    def _ws_identity_present(self, event: dict[str, Any]) -> bool:
+        """Every ``IdentitySource`` of the $connect authorizer has a value (API Gateway: 401 without a call)."""
+        headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+        query = event.get("queryStringParameters") or {}
+        for source in self.ws_api.connect_identity:
+            kind, _, name = source.removeprefix("route.request.").partition(".")
+            value = headers.get(name.lower()) if kind == "header" else query.get(name) if kind == "querystring" else ""
+            if not value:
+                return False
+        return True
+
     async def _ws_connect(self, event: dict[str, Any]) -> int:
         authorizer = self.ws_api.connect_authorizer
+        if authorizer is not None and not self._ws_identity_present(event):
+            return 401
         if authorizer is not None:
             auth_event = {
                 "type": "REQUEST",
@@ -570,6 +613,22 @@ class Gateway:
     # ------------------------------------------------------------------ @connections management API
 
     async def _connections_api(self, request: Request) -> Response:
+        if self.credentials is not None:
+            raw_path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
+            query = request.scope.get("query_string", b"").decode("latin-1")
+            problem = sigv4.verify(
+                method=request.method,
+                url=f"http://{request.headers.get('host', '127.0.0.1')}{raw_path}" + (f"?{query}" if query else ""),
+                headers=dict(request.headers),
+                body=await request.body(),
+                credentials=self.credentials,
+                service="execute-api",
+            )
+            if problem is not None:
+                self.log(f"@connections {request.method} refused: {problem}")
+                return JSONResponse(
+                    {"message": problem}, status_code=403, headers={"x-amzn-ErrorType": "ForbiddenException"}
+                )
         connection_id = request.path_params["connection_id"]
         connection = self.connections.get(connection_id)
         if connection is None:

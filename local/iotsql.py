@@ -51,7 +51,7 @@ class Message:
     def json(self) -> Any:
         try:
             return json.loads(self.payload)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes, not JSON to IoT
             return UNDEFINED
 
 

@@ -131,6 +131,10 @@ class RuleSubscriber(PahoClient):
         self._connected.set()
 
 
+#: IoT Core's message size limit (publish payload).
+IOT_MAX_PAYLOAD_BYTES = 128 * 1024
+
+
 class RuleEngine:
     """Evaluates each rule's SQL on every message and sends the result to the rule's Lambda action."""
 
@@ -145,6 +149,10 @@ class RuleEngine:
         self.log = log
 
     def on_message(self, topic: str, payload: bytes, client_id: str) -> None:
+        if len(payload) > IOT_MAX_PAYLOAD_BYTES:
+            # IoT Core refuses a publish over 128 KB (and disconnects the client); no rule ever sees it.
+            self.log(f"MQTT {topic}: {len(payload)} bytes refused, over IoT Core's {IOT_MAX_PAYLOAD_BYTES} bytes")
+            return
         for spec, rule in self.rules:
             try:
                 out = rule.evaluate(Message(topic, payload, client_id, int(time.time() * 1000)))

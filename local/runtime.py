@@ -13,6 +13,7 @@ import contextlib
 import errno
 import json
 import os
+import secrets
 import shlex
 import signal
 import socket
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local import iotsql
+from local import iotsql, state
 from local import template as tpl
 from local.devauth import DevIssuer
 from local.functions import (
@@ -45,7 +46,13 @@ from local.mqtt import EmbeddedBroker, Publisher, RuleEngine, RuleSubscriber, pa
 
 HOST = "127.0.0.1"
 DEFAULT_BOT = tpl.ROOT / "bots" / "default"
-FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+#: moto takes any key. The secret is made per run: the gateway's @connections API accepts only requests signed
+#: with it (local/sigv4.py), as IAM accepts only the function's role on AWS.
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "ASIALOCALCLAWLINE000",
+    "AWS_SECRET_ACCESS_KEY": secrets.token_urlsafe(30),
+    "AWS_SESSION_TOKEN": "clawline-local",
+}
 
 
 class PortInUseError(RuntimeError):
@@ -75,6 +82,7 @@ class Options:
     lifetime_seconds: float = 7200.0
     function_log_level: str | None = None  # None keeps the template's POWERTOOLS_LOG_LEVEL
     metrics: bool = True  # False: no EMF lines on stdout (POWERTOOLS_METRICS_DISABLED)
+    state_dir: Path | None = None  # keep conversations across restarts (local/state.py)
 
 
 def free_port() -> int:
@@ -102,6 +110,14 @@ def bind(port: int, what: str) -> socket.socket:
     return sock
 
 
+def _runtime_credentials() -> Any:
+    """The credentials the functions sign with (this process's environment, set by ``_set_environment``)."""
+    import boto3
+
+    found = boto3.Session().get_credentials()
+    return found.get_frozen_credentials() if found is not None else None
+
+
 def check_free(port: int, what: str) -> None:
     bind(port, what).close()
 
@@ -111,6 +127,12 @@ class _Server:
 
     def __init__(self, app: Any, port: int) -> None:
         import uvicorn
+        import websockets.http11
+
+        # The WebSocket handshake is parsed again by websockets, whose 8 KB line limit made uvicorn drop an upgrade
+        # with one long header without answering (the client hung until its timeout). Past h11's own limits, the
+        # gateway answers an oversized upgrade with 431 itself (local/gateway.py, WS_HEADER_BYTES).
+        websockets.http11.MAX_LINE_LENGTH = max(websockets.http11.MAX_LINE_LENGTH, 64 * 1024)
 
         class Quiet(uvicorn.Server):
             @contextlib.contextmanager
@@ -170,7 +192,12 @@ class Runtime:
     def __init__(self, options: Options | None = None, *, log: Callable[[str], None] | None = None) -> None:
         self.options = options or Options()
         self.log = log or (lambda line: print(line, flush=True))
-        self.template = tpl.Template.read(self.options.template, **self.options.parameters)
+        parameters = dict(self.options.parameters)
+        if self.options.state_dir is not None:
+            # A moto KMS key is new on every start: restored text would not decrypt. A kept Fernet key does.
+            parameters = {"FieldEncryption": "fernet", "FernetSecretName": state.FERNET_SECRET_NAME, **parameters}
+        self.template = tpl.Template.read(self.options.template, **parameters)
+        self._dynamodb: Any = None
         self.functions: dict[str, Function] = {}
         self.invokers: dict[str, AsyncInvoker] = {}
         self.issuer: DevIssuer | None = None
@@ -265,6 +292,7 @@ class Runtime:
             mint_token=self.token if self.issuer is not None else None,
             limits=Limits(idle_seconds=opts.idle_seconds, lifetime_seconds=opts.lifetime_seconds),
             log=self.log,
+            credentials=_runtime_credentials(),
         )
         self.gateway = gateway
         gateway.status.update(
@@ -364,6 +392,13 @@ class Runtime:
                 dynamodb.update_time_to_live(
                     TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": table["ttl_attribute"]}
                 )
+        self._dynamodb = dynamodb
+        if opts.state_dir is not None:
+            secrets_client = boto3.client("secretsmanager", endpoint_url=self.moto_url, region_name="us-east-1")
+            secrets_client.create_secret(Name=state.FERNET_SECRET_NAME, SecretString=state.fernet_key(opts.state_dir))
+            if not opts.dynamodb_endpoint:  # a persistent endpoint keeps its items itself
+                restored = state.load(dynamodb, self.tables, opts.state_dir)
+                self.log(f"State restored from {opts.state_dir}: {restored}")
 
     def _function_env(self, spec: tpl.FunctionSpec) -> dict[str, str]:
         opts = self.options
@@ -490,6 +525,12 @@ class Runtime:
             with contextlib.suppress(Exception):
                 await self._broker.stop()
             self._broker = None
+        if self.options.state_dir is not None and self._dynamodb is not None and not self.options.dynamodb_endpoint:
+            try:
+                saved = await asyncio.to_thread(state.save, self._dynamodb, self.tables, self.options.state_dir)
+                self.log(f"State saved to {self.options.state_dir}: {saved}")
+            except Exception as exc:  # noqa: BLE001 - the previous snapshot stays; say why this one is missing
+                self.log(f"State NOT saved to {self.options.state_dir}: {exc}")
         for function in self.functions.values():
             await asyncio.to_thread(function.close)
         self.functions.clear()

@@ -32,6 +32,13 @@ _TAGS = (
     "Base64",
     "Cidr",
     "Condition",
+    # Rules functions (``Rules:`` assertions)
+    "Contains",
+    "EachMemberEquals",
+    "EachMemberIn",
+    "RefAll",
+    "ValueOf",
+    "ValueOfAll",
 )
 
 
@@ -173,6 +180,9 @@ class Template:
         if name in self.refs:
             return self.refs[name]
         if name in self.parameters:
+            spec = (self.data.get("Parameters") or {}).get(name) or {}
+            if spec.get("Type") == "CommaDelimitedList":
+                return [item.strip() for item in self.parameters[name].split(",")]
             return self.parameters[name]
         if name in pseudo:
             return pseudo[name]
@@ -270,8 +280,10 @@ class HttpRoute:
 class HttpAuthorizer:
     function: str
     identity_headers: tuple[str, ...]
-    cache_seconds: int
-    simple_responses: bool
+    #: ``Identity.QueryStrings``: query parameters that are identity sources too (and part of the cache key).
+    identity_query: tuple[str, ...] = ()
+    cache_seconds: int = 300
+    simple_responses: bool = True
 
 
 @dataclass(frozen=True)
@@ -291,6 +303,8 @@ class WebSocketApiSpec:
     route_selection: str  # $request.body.action
     routes: dict[str, str]  # route key -> function logical id
     connect_authorizer: str | None  # function logical id of the REQUEST authorizer on $connect
+    #: The authorizer's ``IdentitySource`` (``route.request.querystring.token``...): a $connect missing one is 401.
+    connect_identity: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -358,6 +372,7 @@ def http_api(template: Template) -> HttpApiSpec:
         authorizer = HttpAuthorizer(
             function=_function_logical_id(spec["FunctionArn"]),
             identity_headers=tuple(identity.get("Headers") or ()),
+            identity_query=tuple(identity.get("QueryStrings") or ()),
             cache_seconds=int(identity.get("ReauthorizeEvery", 300)),
             simple_responses=bool(spec.get("EnableSimpleResponses", False)),
         )
@@ -406,8 +421,13 @@ def websocket_api(template: Template) -> WebSocketApiSpec:
         k: _function_logical_id((v.get("Properties") or {})["AuthorizerUri"])
         for k, v in template.of_type("AWS::ApiGatewayV2::Authorizer").items()
     }
+    identities = {
+        k: tuple(str(source) for source in (v.get("Properties") or {}).get("IdentitySource") or ())
+        for k, v in template.of_type("AWS::ApiGatewayV2::Authorizer").items()
+    }
     routes: dict[str, str] = {}
     connect_authorizer: str | None = None
+    connect_identity: tuple[str, ...] = ()
     for res in template.of_type("AWS::ApiGatewayV2::Route").values():
         props = res.get("Properties") or {}
         if (props.get("ApiId") or {}).get("Ref") != api_id:
@@ -418,6 +438,7 @@ def websocket_api(template: Template) -> WebSocketApiSpec:
             routes[str(props["RouteKey"])] = integrations[integration]
         if props.get("RouteKey") == "$connect" and props.get("AuthorizationType") == "CUSTOM":
             connect_authorizer = authorizers[(props.get("AuthorizerId") or {})["Ref"]]
+            connect_identity = identities[(props.get("AuthorizerId") or {})["Ref"]]
     stages = [
         v
         for v in template.of_type("AWS::ApiGatewayV2::Stage").values()
@@ -429,6 +450,7 @@ def websocket_api(template: Template) -> WebSocketApiSpec:
         route_selection=str((api.get("Properties") or {}).get("RouteSelectionExpression", "$request.body.action")),
         routes=routes,
         connect_authorizer=connect_authorizer,
+        connect_identity=connect_identity,
     )
 
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
 from clawline import __version__, composition
+from clawline.auth.context import check_not_expired
 from clawline.auth.factory import verifier
 from clawline.auth.jwt_verifier import bearer_token
 from clawline.channels.payloads import (
@@ -109,11 +110,13 @@ def caller(request: Request) -> tuple[str, frozenset[str]]:
 
     Without an authorizer context (a route deployed without the authorizer, the local runtime, a test
     client) the bearer token is verified here with the same verifier: no route ever trusts an unverified caller.
+    A context whose token has expired since it was cached is refused (``clawline.auth.context``).
     """
     event = request.scope.get("aws.event") or {}
     ctx = ((event.get("requestContext") or {}).get("authorizer") or {}).get("lambda") or {}
     sub = ctx.get("sub")
     if isinstance(sub, str) and sub:
+        check_not_expired(ctx, leeway_seconds=composition.settings().jwt_leeway_seconds)
         scope = ctx.get("scope")
         return sub, frozenset(scope.split() if isinstance(scope, str) else ())
     token = bearer_token(dict(request.headers))

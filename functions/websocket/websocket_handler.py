@@ -3,19 +3,27 @@
 Authentication happens once, at $connect, in the authorizer; the connection record keeps the principal, and
 every later frame on that connection acts as that principal. Replies and error frames go back through the
 @connections API. This module never imports FastAPI: it keeps the cold start small.
+
+Every frame the client gets is typed (``reply`` or ``error``) and names the ``message_id`` once it is known,
+including for failures that are not Clawline's own (a botocore error, a bug): those are logged with their
+stack, counted in ``Errors`` and answered ``internal_error``. Left to raise, API Gateway would send the client
+an untyped ``{"message": "Internal server error"}``. Binary frames (``isBase64Encoded``) are decoded first.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import uuid
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 
 from clawline import composition
+from clawline.auth.context import check_not_expired
 from clawline.channels.payloads import decode_json_object, envelope_limit, parse_payload, to_inbound
 from clawline.channels.websocket import WebSocketNotifier
-from clawline.errors import ClawlineError, ForbiddenError
+from clawline.errors import AuthenticationError, ClawlineError, ForbiddenError, InvalidInputError
 from clawline.messages import Channel
 from clawline.observability import MetricName, count, logger, metrics, tracer
 
@@ -36,6 +44,11 @@ def on_connect(ctx: dict[str, Any]) -> dict[str, Any]:
     if sub is None:  # API Gateway only calls us after the authorizer allowed; refuse anyway if it did not
         count(MetricName.AUTH_FAILURES)
         return {"statusCode": 401}
+    try:  # an allow cached past the token's expiry (clawline.auth.context)
+        check_not_expired(ctx.get("authorizer") or {}, leeway_seconds=composition.settings().jwt_leeway_seconds)
+    except AuthenticationError:
+        count(MetricName.AUTH_FAILURES)
+        return {"statusCode": 401}
     composition.connection_store().add(
         ctx["connectionId"], sub, domain=str(ctx.get("domainName", "")), stage=str(ctx.get("stage", ""))
     )
@@ -47,7 +60,18 @@ def on_disconnect(ctx: dict[str, Any]) -> dict[str, Any]:
     return OK
 
 
-def on_message(ctx: dict[str, Any], body: str | None) -> dict[str, Any]:
+def frame_body(event: dict[str, Any]) -> str | bytes:
+    """The frame as sent: text, or the bytes of a binary frame (API Gateway base64-encodes those)."""
+    body = event.get("body") or ""
+    if not event.get("isBase64Encoded"):
+        return str(body)
+    try:
+        return base64.b64decode(str(body), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidInputError("binary frame is not base64", details={"reason": "malformed_frame"}) from exc
+
+
+def on_message(ctx: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
     connection_id: str = ctx["connectionId"]
     connections = composition.connection_store()
     notifier = WebSocketNotifier.for_api(str(ctx.get("domainName", "")), str(ctx.get("stage", "")), connections.remove)
@@ -57,7 +81,9 @@ def on_message(ctx: dict[str, Any], body: str | None) -> dict[str, Any]:
         connection = connections.get(connection_id)
         if connection is None:
             raise ForbiddenError("unknown connection: reconnect to authenticate")
-        data = decode_json_object(body or "", max_bytes=envelope_limit(cfg.max_text_bytes))
+        data = decode_json_object(frame_body(event), max_bytes=envelope_limit(cfg.max_text_bytes))
+        if isinstance(data.get("message_id"), str) and len(data["message_id"]) <= 256:
+            message_id = data["message_id"]  # known before validation: an invalid frame's error names it too
         data.pop("action", None)  # route selection key ($request.body.action), not part of the message
         payload = parse_payload(data, max_text_bytes=cfg.max_text_bytes)
         message_id = payload.message_id
@@ -77,6 +103,12 @@ def on_message(ctx: dict[str, Any], body: str | None) -> dict[str, Any]:
         logger.info("message refused", extra={"error": exc.code})
         notifier.send(connection_id, {"type": "error", "message_id": message_id, **exc.to_body()})
         return OK
+    except Exception:  # noqa: BLE001 - any failure still gets a typed frame; it is logged and counted
+        count(MetricName.ERRORS)
+        logger.exception("message failed")
+        error = {"error": "internal_error", "message": "something went wrong on our side"}
+        notifier.send(connection_id, {"type": "error", "message_id": message_id, **error})
+        return OK
     notifier.send(connection_id, {"type": "reply", **reply.model_dump(mode="json", exclude={"trace"})})
     return OK
 
@@ -93,4 +125,4 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return on_connect(ctx)
     if route == "$disconnect":
         return on_disconnect(ctx)
-    return on_message(ctx, event.get("body"))
+    return on_message(ctx, event)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from local.runtime import RuntimeThread
-from tests.e2e.conftest import REPLY_TIMEOUT, e2e_options
+from tests.e2e.conftest import REPLY_TIMEOUT, Http, e2e_options, unique
 
 pytestmark = pytest.mark.e2e
 
@@ -171,3 +171,20 @@ def test_a_port_in_use_is_named_in_a_clear_error() -> None:
         )
     assert done.returncode == 1
     assert f"port {port} (gateway: HTTP and WebSocket APIs) is already in use" in done.stderr
+
+
+def test_state_dir_keeps_conversations_across_a_restart(tmp_path: Path) -> None:
+    """`clawline dev --state-dir`: a developer's conversations survive stopping and starting the runtime."""
+    state_dir = tmp_path / "state"
+    sub, conversation = unique("keeper"), unique("c")
+    with RuntimeThread(e2e_options(state_dir=state_dir)) as first:
+        Http(first, sub).say("remember the milk", conversation)
+    assert (state_dir / "StateTable.jsonl").is_file()
+    assert oct((state_dir / "fernet.key").stat().st_mode & 0o777) == "0o600"
+    with RuntimeThread(e2e_options(state_dir=state_dir)) as second:
+        history = Http(second, sub).history(conversation)
+        assert [t["user_text"] for t in history] == ["remember the milk"]
+        # Another user still cannot see it after the restore.
+        assert Http(second, unique("other")).client.get(f"/v1/conversations/{conversation}/messages").status_code == 404
+    with RuntimeThread(e2e_options()) as without:  # no state dir: moto starts empty, as documented
+        assert Http(without, sub).client.get(f"/v1/conversations/{conversation}/messages").status_code == 404

@@ -35,11 +35,13 @@ def management(runtime: Runtime) -> object:
     return boto3.client("apigatewaymanagementapi", endpoint_url=f"{runtime.gateway_url}/dev", region_name="us-east-1")
 
 
-@pytest.mark.parametrize("token", ["", "not-a-jwt"], ids=["no-token", "bad-token"])
-def test_connect_with_a_token_that_fails_verification_is_refused_with_401(runtime: Runtime, token: str) -> None:
+@pytest.mark.parametrize(
+    ("token", "status"), [("", 401), ("not-a-jwt", 403)], ids=["no-token-identity-source-missing", "bad-token-deny"]
+)
+def test_connect_with_a_token_that_fails_verification_is_refused(runtime: Runtime, token: str, status: int) -> None:
     with pytest.raises(InvalidStatus) as refused:
         connect(f"{runtime.ws_url}?token={token}" if token else runtime.ws_url, open_timeout=REPLY_TIMEOUT)
-    assert refused.value.response.status_code == 401
+    assert refused.value.response.status_code == status
 
 
 def test_bad_frames_get_error_frames_and_the_connection_keeps_working(runtime: Runtime) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from joserfc import jwt as jose_jwt
 
 import authorizer
 from tests.helpers.events import load_event
@@ -38,8 +39,10 @@ def invoke(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_http_api_valid_token_is_authorized_with_its_subject(issuer: Issuer) -> None:
-    result = invoke(http_event(issuer.token("alice", scope="chat admin")))
-    assert result == {"isAuthorized": True, "context": {"sub": "alice", "scope": "admin chat"}}
+    token = issuer.token("alice", scope="chat admin")
+    exp = jose_jwt.decode(token, issuer.key).claims["exp"]
+    result = invoke(http_event(token))
+    assert result == {"isAuthorized": True, "context": {"sub": "alice", "scope": "admin chat", "exp": str(exp)}}
 
 
 @pytest.mark.parametrize(
@@ -71,9 +74,12 @@ def test_websocket_connect_with_valid_token_gets_an_allow_policy_for_the_route(i
     assert statement == {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": event["methodArn"]}
 
 
-def test_websocket_connect_with_a_bad_token_is_unauthorized(issuer: Issuer) -> None:
-    with pytest.raises(PermissionError, match="Unauthorized"):
-        invoke(ws_event(issuer.token(exp=1)))
+def test_websocket_connect_with_a_bad_token_gets_a_deny_policy(issuer: Issuer) -> None:
+    event = ws_event(issuer.token(exp=1))
+    result = invoke(event)
+    (statement,) = result["policyDocument"]["Statement"]
+    assert statement == {"Action": "execute-api:Invoke", "Effect": "Deny", "Resource": event["methodArn"]}
+    assert "context" not in result
 
 
 def test_jwks_is_fetched_once_across_warm_invocations(issuer: Issuer) -> None:
@@ -106,5 +112,6 @@ def test_a_cold_authorizer_verifies_a_token_without_loading_the_engine(issuer: I
     )
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout.strip().splitlines()[-1])
-    assert report["result"] == {"isAuthorized": True, "context": {"sub": "carol", "scope": ""}}
+    assert report["result"]["isAuthorized"] is True
+    assert {k: v for k, v in report["result"]["context"].items() if k != "exp"} == {"sub": "carol", "scope": ""}
     assert report["heavy"] == []

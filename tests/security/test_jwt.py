@@ -19,7 +19,7 @@ from packaging.version import Version
 
 from clawline import composition
 from clawline.auth.jwt_verifier import MAX_LEEWAY_SECONDS, JwtVerifier
-from clawline.errors import AuthenticationError, ConfigurationError, RetryableError
+from clawline.errors import AuthenticationError, ClawlineError, ConfigurationError, RetryableError
 from tests.functional.conftest import Stack
 from tests.helpers.events import load_event
 from tests.helpers.lambda_context import lambda_context
@@ -28,15 +28,20 @@ from tests.security.conftest import bearer, invoke_ws, ws_connect
 
 
 def connect_with(token: str) -> Any:
-    """What API Gateway does on $connect: run the authorizer; only if it allows, invoke $connect with its context."""
+    """What API Gateway does on $connect: run the authorizer; only if it allows, invoke $connect with its context.
+
+    A Deny policy is "Denied" (API Gateway answers 403); an authorizer that fails is "Error: <code>" (500).
+    """
     import authorizer
 
     event = load_event("authorizer/websocket_connect.json")
     event["queryStringParameters"]["token"] = token
     try:
         policy = authorizer.handler(event, lambda_context("clawline-authorizer"))
-    except PermissionError as exc:
-        return str(exc)
+    except ClawlineError as exc:
+        return f"Error: {exc.code}"
+    if [s["Effect"] for s in policy["policyDocument"]["Statement"]] != ["Allow"]:
+        return "Denied"
     connect = ws_connect("conn-jwt", policy["principalId"])
     connect["requestContext"]["authorizer"] = {"principalId": policy["principalId"], **policy["context"]}
     return invoke_ws(connect)
@@ -53,7 +58,7 @@ def test_s01_alg_none_is_rejected(http: TestClient, issuer: Issuer, stack: Stack
     assert response.status_code == 401
     assert response.json()["error"] == "unauthorized"
     assert response.headers["www-authenticate"] == "Bearer"
-    assert connect_with(token) == "Unauthorized"
+    assert connect_with(token) == "Denied"
     assert stack.count_items("ConnectionsTable") == 0
     assert stack.count_items("StateTable") == 0
 
@@ -69,7 +74,7 @@ def test_s02_hs256_signed_with_the_rsa_public_key_is_rejected(http: TestClient, 
     public_pem = issuer.key.as_pem(private=False)
     token = hmac_token(issuer.claims("mallory"), public_pem, alg="HS256")
     assert post(http, token).status_code == 401
-    assert connect_with(token) == "Unauthorized"
+    assert connect_with(token) == "Denied"
 
 
 def test_s02_the_algorithm_allow_list_is_one_family_and_pyjwt_is_recent() -> None:
@@ -89,7 +94,7 @@ def test_s03_token_missing_a_required_claim_is_rejected(http: TestClient, issuer
     token = jose_jwt.encode({"alg": "RS256", "kid": "test-key-1"}, claims, issuer.key)
     assert claim not in jose_jwt.decode(token, issuer.key).claims
     assert post(http, token).status_code == 401
-    assert connect_with(token) == "Unauthorized"
+    assert connect_with(token) == "Denied"
 
 
 @pytest.mark.parametrize(
@@ -164,7 +169,8 @@ def test_s06_slow_jwks_endpoint_fails_fast(http: TestClient, issuer: Issuer) -> 
     assert response.status_code == 503
     assert response.json()["error"] == "temporarily_unavailable"
     started = time.monotonic()
-    assert connect_with(issuer.token()) == "Unauthorized"
+    # The issuer being slow is not the caller's fault: a failure (500, counted as an error), not a denial.
+    assert connect_with(issuer.token()) == "Error: temporarily_unavailable"
     assert time.monotonic() - started < 3.0
 
 
@@ -212,3 +218,54 @@ def test_s01_tokens_are_not_echoed_in_error_bodies(http: TestClient, issuer: Iss
     token = unsigned_token(issuer.claims("mallory"))
     assert token not in json.dumps(post(http, token).json())
     composition.reset()
+
+
+@pytest.mark.parametrize("claim", ["exp", "iat", "nbf"])
+def test_s03_numeric_date_claims_must_be_json_numbers(http: TestClient, issuer: Issuer, claim: str) -> None:
+    claims = issuer.claims("alice")
+    now = int(time.time())
+    claims[claim] = str({"exp": now + 300, "iat": now, "nbf": now - 10}[claim])  # "1900000000": a string
+    token = jose_jwt.encode({"alg": "RS256", "kid": "test-key-1"}, claims, issuer.key)
+    assert isinstance(jose_jwt.decode(token, issuer.key).claims[claim], str)
+    assert post(http, token).status_code == 401
+    assert connect_with(token) == "Denied"
+    claims[claim] = int(claims[claim])
+    assert post(http, jose_jwt.encode({"alg": "RS256", "kid": "test-key-1"}, claims, issuer.key)).status_code == 200
+
+
+def _jwk(key: Any, kid: str | None = None, **extra: str) -> dict[str, Any]:
+    jwk: dict[str, Any] = {**key.as_dict(private=False), "use": "sig", **extra}
+    jwk.pop("kid", None)
+    if kid is not None:
+        jwk["kid"] = kid
+    return jwk
+
+
+def _verifier(url: str, issuer: Issuer) -> JwtVerifier:
+    return JwtVerifier(issuer=issuer.issuer, audience=issuer.audience, algorithms=["RS256"], jwks_url=url)
+
+
+def test_s05_token_without_a_kid_uses_the_issuers_only_key_of_the_allowed_family(issuer: Issuer) -> None:
+    from joserfc.jwk import ECKey
+
+    token = jose_jwt.encode({"alg": "RS256"}, issuer.claims("alice"), issuer.key)
+    # One RSA key (published without a kid, as some issuers do) next to an EC key RS256 cannot use.
+    issuer.jwks = lambda: {"keys": [_jwk(issuer.key), _jwk(ECKey.generate_key("P-256"), "ec-1")]}  # type: ignore[method-assign]
+    with issuer.serve_jwks() as url:
+        assert _verifier(url, issuer).verify(token).sub == "alice"
+    # The same key under a kid: still the only RSA key, still chosen.
+    issuer.jwks = lambda: {"keys": [_jwk(issuer.key, "test-key-1", alg="RS256")]}  # type: ignore[method-assign]
+    with issuer.serve_jwks() as url:
+        assert _verifier(url, issuer).verify(token).sub == "alice"
+
+
+def test_s05_token_without_a_kid_is_refused_when_the_key_choice_is_ambiguous(issuer: Issuer) -> None:
+    other = RSAKey.generate_key(2048, private=True)
+    token = jose_jwt.encode({"alg": "RS256"}, issuer.claims("alice"), issuer.key)
+    issuer.jwks = lambda: {"keys": [_jwk(issuer.key, "a"), _jwk(other, "b")]}  # type: ignore[method-assign]
+    with issuer.serve_jwks() as url, pytest.raises(AuthenticationError):
+        _verifier(url, issuer).verify(token)
+    # A key whose own alg is outside the allow-list does not count as a candidate, and is never used.
+    issuer.jwks = lambda: {"keys": [_jwk(issuer.key, "a", alg="RS512")]}  # type: ignore[method-assign]
+    with issuer.serve_jwks() as url, pytest.raises(AuthenticationError):
+        _verifier(url, issuer).verify(token)

@@ -70,6 +70,32 @@ def test_s13_hs256_secret_is_read_from_secrets_manager_by_name_and_cached(
     parameters.clear_caches()
 
 
+def test_s13_an_ssm_secret_name_is_a_configuration_error_not_a_read(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The template grants Secrets Manager only: an ``ssm:`` name is refused before any AWS call (issue 17.6)."""
+    import authorizer
+    from clawline.errors import ConfigurationError
+    from local.template import Template
+
+    secret = "a-long-random-shared-secret-for-hs256-0123456789"
+    client("ssm", stack.endpoint).put_parameter(Name="/clawline/jwt", Value=secret, Type="SecureString")
+    monkeypatch.setenv("CLAWLINE_JWT_ISSUER", "https://issuer.clawline.test/")
+    monkeypatch.setenv("CLAWLINE_JWT_AUDIENCE", "clawline")
+    monkeypatch.setenv("CLAWLINE_JWT_ALGORITHMS", "HS256")
+    monkeypatch.setenv("CLAWLINE_JWT_SECRET_NAME", "ssm:/clawline/jwt")
+    monkeypatch.delenv("CLAWLINE_JWKS_URL", raising=False)
+    composition.reset()
+    event = load_event("authorizer/http_request.json")
+    event["headers"]["authorization"] = f"Bearer {hs256_secret_token(secret, Issuer().claims('alice'))}"
+    with pytest.raises(ConfigurationError, match="Secrets Manager"):
+        authorizer.handler(event, lambda_context("clawline-authorizer"))
+    composition.reset()
+    pattern = Template.read().data["Parameters"]["JwtSecretName"]["AllowedPattern"]
+    assert not re.fullmatch(pattern, "ssm:/clawline/jwt")
+    assert re.fullmatch(pattern, "clawline/jwt-prod") and re.fullmatch(pattern, "")
+
+
 def _sensitive(text: str) -> list[str]:
     problems = []
     if JWT_SHAPED.search(text):

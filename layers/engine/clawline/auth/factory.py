@@ -1,7 +1,10 @@
 """The one ``JwtVerifier`` of a function, built lazily from its settings (used by the authorizer and the HTTP app).
 
-Secrets (an HMAC key) are read through Powertools parameters with a ``max_age``, so a rotated secret takes
-effect without a redeploy and the environment only ever holds the secret's *name*.
+Secrets (an HMAC key, the Fernet key) are read from Secrets Manager through Powertools parameters with a
+``max_age``, so a rotated secret takes effect without a redeploy and the environment only ever holds the
+secret's *name*. Secrets Manager only: the template grants ``secretsmanager:GetSecretValue`` on the named
+secret and nothing else, so an ``ssm:/path`` name (read from SSM Parameter Store by earlier versions) is refused
+as a configuration error instead of failing with AccessDenied on the first token.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 from functools import cache
 
 from clawline.auth.jwt_verifier import JwtVerifier
+from clawline.errors import ConfigurationError
 from clawline.settings import Settings
 
 #: Secrets are re-read at most this often.
@@ -16,13 +20,12 @@ SECRET_MAX_AGE_SECONDS = 300
 
 
 def read_secret(name: str) -> str:
-    """A secret by name: ``ssm:/path`` reads an SSM SecureString, anything else a Secrets Manager secret."""
+    """A Secrets Manager secret by name (or ARN)."""
+    if name.startswith("ssm:"):
+        raise ConfigurationError("secrets are read from Secrets Manager only: store the key there (docs/security.md)")
     from aws_lambda_powertools.utilities import parameters
 
-    if name.startswith("ssm:"):
-        value = parameters.get_parameter(name[4:], decrypt=True, max_age=SECRET_MAX_AGE_SECONDS)
-    else:
-        value = parameters.get_secret(name, max_age=SECRET_MAX_AGE_SECONDS)
+    value = parameters.get_secret(name, max_age=SECRET_MAX_AGE_SECONDS)
     return value if isinstance(value, str) else bytes(value).decode("utf-8")
 
 

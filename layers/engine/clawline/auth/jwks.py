@@ -7,7 +7,9 @@ of tokens with random kids becomes a flood of requests to the issuer (and of lat
 - an unknown ``kid`` triggers at most one refetch per ``cooldown_seconds`` (a key rotation is picked up
   within a cooldown; a flood costs one request per cooldown);
 - the fetch has a short timeout, so a slow or dead issuer fails the request fast instead of eating the
-  authorizer's budget.
+  authorizer's budget;
+- a token without a ``kid`` (optional in RFC 7515) is verified with the issuer's key only when the set holds
+  exactly one key usable with the allowed algorithms; with several the choice would be a guess, and is refused.
 """
 
 from __future__ import annotations
@@ -27,6 +29,16 @@ from clawline.errors import AuthenticationError, ConfigurationError, RetryableEr
 
 MAX_JWKS_BYTES = 256 * 1024
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+#: The JWK key type each algorithm family signs with (RFC 7518 section 6.1, RFC 8037 for OKP).
+KEY_TYPES = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
+
+
+def usable_with(jwk: dict[str, Any], algorithms: frozenset[str]) -> bool:
+    """Whether the JWK can verify a signature made with one of ``algorithms`` (its ``alg``, if it names one)."""
+    named = jwk.get("alg")
+    if isinstance(named, str):
+        return named in algorithms
+    return any(KEY_TYPES.get(alg[:2]) == jwk.get("kty") for alg in algorithms)
 
 
 def check_jwks_url(url: str) -> str:
@@ -53,12 +65,14 @@ class JwksCache:
         self._timeout = timeout_seconds
         self._clock = clock
         self._keys: dict[str, jwt.PyJWK] = {}
+        #: Every usable key of the set, with or without a kid (a token without a kid may use the only one).
+        self._all: list[tuple[dict[str, Any], jwt.PyJWK]] = []
         self._fetched_at: float | None = None
         self._lock = threading.Lock()
         #: How many times the key set was requested (tests and metrics read it).
         self.fetches = 0
 
-    def _fetch(self) -> dict[str, jwt.PyJWK]:
+    def _fetch(self) -> list[tuple[dict[str, Any], jwt.PyJWK]]:
         self.fetches += 1
         request = urllib.request.Request(self._url, headers={"Accept": "application/json"})  # noqa: S310 - scheme checked
         try:
@@ -73,28 +87,39 @@ class JwksCache:
             keys = data["keys"]
         except (ValueError, KeyError, TypeError) as exc:
             raise RetryableError("identity provider key set is not JWKS") from exc
-        found: dict[str, jwt.PyJWK] = {}
+        found: list[tuple[dict[str, Any], jwt.PyJWK]] = []
         for jwk in keys if isinstance(keys, list) else []:
-            if not isinstance(jwk, dict) or jwk.get("use", "sig") != "sig" or not isinstance(jwk.get("kid"), str):
+            if not isinstance(jwk, dict) or jwk.get("use", "sig") != "sig":
+                continue
+            if jwk.get("kid") is not None and not isinstance(jwk.get("kid"), str):
                 continue
             try:
-                found[jwk["kid"]] = jwt.PyJWK(jwk)
+                found.append((jwk, jwt.PyJWK(jwk)))
             except jwt.PyJWKError:
                 continue  # a key type we cannot use (or a malformed one) must not hide the others
         return found
 
-    def key(self, kid: str | None) -> Any:
-        """The signing key for ``kid``; raises ``AuthenticationError`` if the issuer does not have it."""
-        if not kid:
-            raise AuthenticationError("token has no key id")
+    def key(self, kid: str | None, algorithms: frozenset[str] = frozenset()) -> Any:
+        """The signing key for ``kid``; raises ``AuthenticationError`` if the issuer does not have it.
+
+        Without a kid, the one key of the set usable with ``algorithms``; refused when there are several.
+        """
         with self._lock:
             now = self._clock()
             stale = self._fetched_at is None or now - self._fetched_at >= self._max_age
             cooled = self._fetched_at is None or now - self._fetched_at >= self._cooldown
-            if stale or (kid not in self._keys and cooled):
-                self._keys = self._fetch()
+            if stale or (kid and kid not in self._keys and cooled):
+                fetched = self._fetch()
+                self._keys = {raw["kid"]: jwk for raw, jwk in fetched if raw.get("kid")}
+                self._all = fetched
                 self._fetched_at = now
-            jwk = self._keys.get(kid)
+            if kid:
+                jwk = self._keys.get(kid)
+            else:
+                candidates = [jwk for raw, jwk in self._all if usable_with(raw, algorithms)]
+                if len(candidates) > 1:
+                    raise AuthenticationError("token has no key id and the issuer has several keys")
+                jwk = candidates[0] if candidates else None
         if jwk is None:
             raise AuthenticationError("token signing key is not known")
         return jwk.key

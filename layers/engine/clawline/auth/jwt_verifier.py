@@ -7,7 +7,10 @@
   cooldown for unknown key ids (``clawline.auth.jwks``), or from a shared HMAC secret that the composition
   root reads from Secrets Manager or SSM.
 - The key is chosen by the token's ``kid`` only; the algorithm comes from our allow-list, and PyJWT refuses
-  to use an asymmetric public key as an HMAC secret.
+  to use an asymmetric public key as an HMAC secret. Without a ``kid`` the issuer's only key of the allowed
+  family is used, never a guess among several.
+- ``exp``, ``iat`` and ``nbf`` must be JSON numbers (RFC 7519 NumericDate): PyJWT would accept ``"exp":
+  "1900000000"``, a string another verifier may read differently.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from clawline.errors import AuthenticationError, ConfigurationError
 ASYMMETRIC = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"})
 SYMMETRIC = frozenset({"HS256", "HS384", "HS512"})
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
+NUMERIC_DATE_CLAIMS = ("exp", "iat", "nbf")
 MAX_LEEWAY_SECONDS = 60
 
 
@@ -87,7 +91,9 @@ class JwtVerifier:
         if header.get("alg") not in self._algorithms:
             raise AuthenticationError("missing or invalid credentials")
         kid = header.get("kid")
-        return self._jwks.key(kid if isinstance(kid, str) else None)
+        if kid is not None and not isinstance(kid, str):
+            raise AuthenticationError("missing or invalid credentials")
+        return self._jwks.key(kid, frozenset(self._algorithms))
 
     def verify(self, token: str) -> Principal:
         if not token or len(token) > 8192:
@@ -104,6 +110,10 @@ class JwtVerifier:
             )
         except jwt.InvalidTokenError as exc:
             raise AuthenticationError("missing or invalid credentials") from exc
+        for name in NUMERIC_DATE_CLAIMS:
+            value = claims.get(name)
+            if name in claims and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise AuthenticationError("missing or invalid credentials")
         sub = claims.get("sub")
         if not isinstance(sub, str) or not sub:
             raise AuthenticationError("missing or invalid credentials")
@@ -112,12 +122,22 @@ class JwtVerifier:
         return Principal(sub=sub, scopes=scopes, claims=claims)
 
 
-def bearer_token(headers: dict[str, str] | None, query: dict[str, str] | None = None) -> str | None:
-    """The token from ``Authorization: Bearer ...`` or, for browsers' WebSockets, the ``token`` query parameter."""
+def bearer_token(headers: dict[str, str] | None) -> str | None:
+    """The token of an ``Authorization: Bearer ...`` header, and nothing else.
+
+    Never a fallback to another place: API Gateway caches the authorizer's answer by its identity source (the
+    ``Authorization`` header on the HTTP API), so a token read from anywhere else would be cached under a key
+    that does not hold it, and a later caller sending the same key without any token would act as its owner.
+    """
     for name, value in (headers or {}).items():
         if name.lower() == "authorization" and isinstance(value, str):
             scheme, _, token = value.strip().partition(" ")
             if scheme.lower() == "bearer" and token.strip():
                 return token.strip()
-    from_query = (query or {}).get("token")
-    return from_query if isinstance(from_query, str) and from_query else None
+    return None
+
+
+def query_token(query: dict[str, str] | None) -> str | None:
+    """The ``token`` query parameter: the WebSocket API's identity source (browsers cannot set headers there)."""
+    token = (query or {}).get("token")
+    return token if isinstance(token, str) and token else None

@@ -46,8 +46,33 @@ def validation_details(exc: PydanticValidationError) -> list[dict[str, Any]]:
     ]
 
 
+class _NotStrictJsonError(ValueError):
+    """``NaN``/``Infinity`` (not JSON, RFC 8259) or a repeated key (parsers disagree on which one wins)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def _no_constants(name: str) -> Any:
+    raise _NotStrictJsonError(f"{name} is not a JSON number", "not_json_number")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _NotStrictJsonError(f"the key {key[:64]!r} appears twice", "duplicate_key")
+        out[key] = value
+    return out
+
+
 def decode_json_object(raw: bytes | str, *, max_bytes: int) -> dict[str, Any]:
-    """Parse a JSON object, refusing oversize, non-UTF-8, non-JSON and non-object bodies with clear errors."""
+    """Parse a JSON object, refusing oversize, non-UTF-8, non-JSON and non-object bodies with clear errors.
+
+    Strict on what other parsers read differently: ``NaN``/``Infinity`` and duplicate keys are refused (a
+    proxy that validated the first ``text`` must not see another one win here).
+    """
     size = len(raw.encode("utf-8", errors="surrogatepass")) if isinstance(raw, str) else len(raw)
     if size > max_bytes:
         raise PayloadTooLargeError(
@@ -55,9 +80,11 @@ def decode_json_object(raw: bytes | str, *, max_bytes: int) -> dict[str, Any]:
         )
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_no_constants, object_pairs_hook=_no_duplicates)
     except UnicodeDecodeError as exc:
         raise InvalidInputError("body is not UTF-8 text", details={"reason": "not_utf8"}) from exc
+    except _NotStrictJsonError as exc:
+        raise InvalidInputError(f"body is not strict JSON: {exc}", details={"reason": exc.reason}) from exc
     except ValueError as exc:
         raise InvalidInputError(f"body is not valid JSON: {exc}", details={"reason": "malformed_json"}) from exc
     except RecursionError as exc:

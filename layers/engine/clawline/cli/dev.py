@@ -40,6 +40,12 @@ def register(subparsers: Any) -> None:
         help="use this DynamoDB instead of moto's (DynamoDB Local, the cloud); "
         "missing tables are created from template.yaml",
     )
+    dev.add_argument(
+        "--state-dir",
+        type=Path,
+        help="keep conversations across restarts: tables are saved here on stop and restored on start "
+        "(field encryption then uses a Fernet key kept in the same directory)",
+    )
     dev.add_argument("--jwks-url", help="verify tokens with this issuer's keys instead of a development key")
     dev.add_argument("--issuer", help="expected `iss` (default: the development issuer)")
     dev.add_argument("--audience", help="expected `aud` (default: the template's JwtAudience)")
@@ -129,6 +135,7 @@ def _options(args: argparse.Namespace) -> Any:
         lifetime_seconds=args.max_connection_age,
         function_log_level=args.function_log_level,
         metrics=args.emf,
+        state_dir=args.state_dir,
     )
     if args.build_dir is not None:
         options.build_dir = args.build_dir

@@ -1,0 +1,160 @@
+"""Least privilege on the translated template: KMS only with the whole encryption context, and DynamoDB actions
+per function and table, derived from the calls the code makes (not SAM's CRUD policy, which adds Scan and
+BatchGetItem).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.iac.test_translated_template import (
+    as_list,
+    function_role,
+    referenced,
+    role_statements,
+)
+
+pytestmark = pytest.mark.iac
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTEXT_KEYS = ("tenant_id", "user_id", "conversation_id")
+MESSAGE_FUNCTIONS = ("HttpFunction", "WebSocketFunction", "MqttFunction")
+
+
+# ----- KMS ------------------------------------------------------------------------------------------------------
+
+
+def condition_allows(condition: dict[str, Any], context: dict[str, str]) -> bool:
+    """IAM's evaluation of the condition operators these statements use, for a request with ``context``."""
+    for operator, tests in condition.items():
+        for key, expected in tests.items():
+            wanted = {str(v) for v in as_list(expected)}
+            if key == "kms:EncryptionContextKeys":
+                present: set[str] | None = set(context) if context else None  # no context: the key is absent
+            elif key.startswith("kms:EncryptionContext:"):
+                name = key.removeprefix("kms:EncryptionContext:")
+                present = {context[name]} if name in context else None
+            else:
+                raise AssertionError(f"a condition key this evaluator does not know: {key}")
+            if operator == "Null":
+                if (present is None) != (wanted == {"true"}):
+                    return False
+            elif operator == "ForAllValues:StringEquals":
+                if not (present or set()) <= wanted:  # vacuously true for a missing key: the reported hole
+                    return False
+            elif operator == "ForAnyValue:StringEquals":
+                if not (present or set()) & wanted:
+                    return False
+            elif operator == "StringEquals":
+                if present is None or not present <= wanted:
+                    return False
+            else:
+                raise AssertionError(f"a condition operator this evaluator does not know: {operator}")
+    return True
+
+
+@pytest.mark.parametrize("function", MESSAGE_FUNCTIONS)
+def test_kms_data_keys_are_granted_only_with_every_encryption_context_key(
+    resources: dict[str, dict[str, Any]], function: str
+) -> None:
+    grants = [
+        st
+        for st in role_statements(resources, function_role(resources, function))
+        if {"kms:GenerateDataKey", "kms:Decrypt"} & set(as_list(st["Action"]))
+    ]
+    assert grants, f"{function} gets no data keys"
+    full = {"tenant_id": "pizza", "user_id": "alice", "conversation_id": "c1"}
+    for st in grants:
+        condition = st.get("Condition") or {}
+        assert condition_allows(condition, full)
+        assert not condition_allows(condition, {}), "a request without an encryption context is allowed"
+        for missing in CONTEXT_KEYS:
+            partial = {k: v for k, v in full.items() if k != missing}
+            assert not condition_allows(condition, partial), f"allowed without {missing}"
+        assert not condition_allows(condition, {**full, "extra": "x"}), "allowed with a key outside the context"
+
+
+# ----- DynamoDB -------------------------------------------------------------------------------------------------
+
+#: boto3 client method -> the IAM actions it needs (TransactWriteItems is authorized per item kind).
+CALLS = {
+    "get_item": {"dynamodb:GetItem"},
+    "put_item": {"dynamodb:PutItem"},
+    "update_item": {"dynamodb:UpdateItem"},
+    "delete_item": {"dynamodb:DeleteItem"},
+    "query": {"dynamodb:Query"},
+    "batch_write_item": {"dynamodb:BatchWriteItem"},
+}
+TRANSACT_ITEMS = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+}
+#: Which module talks to which table. Powertools' idempotency layer gets, puts, updates and deletes records.
+MODULES = {
+    "StateTable": "layers/engine/clawline/store/dynamodb.py",
+    "RateLimitTable": "layers/engine/clawline/security/ratelimit.py",
+    "ConnectionsTable": "layers/engine/clawline/channels/connections.py",
+}
+IDEMPOTENCY = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+#: Deleting a conversation (batch deletes) is the HTTP API's DELETE route alone.
+HTTP_ONLY = {"StateTable": {"dynamodb:BatchWriteItem"}}
+NEVER = {"dynamodb:Scan", "dynamodb:BatchGetItem", "dynamodb:*"}
+
+
+def actions_called(path: str) -> set[str]:
+    source = (ROOT / path).read_text(encoding="utf-8")
+    actions: set[str] = set()
+    for method in re.findall(r"\.(\w+)\(|get_paginator\(\"(\w+)\"\)", source):
+        actions |= CALLS.get(method[0] or method[1], set())
+    if ".transact_write_items(" in source:
+        actions |= {action for kind, action in TRANSACT_ITEMS.items() if f'"{kind}": {{' in source}
+    return actions
+
+
+def needed(function: str) -> dict[str, set[str]]:
+    tables = {"StateTable", "RateLimitTable"} | ({"ConnectionsTable"} if function == "WebSocketFunction" else set())
+    out = {table: actions_called(MODULES[table]) for table in tables}
+    out["IdempotencyTable"] = set(IDEMPOTENCY)
+    if function != "HttpFunction":
+        for table, actions in HTTP_ONLY.items():
+            out[table] -= actions
+    return out
+
+
+def granted(resources: dict[str, dict[str, Any]], function: str) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    tables = {r for r, v in resources.items() if v["Type"] == "AWS::DynamoDB::Table"}
+    for st in role_statements(resources, function_role(resources, function)):
+        actions = {a for a in as_list(st["Action"]) if str(a).startswith("dynamodb:")}
+        if not actions:
+            continue
+        for resource in as_list(st["Resource"]):
+            for table in referenced(resource) & tables:
+                out.setdefault(table, set()).update(actions)
+    return out
+
+
+def test_the_code_calls_the_actions_this_test_expects() -> None:
+    # Guards the static reading below: if these go empty, the per-function check would pass for nothing.
+    assert {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"} <= actions_called(MODULES["StateTable"])
+    assert {"dynamodb:GetItem", "dynamodb:PutItem"} <= actions_called(MODULES["RateLimitTable"])
+    assert {"dynamodb:Query", "dynamodb:DeleteItem"} <= actions_called(MODULES["ConnectionsTable"])
+
+
+@pytest.mark.parametrize("function", MESSAGE_FUNCTIONS)
+def test_each_function_is_granted_the_dynamodb_actions_it_calls_and_never_scan(
+    resources: dict[str, dict[str, Any]], function: str
+) -> None:
+    have = granted(resources, function)
+    for table, actions in needed(function).items():
+        assert actions <= have.get(table, set()), f"{function} on {table}: missing {actions - have.get(table, set())}"
+    for table, actions in have.items():
+        assert not actions & NEVER, f"{function} on {table}: {actions & NEVER}"
+    assert set(have) == set(needed(function)), f"{function} reaches tables it does not use"
+    assert not granted(resources, "AuthorizerFunction")
