@@ -5,15 +5,38 @@ held-out in-scope messages that were answered correctly and that the threshold m
 (``max_in_scope_loss``, 1% by default). Within that budget, the threshold maximizes balanced accuracy
 (mean of in-scope accuracy and out-of-scope recall) when out-of-scope examples are held out; without
 them it is simply the highest threshold the budget allows. One rule, with or without out-of-scope data.
+
+Thin intents (fewer than ``MIN_CALIBRATION_EXAMPLES`` examples) cannot be held out without leaving their class
+empty or nearly so: their held-out confidences say nothing about the model. While other intents have enough
+examples, they are never held out (every fold's model knows them, none calibrates on them) and training reports
+them, so one intent with one example cannot pull the whole model's threshold down to 0.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 
 from clawline.nlu.features import F32
 
 DEFAULT_MAX_IN_SCOPE_LOSS = 0.01
+#: An intent with fewer examples than this is "thin": reported, and left out of calibration when others are not.
+MIN_CALIBRATION_EXAMPLES = 3
+
+
+def thin_intents(counts: Mapping[str, int], minimum: int = MIN_CALIBRATION_EXAMPLES) -> list[str]:
+    """Intents with fewer than ``minimum`` examples, by name."""
+    return sorted(name for name, n in counts.items() if n < minimum)
+
+
+def calibration_folds(counts: Mapping[str, int], max_folds: int, minimum: int = MIN_CALIBRATION_EXAMPLES) -> int:
+    """How many folds the held-out predictions can use: as many as the calibrated (not thin) intents allow.
+
+    Deciding by the smallest intent made a single one-example intent turn calibration off for the whole model.
+    """
+    calibrated = [n for n in counts.values() if n >= minimum] or list(counts.values())
+    return max(0, min(max_folds, *calibrated)) if calibrated else 0
 
 
 def choose_threshold(
