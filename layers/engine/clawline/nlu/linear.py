@@ -107,7 +107,7 @@ class LinearModel:
         raw = np.frombuffer(json.dumps(header, sort_keys=True).encode("utf-8"), dtype=np.uint8)
         # Write then rename: a process that has the old file memory-mapped keeps reading the old file.
         partial = path.with_name(path.name + ".partial")
-        arrays = {"header": raw, "keys": self.vocab.keys, "idf": self.vocab.idf}
+        arrays: dict[str, npt.NDArray[Any]] = {"header": raw, "keys": self.vocab.keys, "idf": self.vocab.idf}
         write_npz(partial, {**arrays, "weights": self.weights, "scales": self.scales})
         os.replace(partial, path)
 
