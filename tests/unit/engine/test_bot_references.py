@@ -66,7 +66,7 @@ def test_undefined_slots_and_entities_in_a_condition_are_errors(tmp_path):
 
 
 def test_names_inside_string_literals_are_not_references(tmp_path):
-    bot = Bot.load(write_bot(tmp_path, BOT.replace("WHEN", 'text == "intent == \'nope\' slots.x entities.y"')))
+    bot = Bot.load(write_bot(tmp_path, BOT.replace("WHEN", "text == \"intent == 'nope' slots.x entities.y\"")))
     assert [r.name for r in bot.rules.ordered] == ["greet"]
 
 
