@@ -12,7 +12,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
 .DEFAULT_GOAL := help
-.PHONY: help install tools security-tools run test lint typecheck unit functional iac package e2e bench security sast fault fuzz build clean
+.PHONY: help install tools security-tools run test lint typecheck unit functional iac package e2e bench security sast fault fuzz build deploy clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -87,8 +87,22 @@ test: install tools ## everything CI runs (`make security` included: sast here, 
 	CLAWLINE_FAULT_TURNS=$${CLAWLINE_FAULT_TURNS:-300} $(BIN)/pytest
 
 ARCH ?= arm64
-build: tools ## sam build for ARCH (arm64, the default, or x86_64); see docs/deploy.md
-	CLAWLINE_ARCH=$(ARCH) $(SAM_VENV)/bin/sam build --parameter-overrides Arch=$(ARCH)
+BOT ?= bots/default
+BUILD_DIR ?= .aws-sam/build
+BOT_PATH = $(abspath $(BOT))
+BOT_NAME = $(notdir $(BOT_PATH))
+# --no-cached: SAM's cache is keyed by the layer's source folder, which does not change with BOT.
+build: install tools ## package one bot: make build BOT=bots/mybot [ARCH=x86_64]; validates it, trains its NLU if stale
+	@test -f "$(BOT_PATH)/bot.yaml" || { echo "make build: BOT=$(BOT) has no bot.yaml (clawline init $(BOT) makes one)" >&2; exit 1; }
+	@echo "building bot $(BOT_NAME) ($(BOT_PATH)) for $(ARCH) into $(BUILD_DIR)"
+	CLAWLINE_ARCH=$(ARCH) CLAWLINE_BOT="$(BOT_PATH)" $(SAM_VENV)/bin/sam build --no-cached --build-dir "$(BUILD_DIR)" \
+	  --parameter-overrides Arch=$(ARCH) BotName=$(BOT_NAME)
+	$(BIN)/python packaging/set_bot_parameter.py "$(BUILD_DIR)/template.yaml" "$(BOT_NAME)"
+
+CONFIG_ENV ?= default
+deploy: tools ## sam deploy --guided of the last build; CONFIG_ENV=prod picks samconfig.toml's prod profile
+	@test -f "$(BUILD_DIR)/template.yaml" || { echo "make deploy: no build in $(BUILD_DIR); run make build BOT=... first" >&2; exit 1; }
+	$(SAM_VENV)/bin/sam deploy --guided --template-file "$(BUILD_DIR)/template.yaml" --config-env $(CONFIG_ENV)
 
 $(BIN)/.bench-installed: requirements/bench.txt $(BIN)/.installed
 	$(BIN)/pip install -q --no-deps -r requirements/bench.txt

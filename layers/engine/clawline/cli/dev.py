@@ -97,6 +97,16 @@ def _repo_on_path() -> None:
         sys.path.insert(0, str(root))
 
 
+def _parameters(items: list[str]) -> dict[str, str]:
+    parameters = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--parameter wants NAME=VALUE, got {item!r}")
+        parameters[name] = value
+    return parameters
+
+
 def _options(args: argparse.Namespace) -> Any:
     _repo_on_path()
     try:
@@ -104,12 +114,7 @@ def _options(args: argparse.Namespace) -> Any:
     except ImportError as exc:
         raise SystemExit(f"clawline dev runs from a clone of the repository, after `make install` ({exc})") from exc
 
-    parameters = {}
-    for item in args.parameter:
-        name, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--parameter wants NAME=VALUE, got {item!r}")
-        parameters[name] = value
+    parameters = _parameters(args.parameter)
     options = Options(
         port=args.port,
         mqtt_port=args.mqtt_port,
