@@ -95,6 +95,8 @@ BOT_NAME = $(notdir $(BOT_PATH))
 build: install tools ## package one bot: make build BOT=bots/mybot [ARCH=x86_64]; validates it, trains its NLU if stale
 	@test -f "$(BOT_PATH)/bot.yaml" || { echo "make build: BOT=$(BOT) has no bot.yaml (clawline init $(BOT) makes one)" >&2; exit 1; }
 	@echo "building bot $(BOT_NAME) ($(BOT_PATH)) for $(ARCH) into $(BUILD_DIR)"
+	@# Validated here first to fail in a second; the bot layer's build validates again (for a plain `sam build`).
+	PYTHONPATH=layers/engine $(BIN)/python -m clawline validate "$(BOT_PATH)"
 	CLAWLINE_ARCH=$(ARCH) CLAWLINE_BOT="$(BOT_PATH)" $(SAM_VENV)/bin/sam build --no-cached --build-dir "$(BUILD_DIR)" \
 	  --parameter-overrides Arch=$(ARCH) BotName=$(BOT_NAME)
 	$(BIN)/python packaging/set_bot_parameter.py "$(BUILD_DIR)/template.yaml" "$(BOT_NAME)"

@@ -167,6 +167,24 @@ def authorizer_event(kind: Literal["http", "websocket"], token: str, *, stage: s
     }
 
 
+def with_token(event: dict[str, Any], token: str) -> dict[str, Any]:
+    """An authorizer event carrying ``token`` wherever the request carries one (header, identity source, query)."""
+    out: dict[str, Any] = json.loads(json.dumps(event))
+    headers = out.get("headers") or {}
+    names = [n for n in headers if n.lower() == "authorization"] or (["authorization"] if "routeArn" in out else [])
+    for name in names:
+        headers[name] = f"Bearer {token}"
+    if headers:
+        out["headers"] = headers
+    if "identitySource" in out:
+        out["identitySource"] = [f"Bearer {token}"]
+    for key in ("queryStringParameters", "multiValueQueryStringParameters"):
+        query = out.get(key)
+        if isinstance(query, dict) and "token" in query:
+            query["token"] = [token] if key.startswith("multi") else token
+    return out
+
+
 def with_authorizer_context(event: dict[str, Any], kind: Kind, context: dict[str, Any]) -> dict[str, Any]:
     """The event as API Gateway passes it on after its Lambda authorizer allowed it with ``context``.
 

@@ -100,6 +100,36 @@ def _logical_id(name: str, known: list[str]) -> str | None:
     return matches[0] if len(matches) == 1 else None
 
 
+def _build_dir(fallback: Path) -> Path:
+    """``make build``'s output (.aws-sam/build) when there is one, else the package tests' newest build."""
+    from local import template as tpl
+
+    made = tpl.ROOT / ".aws-sam" / "build"
+    return made if (made / "HttpFunction").is_dir() else fallback
+
+
+#: ELF e_machine of the architectures the emulator may meet.
+_ELF = {62: "x86_64", 183: "arm64"}
+
+
+def _unrunnable(build_dir: Path) -> str | None:
+    """Why the emulator cannot run this build here (missing, or built for another architecture), or None."""
+    import platform
+
+    if not (build_dir / "HttpFunction").is_dir():
+        return f"no sam build output in {build_dir}: run `make build BOT=... ARCH=x86_64` first, or use --in-process"
+    host = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine().lower())
+    for native in (build_dir / "EngineLayer" / "python").glob("pydantic_core/*.so"):
+        with native.open("rb") as handle:
+            built = _ELF.get(int.from_bytes(handle.read(20)[18:20], "little"))
+        if built and host and built != host:
+            return (
+                f"{build_dir} is built for {built} and this machine runs {host}: "
+                f"`make build BOT=... ARCH={host}` (or use --in-process)"
+            )
+    return None
+
+
 def _built_bot(build_dir: Path) -> Path | None:
     """The one bot a `make build` packaged (``BotLayer/bots/<name>``)."""
     bots = [p for p in (build_dir / "BotLayer" / "bots").glob("*") if (p / "bot.yaml").is_file()]
@@ -126,7 +156,7 @@ def invoke_command(args: argparse.Namespace) -> int:
     if logical_id is None:
         print(f"clawline invoke: no function {args.function!r} (functions: {', '.join(known)})", file=sys.stderr)
         return 2
-    build_dir = args.build_dir or (None if args.in_process else _default_build_dir())
+    build_dir = args.build_dir or (None if args.in_process else _build_dir(_default_build_dir()))
     bot = args.bot or (_built_bot(build_dir) if build_dir is not None else None) or DEFAULT_BOT
     options = Options(
         port=0, mqtt_port=0, moto_port=0, bot=bot, parameters=parameters,
@@ -136,7 +166,11 @@ def invoke_command(args: argparse.Namespace) -> int:
     )  # fmt: skip
     if build_dir is not None:
         options.build_dir = build_dir
-    if not args.in_process:
+    if build_dir is not None and not args.in_process:
+        problem = _unrunnable(build_dir)
+        if problem:
+            print(f"clawline invoke: {problem}", file=sys.stderr)
+            return 2
         code = _ensure_awslambdaric(args.rie_python)
         if code:
             return code
@@ -204,6 +238,8 @@ def _run(options: Any, logical_id: str, event: Any, kind: Any, args: argparse.Na
             print(f"invoking {logical_id} ({mode}; bot {options.bot}; DynamoDB "
                   f"{options.dynamodb_endpoint or runtime.moto_url})", file=sys.stderr)  # fmt: skip
             payload = event
+            if kind == "authorizer" and (args.sub or args.token):
+                payload = events.with_token(event, args.token or runtime.token(args.sub))
             if kind in ("http", "websocket") and (args.sub or args.token or not _has_identity(event, kind)):
                 token = args.token or runtime.token(args.sub or "local-user")
                 auth = runtime.functions["AuthorizerFunction"]

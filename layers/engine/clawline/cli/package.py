@@ -47,7 +47,8 @@ def package_command(args: argparse.Namespace) -> int:
     from clawline.errors import ConfigurationError
 
     source: Path = args.bot
-    print(f"clawline package: validating {source}", file=sys.stderr, flush=True)
+    # Progress on standard output (sam build shows it), problems on standard error (sam build shows them on failure).
+    print(f"clawline package: validating {source}", flush=True)
     try:
         bot = Bot.load(source)
     except ConfigurationError as exc:
@@ -73,7 +74,6 @@ def package_command(args: argparse.Namespace) -> int:
             print(
                 f"clawline package: {source / 'model' / 'nlu.npz'} is missing or stale: training it into the build "
                 f"(run `clawline train --bot {source}` to update your copy)",
-                file=sys.stderr,
                 flush=True,
             )
             model = train_artifact(inputs["intents"], oos_examples=inputs["oos_examples"], progress=ProgressBar())
@@ -81,7 +81,6 @@ def package_command(args: argparse.Namespace) -> int:
             note = "NLU model trained for this build"
     print(
         f"clawline package: bot {definition.name!r} -> {out} ({len(definition.intents)} intents, "
-        f"{len(definition.rules)} rules, {len(bot.plugins)} plugins; {note})",
-        file=sys.stderr,
+        f"{len(definition.rules)} rules, {len(bot.plugins)} plugins; {note})"
     )
     return 0
