@@ -81,6 +81,11 @@ def register(subparsers: Any) -> None:
     )
     dev.add_argument("--emf", action="store_true", help="print the functions' EMF metric lines (off by default)")
     dev.add_argument("--sub", default="alice", help="subject of the printed development token (default: alice)")
+    dev.add_argument(
+        "--reload",
+        action="store_true",
+        help="watch the bot's files: a valid change is swapped in without a restart, an invalid one is reported",
+    )
     dev.set_defaults(handler=dev_command)
 
     sub = dev.add_subparsers(dest="dev_command", metavar="SUBCOMMAND")
@@ -163,11 +168,19 @@ def dev_command(args: argparse.Namespace) -> int:
         except PortInUseError as exc:
             print(f"clawline dev: {exc}", file=sys.stderr)
             return 1
+        watcher = None
         try:
             print(runtime.banner(args.sub), flush=True)
+            if args.reload:
+                from local.reload import BotReloader
+
+                watcher = asyncio.create_task(BotReloader(runtime).run())
+                print(f"Watching {options.bot} for changes (--reload).", flush=True)
             await stop.wait()
             print("\nstopping...", flush=True)
         finally:
+            if watcher is not None:
+                watcher.cancel()
             await runtime.stop()
         print("stopped; every port is free.", flush=True)
         return 0
