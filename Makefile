@@ -17,19 +17,25 @@ export AWS_DEFAULT_REGION ?= us-east-1
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
+# Installs print one line per step (pip -q keeps each step to that line); the first install takes minutes.
 $(BIN)/.installed: requirements/dev.txt layers/engine/requirements.txt functions/http/requirements.txt pyproject.toml
+	@echo "[1/3] $(VENV): creating the project venv (the first install takes about 3 minutes)"
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip==25.3
+	@echo "[2/3] $(VENV): installing the pinned requirements (requirements/dev.txt)"
 	$(BIN)/pip install -q -r requirements/dev.txt
+	@echo "[3/3] $(VENV): installing clawline (editable)"
 	$(BIN)/pip install -q --no-deps -e .
 	touch $@
 
 $(SAM_VENV)/.installed: requirements/sam.txt
+	@echo "$(SAM_VENV): installing the pinned SAM CLI (about a minute the first time)"
 	$(PY) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install -q -r requirements/sam.txt
 	touch $@
 
 $(SEC_VENV)/.installed: requirements/security.txt
+	@echo "$(SEC_VENV): installing the pinned checkov and bandit (about a minute the first time)"
 	$(PY) -m venv $(SEC_VENV)
 	$(SEC_VENV)/bin/pip install -q --upgrade pip==25.3
 	$(SEC_VENV)/bin/pip install -q -r requirements/security.txt

@@ -69,6 +69,7 @@ def own_build() -> Path:
             bot = directory / "src" / BOT
             made = clawline("init", str(bot), "--template", TEMPLATE)
             assert made.returncode == 0, made.stderr
+            print("\n[package] make build BOT=... (x86_64): building", file=sys.__stderr__, flush=True)
             done = _make_build(bot, directory / "build")
             assert done.returncode == 0, f"make build failed:\n{(done.stdout + done.stderr)[-6000:]}"
             stamp.write_text(digest)
