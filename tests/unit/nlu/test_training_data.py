@@ -110,3 +110,11 @@ def test_train_validates_the_bot_first(tmp_path, capsys):
     assert clawline(["train", "--bot", str(tmp_path)]) == 1
     assert "unknown intent 'gret' (did you mean 'greet'?)" in capsys.readouterr().err
     assert not (tmp_path / "model" / "nlu.npz").exists()
+
+
+def test_one_example_intents_with_out_of_scope_examples_still_train():
+    # Every fold's model must know every class: thin intents stay in training, only the out-of-scope class is
+    # held out (a fold without a thin intent used to give held-out scores of another shape).
+    model = train_artifact({"yes": ["yes"], "no": ["no"]}, oos_examples=["weather", "pizza", "joke", "news", "car"])
+    assert model.meta["thin_intents"] == ["no", "yes"]
+    assert model.labels[:2] == ["no", "yes"]

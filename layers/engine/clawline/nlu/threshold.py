@@ -30,14 +30,19 @@ def thin_intents(counts: Mapping[str, int], minimum: int = MIN_CALIBRATION_EXAMP
     return sorted(name for name, n in counts.items() if n < minimum)
 
 
-def calibration_folds(counts: Mapping[str, int], max_folds: int, minimum: int = MIN_CALIBRATION_EXAMPLES) -> int:
-    """How many folds the held-out predictions can use: as many as the calibrated (not thin) intents allow.
+def calibration_plan(counts: Mapping[str, int], max_folds: int) -> tuple[int, list[str]]:
+    """How many folds the held-out predictions use, and the labels never held out.
 
-    Deciding by the smallest intent made a single one-example intent turn calibration off for the whole model.
+    Thin labels (the out-of-scope class too) stay in every fold's training data, so every fold's model knows every
+    class; the folds are as many as the smallest other label allows. Deciding by the smallest label of all made a
+    single one-example intent turn calibration off for the whole model. When every label is thin, they are all
+    held out in turn, as far as the smallest one allows (none for one-example labels: no calibration).
     """
-    calibrated = [n for n in counts.values() if n >= minimum] or list(counts.values())
-    return max(0, min(max_folds, *calibrated)) if calibrated else 0
-
+    thin = thin_intents(counts)
+    calibrated = [n for name, n in counts.items() if name not in thin]
+    if not calibrated:
+        return (min(max_folds, *counts.values()) if counts else 0), []
+    return min(max_folds, *calibrated), thin
 
 def choose_threshold(
     in_conf: F32,

@@ -24,7 +24,7 @@ from clawline.nlu.blas import single_threaded_blas
 from clawline.nlu.features import F32, I64, FeatureConfig, Featurizer, NgramHasher, SparseRows, Vocabulary
 from clawline.nlu.linear import FORMAT_VERSION, OOS_LABEL, LinearModel
 from clawline.nlu.optim import Progress, SparseTrainConfig, fit_temperature, softmax, train_sparse_softmax
-from clawline.nlu.threshold import calibration_folds, choose_threshold, thin_intents
+from clawline.nlu.threshold import calibration_plan, choose_threshold, thin_intents
 
 #: Data sets at least this large drop n-grams seen in a single example (noise, and half the model size);
 #: smaller bots keep every n-gram because each example matters.
@@ -183,9 +183,8 @@ def train_linear(
         final_data = data + validation if recipe.refit else data
         final = fit_model(final_data, recipe, stage("refit")) if recipe.refit else first
     else:
-        n_folds = calibration_folds(Counter(data.labels), MAX_FOLDS)
+        n_folds, thin = calibration_plan(Counter(data.labels), MAX_FOLDS)
         final_data = data
-        thin = thin_intents(in_scope_counts) if len(thin_intents(in_scope_counts)) < len(in_scope_counts) else []
         if n_folds >= 2:
             folds = stratified_folds(data.labels, n_folds, recipe.optim.seed)
             # Thin intents are never held out (fold -1): every fold's model knows them, none calibrates on them.
