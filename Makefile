@@ -12,24 +12,30 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
 .DEFAULT_GOAL := help
-.PHONY: help install tools security-tools run test lint typecheck unit functional iac package e2e bench security sast fault fuzz build clean
+.PHONY: help install tools security-tools run test lint typecheck unit functional iac package e2e bench security sast fault fuzz build deploy clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
+# Installs print one line per step (pip -q keeps each step to that line); the first install takes minutes.
 $(BIN)/.installed: requirements/dev.txt layers/engine/requirements.txt functions/http/requirements.txt pyproject.toml
+	@echo "[1/3] $(VENV): creating the project venv (the first install takes about 3 minutes)"
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip==25.3
+	@echo "[2/3] $(VENV): installing the pinned requirements (requirements/dev.txt)"
 	$(BIN)/pip install -q -r requirements/dev.txt
+	@echo "[3/3] $(VENV): installing clawline (editable)"
 	$(BIN)/pip install -q --no-deps -e .
 	touch $@
 
 $(SAM_VENV)/.installed: requirements/sam.txt
+	@echo "$(SAM_VENV): installing the pinned SAM CLI (about a minute the first time)"
 	$(PY) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install -q -r requirements/sam.txt
 	touch $@
 
 $(SEC_VENV)/.installed: requirements/security.txt
+	@echo "$(SEC_VENV): installing the pinned checkov and bandit (about a minute the first time)"
 	$(PY) -m venv $(SEC_VENV)
 	$(SEC_VENV)/bin/pip install -q --upgrade pip==25.3
 	$(SEC_VENV)/bin/pip install -q -r requirements/security.txt
@@ -87,8 +93,24 @@ test: install tools ## everything CI runs (`make security` included: sast here, 
 	CLAWLINE_FAULT_TURNS=$${CLAWLINE_FAULT_TURNS:-300} $(BIN)/pytest
 
 ARCH ?= arm64
-build: tools ## sam build for ARCH (arm64, the default, or x86_64); see docs/deploy.md
-	CLAWLINE_ARCH=$(ARCH) $(SAM_VENV)/bin/sam build --parameter-overrides Arch=$(ARCH)
+BOT ?= bots/default
+BUILD_DIR ?= .aws-sam/build
+BOT_PATH = $(abspath $(BOT))
+BOT_NAME = $(notdir $(BOT_PATH))
+# --no-cached: SAM's cache is keyed by the layer's source folder, which does not change with BOT.
+build: install tools ## package one bot: make build BOT=bots/mybot [ARCH=x86_64]; validates it, trains its NLU if stale
+	@test -f "$(BOT_PATH)/bot.yaml" || { echo "make build: BOT=$(BOT) has no bot.yaml (clawline init $(BOT) makes one)" >&2; exit 1; }
+	@echo "building bot $(BOT_NAME) ($(BOT_PATH)) for $(ARCH) into $(BUILD_DIR)"
+	@# Validated here first to fail in a second; the bot layer's build validates again (for a plain `sam build`).
+	PYTHONPATH=layers/engine $(BIN)/python -m clawline validate "$(BOT_PATH)"
+	CLAWLINE_ARCH=$(ARCH) CLAWLINE_BOT="$(BOT_PATH)" $(SAM_VENV)/bin/sam build --no-cached --build-dir "$(BUILD_DIR)" \
+	  --parameter-overrides Arch=$(ARCH) BotName=$(BOT_NAME)
+	$(BIN)/python packaging/set_bot_parameter.py "$(BUILD_DIR)/template.yaml" "$(BOT_NAME)"
+
+CONFIG_ENV ?= default
+deploy: tools ## sam deploy --guided of the last build; CONFIG_ENV=prod picks samconfig.toml's prod profile
+	@test -f "$(BUILD_DIR)/template.yaml" || { echo "make deploy: no build in $(BUILD_DIR); run make build BOT=... first" >&2; exit 1; }
+	$(SAM_VENV)/bin/sam deploy --guided --template-file "$(BUILD_DIR)/template.yaml" --config-env $(CONFIG_ENV)
 
 $(BIN)/.bench-installed: requirements/bench.txt $(BIN)/.installed
 	$(BIN)/pip install -q --no-deps -r requirements/bench.txt

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import json
 import os
 import secrets
@@ -199,6 +200,7 @@ class Runtime:
         self.template = tpl.Template.read(self.options.template, **parameters)
         self._dynamodb: Any = None
         self.functions: dict[str, Function] = {}
+        self._factories: dict[str, Callable[[], Function]] = {}  # a new instance of each function (reload_bot)
         self.invokers: dict[str, AsyncInvoker] = {}
         self.issuer: DevIssuer | None = None
         self._moto: subprocess.Popen[bytes] | None = None
@@ -437,11 +439,12 @@ class Runtime:
                 extra_path=[ric],
             )
             for logical_id, spec in specs.items():
-                self.functions[logical_id] = RieFunction(spec, layout, {**self._env_snapshot(), **envs[logical_id]})
+                rie_env = {**self._env_snapshot(), **envs[logical_id]}
+                self._factories[logical_id] = functools.partial(RieFunction, spec, layout, rie_env)
         elif opts.isolated:
             for logical_id, spec in specs.items():
                 env = {**os.environ, **envs[logical_id]}
-                self.functions[logical_id] = ProcessFunction(spec, env, tpl.ROOT)
+                self._factories[logical_id] = functools.partial(ProcessFunction, spec, env, tpl.ROOT)
         else:
             # One process holds every function, so their variables share os.environ. That is safe only if no two
             # functions give one variable different values; refuse to start otherwise rather than guess.
@@ -457,7 +460,8 @@ class Runtime:
             self._apply_env(merged)
             sys.path.insert(0, str(tpl.ROOT)) if str(tpl.ROOT) not in sys.path else None  # the bot's plugins
             for logical_id, spec in specs.items():
-                self.functions[logical_id] = InProcessFunction(spec)
+                self._factories[logical_id] = functools.partial(InProcessFunction, spec)
+        self.functions.update({logical_id: make() for logical_id, make in self._factories.items()})
         for logical_id, spec in specs.items():
             if spec.on_failure_queue is not None or any(
                 r.function == logical_id for r in tpl.topic_rules(self.template)
@@ -470,6 +474,21 @@ class Runtime:
                     log=self.log,
                     on_done=self._log_async(logical_id),
                 )
+
+    def reload_bot(self) -> None:
+        """Serve the bot's current files from the next turn on (``clawline dev --reload`` validated them first).
+
+        In-process functions forget their cached engine; the others are replaced by new instances (a new process
+        or emulator loads the bot at its cold start), and the old ones are closed after their current turn.
+        """
+        if not (self.options.rie or self.options.isolated):
+            self._reset_function_caches()
+            return
+        for logical_id, make in self._factories.items():
+            old, self.functions[logical_id] = self.functions[logical_id], make()
+            if logical_id in self.invokers:
+                self.invokers[logical_id].function = self.functions[logical_id]
+            old.close()
 
     def _env_snapshot(self) -> dict[str, str]:
         return {k: v for k, v in os.environ.items() if k.startswith(("AWS_", "POWERTOOLS_"))}
@@ -575,6 +594,10 @@ class Runtime:
             f"  IoT devices   {self.moto_url}   policy {', '.join(self.device_policies) or '-'} "
             f"(clawline device add THING --policy NAME --endpoint-url {self.moto_url})",
         ]
+        emulators = {k: f.url for k, f in self.functions.items() if isinstance(f, RieFunction)}
+        if emulators:
+            lines.append("  Emulators     (Lambda invoke API of each function's Runtime Interface Emulator)")
+            lines += [f"    {logical_id:<20} {url}" for logical_id, url in emulators.items()]
         if self.issuer is not None:
             token = self.token(sub)
             lines += [

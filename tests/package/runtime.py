@@ -20,6 +20,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -120,6 +121,9 @@ class SamBuild:
             if self.stamp.exists() and self.stamp.read_text() == self.digest:
                 return self
             shutil.rmtree(self.directory, ignore_errors=True)
+            # Progress past pytest's capture: a cold build takes minutes and would otherwise look like a hang.
+            print(f"\n[package] sam build {self.template} ({self.arch}): building, minutes when nothing is cached",
+                  file=sys.__stderr__, flush=True)  # fmt: skip
             command = [str(sam), "build", "--no-cached", "-t", self.template, "-b", str(self.directory)]
             command += ["--parameter-overrides", f"Arch={self.arch}"]
             started = time.monotonic()
@@ -133,6 +137,8 @@ class SamBuild:
                 timeout=600,
             )
             self.seconds = time.monotonic() - started
+            print(f"[package] sam build {self.template} ({self.arch}): done in {self.seconds:.0f} s",
+                  file=sys.__stderr__, flush=True)  # fmt: skip
             self.log = done.stdout + done.stderr
             if done.returncode != 0:
                 raise AssertionError(f"sam build ({self.arch}) failed:\n{self.log[-6000:]}")

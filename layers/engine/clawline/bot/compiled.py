@@ -6,7 +6,6 @@ the file, line and field: YAML syntax, unknown fields, bad CEL, unknown response
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from clawline.bot import models
 from clawline.bot.loader import BotDefinitionError, FieldPath, Problem, SourceMap, load_definition
+from clawline.bot.references import BUILTIN_ENTITIES, condition_references, suggest
 from clawline.plugins.loader import LoadedPlugin, PluginLoadError, load_plugin
 from clawline.rules.compiler import CompiledRule, RuleCompileError, RuleSet, compile_rule
 from clawline.templates import Template, TemplateError, parse
@@ -97,8 +97,8 @@ class _Checker:
             self.fail(("settings", "timezone"), f"unknown time zone {d.settings.timezone!r}")
             timezone = ZoneInfo("UTC")
         for name, slot in d.slots.items():
-            if slot.entity and slot.entity not in d.entities:
-                self.fail(("slots", name, "entity"), f"unknown entity {slot.entity!r}")
+            if slot.entity:
+                self._entity_ref(("slots", name, "entity"), slot.entity)
             for key in ("ask", "invalid"):
                 ref = getattr(slot, key)
                 if ref:
@@ -117,10 +117,12 @@ class _Checker:
                 compiled.append(compile_rule(rule, i))
             except RuleCompileError as exc:
                 self.fail(("rules", i, exc.field), str(exc))
+            else:
+                self._condition_refs(("rules", i, "when"), rule.when)
             for j, slot_name in enumerate(rule.require):
                 required = d.slots.get(slot_name)
                 if required is None:
-                    self.fail(("rules", i, "require", j), f"unknown slot {slot_name!r}")
+                    self.fail(("rules", i, "require", j), f"unknown slot {slot_name!r}{suggest(slot_name, d.slots)}")
                 elif required.ask is None:
                     self.fail(
                         ("rules", i, "require", j),
@@ -150,18 +152,49 @@ class _Checker:
             self.fail(path, str(exc))
             return None
         for placeholder in template.placeholders:
-            if placeholder.path[0] == "slots" and len(placeholder.path) > 1 and placeholder.path[1] not in self.d.slots:
-                self.fail(path, f"unknown slot {placeholder.path[1]!r} in template")
+            kind, name = placeholder.path[0], placeholder.path[1] if len(placeholder.path) > 1 else None
+            if kind == "slots" and name is not None and name not in self.d.slots:
+                self.fail(path, f"unknown slot {name!r} in template{suggest(name, self.d.slots)}")
+            elif kind == "entities" and name is not None and name not in self._entity_names:
+                self.fail(path, f"unknown entity {name!r} in template{suggest(name, self._entity_names)}")
         self.templates[text] = template
         return template
 
+    @property
+    def _entity_names(self) -> set[str]:
+        return set(self.d.entities) | BUILTIN_ENTITIES
+
+    def _entity_ref(self, path: FieldPath, name: str) -> None:
+        if name not in self._entity_names:
+            builtins = ", ".join(sorted(BUILTIN_ENTITIES))
+            self.fail(
+                path,
+                f"unknown entity {name!r}{suggest(name, self._entity_names)}: define it under `entities:` "
+                f"or use a built-in one ({builtins})",
+            )
+
+    def _condition_refs(self, path: FieldPath, source: str) -> None:
+        """Intents, slots and entities a condition names must exist (see clawline.bot.references)."""
+        reported: set[tuple[str, str]] = set()
+        for ref in condition_references(source):
+            if (ref.kind, ref.name) in reported:
+                continue
+            reported.add((ref.kind, ref.name))
+            if ref.kind == "intent" and ref.name not in self.d.intents:
+                known = f"{suggest(ref.name, self.d.intents)}" if self.d.intents else " (the bot defines no intents)"
+                self.fail(path, f"unknown intent {ref.name!r}{known}")
+            elif ref.kind == "slot" and ref.name not in self.d.slots:
+                self.fail(path, f"unknown slot {ref.name!r}{suggest(ref.name, self.d.slots)}")
+            elif ref.kind == "entity":
+                self._entity_ref(path, ref.name)
+
     def _response_ref(self, path: FieldPath, name: str) -> None:
         if name not in self.d.responses:
-            self.fail(path, f"unknown response {name!r}{_suggest(name, self.d.responses)}")
+            self.fail(path, f"unknown response {name!r}{suggest(name, self.d.responses)}")
 
     def _slot_ref(self, path: FieldPath, name: str) -> None:
         if name not in self.d.slots:
-            self.fail(path, f"unknown slot {name!r}{_suggest(name, self.d.slots)}")
+            self.fail(path, f"unknown slot {name!r}{suggest(name, self.d.slots)}")
 
     def _action(self, path: FieldPath, action: Any, plugin_names: set[str] | None) -> None:
         if isinstance(action, models.ReplyAction):
@@ -215,7 +248,3 @@ class _Checker:
             loaded.append(plugin)
         return loaded
 
-
-def _suggest(name: str, known: Any) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -7,13 +7,15 @@ places; lists (rules, plugins, out_of_scope) are concatenated in include order.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from clawline.bot import models
 from clawline.bot.models import ACTION_KEYS, BotDefinition
@@ -237,9 +239,50 @@ def _problem_from_error(source: SourceMap, error: Any) -> Problem:
         message = "unknown field"
         if len(loc) == 1 and loc[0] not in _TOP_LEVEL:
             message += f" (top-level fields: {', '.join(sorted(_TOP_LEVEL))})"
+        elif allowed := allowed_fields(loc[:-1]):
+            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            message += f" (allowed: {', '.join(allowed)}{hint})"
     elif error["type"] == "missing":
         message = "required field is missing"
     return source.problem(loc, message)
+
+
+def allowed_fields(path: FieldPath) -> list[str]:
+    """The fields the model at ``path`` of a bot definition accepts (its YAML names), or [] if unknown."""
+    current: Any = BotDefinition
+    for part in path:
+        current = _step(current, part)
+        if current is None:
+            return []
+    models_here = [m for m in _members(current) if isinstance(m, type) and issubclass(m, BaseModel)]
+    if not models_here:
+        return []
+    return sorted({f.alias or name for name, f in models_here[0].model_fields.items()})
+
+
+def _members(annotation: Any) -> list[Any]:
+    """The alternatives of an annotation, with ``Annotated`` and unions unwrapped."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _members(get_args(annotation)[0])
+    if origin in (Union, UnionType):
+        return [m for arg in get_args(annotation) for m in _members(arg)]
+    return [annotation]
+
+
+def _step(annotation: Any, part: str | int) -> Any:
+    for member in _members(annotation):
+        origin = get_origin(member)
+        if isinstance(member, type) and issubclass(member, BaseModel) and isinstance(part, str):
+            for name, info in member.model_fields.items():
+                if part in (name, info.alias):
+                    return info.annotation
+        elif origin is dict and isinstance(part, str):
+            return get_args(member)[1]
+        elif origin is list and isinstance(part, int):
+            return get_args(member)[0]
+    return None
 
 
 _TYPE_NAMES = frozenset(name for name, value in vars(models).items() if isinstance(value, type)) | {

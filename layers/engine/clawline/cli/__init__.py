@@ -13,7 +13,14 @@ from collections.abc import Sequence
 from clawline import __version__
 
 #: Command-group modules, in the order their commands are listed in ``--help``.
-COMMAND_MODULES: list[str] = ["clawline.cli.bot", "clawline.cli.dev", "clawline.cli.nlu"]
+COMMAND_MODULES: list[str] = [
+    "clawline.cli.init",
+    "clawline.cli.bot",
+    "clawline.cli.package",
+    "clawline.cli.dev",
+    "clawline.cli.invoke",
+    "clawline.cli.nlu",
+]
 COMMAND_MODULES += ["clawline.cli.device", "clawline.cli.smoke"]  # deploy-time commands (docs/deploy.md)
 
 

@@ -87,6 +87,11 @@ def register(subparsers: Any) -> None:
     )
     dev.add_argument("--emf", action="store_true", help="print the functions' EMF metric lines (off by default)")
     dev.add_argument("--sub", default="alice", help="subject of the printed development token (default: alice)")
+    dev.add_argument(
+        "--reload",
+        action="store_true",
+        help="watch the bot's files: a valid change is swapped in without a restart, an invalid one is reported",
+    )
     dev.set_defaults(handler=dev_command)
 
     sub = dev.add_subparsers(dest="dev_command", metavar="SUBCOMMAND")
@@ -103,6 +108,16 @@ def _repo_on_path() -> None:
         sys.path.insert(0, str(root))
 
 
+def _parameters(items: list[str]) -> dict[str, str]:
+    parameters = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--parameter wants NAME=VALUE, got {item!r}")
+        parameters[name] = value
+    return parameters
+
+
 def _options(args: argparse.Namespace) -> Any:
     _repo_on_path()
     try:
@@ -110,12 +125,7 @@ def _options(args: argparse.Namespace) -> Any:
     except ImportError as exc:
         raise SystemExit(f"clawline dev runs from a clone of the repository, after `make install` ({exc})") from exc
 
-    parameters = {}
-    for item in args.parameter:
-        name, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--parameter wants NAME=VALUE, got {item!r}")
-        parameters[name] = value
+    parameters = _parameters(args.parameter)
     options = Options(
         port=args.port,
         mqtt_port=args.mqtt_port,
@@ -165,11 +175,19 @@ def dev_command(args: argparse.Namespace) -> int:
         except PortInUseError as exc:
             print(f"clawline dev: {exc}", file=sys.stderr)
             return 1
+        watcher = None
         try:
             print(runtime.banner(args.sub), flush=True)
+            if args.reload:
+                from local.reload import BotReloader
+
+                watcher = asyncio.create_task(BotReloader(runtime).run())
+                print(f"Watching {options.bot} for changes (--reload).", flush=True)
             await stop.wait()
             print("\nstopping...", flush=True)
         finally:
+            if watcher is not None:
+                watcher.cancel()
             await runtime.stop()
         print("stopped; every port is free.", flush=True)
         return 0

@@ -58,6 +58,8 @@ def _add_data_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-oos-class", action="store_true", help="ignore out-of-scope training examples (threshold only)"
     )
+    parser.add_argument("--text-column", help="CSV/TSV: the header of the text column (default: text)")
+    parser.add_argument("--intent-column", help="CSV/TSV: the header of the intent column (default: intent)")
 
 
 def register(subparsers: Any) -> None:
@@ -85,15 +87,17 @@ def _dataset(args: argparse.Namespace) -> tuple[NluDataset, str]:
     if args.bot is not None:
         # The bot loader (includes, validation) and ``nlu_inputs`` are what the engine builds its backend from:
         # training from the same inputs makes the artifact's fingerprint match at cold start.
-        from clawline.bot.loader import load_definition
+        from clawline.bot.compiled import Bot
         from clawline.engine import nlu_inputs
 
-        definition, _ = load_definition(args.bot)
+        # The whole bot is validated first: a model of a bot that does not load would never be used.
+        definition = Bot.load(args.bot).definition
         inputs = nlu_inputs(definition)
         oos = [] if args.no_oos_class else inputs["oos_examples"]
         train = IntentData.from_intents(inputs["intents"], oos)
         return NluDataset(train=train, entities=inputs["entities"]), args.bot.name
-    return load_dataset(args.data, oos_class=not args.no_oos_class), args.data.stem
+    columns = {"text_column": args.text_column, "intent_column": args.intent_column}
+    return load_dataset(args.data, oos_class=not args.no_oos_class, **columns), args.data.stem
 
 
 def _default_out(args: argparse.Namespace, name: str) -> Path:
@@ -107,9 +111,16 @@ def _default_out(args: argparse.Namespace, name: str) -> Path:
 
 def _train(args: argparse.Namespace) -> int:
     _limit_blas_threads()
+    from clawline.errors import ConfigurationError
     from clawline.nlu.backend import train_artifact
+    from clawline.nlu.datasets import DatasetError
 
-    ds, name = _dataset(args)
+    try:
+        ds, name = _dataset(args)
+    except (ConfigurationError, DatasetError) as exc:
+        print(f"clawline train: {exc}", file=sys.stderr)
+        return 1
+    _report_thin_intents(ds.intents())
     out = _default_out(args, name)
     progress = ProgressBar()
     started = time.perf_counter()
@@ -134,6 +145,19 @@ def _train(args: argparse.Namespace) -> int:
         f"threshold {threshold:.3f}; wrote {out} ({out.stat().st_size / 1e6:.2f} MB)"
     )
     return 0
+
+
+def _report_thin_intents(intents: dict[str, list[str]]) -> None:
+    from clawline.nlu.threshold import MIN_CALIBRATION_EXAMPLES, thin_intents
+
+    thin = thin_intents({name: len(examples) for name, examples in intents.items()})
+    if thin:
+        listed = ", ".join(f"{name} ({len(intents[name])})" for name in thin)
+        print(
+            f"warning: {len(thin)} intent(s) with fewer than {MIN_CALIBRATION_EXAMPLES} examples: {listed}. "
+            "Add examples; they are left out of the out-of-scope threshold's calibration.",
+            file=sys.stderr,
+        )
 
 
 def _engine_from(

@@ -7,7 +7,9 @@ Formats (chosen by content, not by name):
 - Bot-style JSON/YAML: ``{"intents": {name: [examples] | {"examples": [...]}}, "oos": [...], "entities": {...}}``.
 - Rasa NLU YAML: ``{"nlu": [{"intent": name, "examples": "- a\\n- b"}, {"lookup": ..., "examples": ...},
   {"synonym": value, "examples": ...}, {"regex": name, "examples": ...}]}``.
-- CSV/TSV with two columns ``text,intent`` (header optional).
+- CSV/TSV with a header row: columns ``text`` and ``intent``, or the ones named by ``text_column`` and
+  ``intent_column`` (``clawline train --text-column/--intent-column``). Any other header is an error naming the
+  file's columns: a header row must never be trained as an example.
 """
 
 from __future__ import annotations
@@ -124,15 +126,52 @@ def _annotated(intents: Mapping[str, Sequence[str]], oos: Sequence[str], spec: E
     return NluDataset(train=IntentData.from_intents(plain, oos), entities=spec.with_annotations(annotations))
 
 
-def load_dataset(path: Path, *, oos_class: bool = True) -> NluDataset:
+class DatasetError(ValueError):
+    """The data set cannot be read as intent examples; the message names the file and what to change."""
+
+
+def _csv_rows(path: Path, text_column: str | None, intent_column: str | None) -> list[list[str]]:
+    """``[text, intent]`` rows of a CSV/TSV file, chosen by its header (see the module docstring)."""
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh, delimiter=delimiter)
+        header = next(reader, None)
+        if header is None:
+            raise DatasetError(f"{path}: the file is empty (expected a header row: text,intent)")
+        names = [c.strip() for c in header]
+        lowered = [c.lower() for c in names]
+        wanted = (text_column or "text", intent_column or "intent")
+        positions = []
+        for option, name in zip(("--text-column", "--intent-column"), wanted, strict=True):
+            if name.lower() not in lowered:
+                shown = ", ".join(repr(c) for c in names)
+                raise DatasetError(
+                    f"{path}: no column {name!r} in the header ({shown}); the header must be text,intent, or name "
+                    f"the columns with {option} (and its pair)"
+                )
+            positions.append(lowered.index(name.lower()))
+        rows = []
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) <= max(positions):
+                raise DatasetError(f"{path}:{reader.line_num}: {len(row)} columns, the header has {len(names)}")
+            text, intent = row[positions[0]].strip(), row[positions[1]].strip()
+            if not text or not intent:
+                raise DatasetError(f"{path}:{reader.line_num}: empty {'text' if not text else 'intent'}")
+            rows.append([text, intent])
+    if not rows:
+        raise DatasetError(f"{path}: a header and no examples")
+    return rows
+
+
+def load_dataset(
+    path: Path, *, oos_class: bool = True, text_column: str | None = None, intent_column: str | None = None
+) -> NluDataset:
     """Read any supported format; ``oos_class`` keeps out-of-scope training examples as a class."""
     suffix = path.suffix.lower()
     if suffix in {".csv", ".tsv"}:
-        with path.open(newline="", encoding="utf-8") as fh:
-            rows = [r for r in csv.reader(fh, delimiter="\t" if suffix == ".tsv" else ",") if len(r) >= 2]
-        if rows and [c.strip().lower() for c in rows[0][:2]] == ["text", "intent"]:
-            rows = rows[1:]
-        ds = NluDataset(train=_pairs([r[:2] for r in rows]))
+        ds = NluDataset(train=_pairs(_csv_rows(path, text_column, intent_column)))
     else:
         text = path.read_text(encoding="utf-8")
         if suffix == ".json":

@@ -107,8 +107,8 @@ class LinearModel:
         raw = np.frombuffer(json.dumps(header, sort_keys=True).encode("utf-8"), dtype=np.uint8)
         # Write then rename: a process that has the old file memory-mapped keeps reading the old file.
         partial = path.with_name(path.name + ".partial")
-        with partial.open("wb") as fh:
-            np.savez(fh, header=raw, keys=self.vocab.keys, idf=self.vocab.idf, weights=self.weights, scales=self.scales)
+        arrays: dict[str, npt.NDArray[Any]] = {"header": raw, "keys": self.vocab.keys, "idf": self.vocab.idf}
+        write_npz(partial, {**arrays, "weights": self.weights, "scales": self.scales})
         os.replace(partial, path)
 
     @classmethod
@@ -127,6 +127,22 @@ class LinearModel:
             threshold=float(header["threshold"]),
             meta=dict(header.get("meta", {})),
         )
+
+
+#: Zip member timestamp of every artifact: ``np.savez`` stamps members with the time of writing, so retraining the
+#: same data would rewrite a committed artifact; a fixed stamp makes the same data and seed give the same bytes.
+_FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def write_npz(path: Path, arrays: dict[str, npt.NDArray[Any]]) -> None:
+    """An uncompressed .npz, byte-for-byte reproducible (members in the given order, fixed timestamps)."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, array in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=_FIXED_ZIP_TIME)
+            info.compress_type = zipfile.ZIP_STORED
+            info.external_attr = 0o644 << 16
+            with archive.open(info, "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
 
 
 def map_npz(path: Path) -> dict[str, npt.NDArray[Any]]:

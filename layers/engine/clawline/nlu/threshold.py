@@ -5,16 +5,44 @@ held-out in-scope messages that were answered correctly and that the threshold m
 (``max_in_scope_loss``, 1% by default). Within that budget, the threshold maximizes balanced accuracy
 (mean of in-scope accuracy and out-of-scope recall) when out-of-scope examples are held out; without
 them it is simply the highest threshold the budget allows. One rule, with or without out-of-scope data.
+
+Thin intents (fewer than ``MIN_CALIBRATION_EXAMPLES`` examples) cannot be held out without leaving their class
+empty or nearly so: their held-out confidences say nothing about the model. While other intents have enough
+examples, they are never held out (every fold's model knows them, none calibrates on them) and training reports
+them, so one intent with one example cannot pull the whole model's threshold down to 0.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 
 from clawline.nlu.features import F32
 
 DEFAULT_MAX_IN_SCOPE_LOSS = 0.01
+#: An intent with fewer examples than this is "thin": reported, and left out of calibration when others are not.
+MIN_CALIBRATION_EXAMPLES = 3
 
+
+def thin_intents(counts: Mapping[str, int], minimum: int = MIN_CALIBRATION_EXAMPLES) -> list[str]:
+    """Intents with fewer than ``minimum`` examples, by name."""
+    return sorted(name for name, n in counts.items() if n < minimum)
+
+
+def calibration_plan(counts: Mapping[str, int], max_folds: int) -> tuple[int, list[str]]:
+    """How many folds the held-out predictions use, and the labels never held out.
+
+    Thin labels (the out-of-scope class too) stay in every fold's training data, so every fold's model knows every
+    class; the folds are as many as the smallest other label allows. Deciding by the smallest label of all made a
+    single one-example intent turn calibration off for the whole model. When every label is thin, they are all
+    held out in turn, as far as the smallest one allows (none for one-example labels: no calibration).
+    """
+    thin = thin_intents(counts)
+    calibrated = [n for name, n in counts.items() if name not in thin]
+    if not calibrated:
+        return (min(max_folds, *counts.values()) if counts else 0), []
+    return min(max_folds, *calibrated), thin
 
 def choose_threshold(
     in_conf: F32,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -25,7 +24,7 @@ from clawline.nlu.blas import single_threaded_blas
 from clawline.nlu.features import F32, I64, FeatureConfig, Featurizer, NgramHasher, SparseRows, Vocabulary
 from clawline.nlu.linear import FORMAT_VERSION, OOS_LABEL, LinearModel
 from clawline.nlu.optim import Progress, SparseTrainConfig, fit_temperature, softmax, train_sparse_softmax
-from clawline.nlu.threshold import choose_threshold
+from clawline.nlu.threshold import calibration_plan, choose_threshold, thin_intents
 
 #: Data sets at least this large drop n-grams seen in a single example (noise, and half the model size);
 #: smaller bots keep every n-gram because each example matters.
@@ -166,7 +165,6 @@ def train_linear(
 ) -> LinearModel:
     """Train, calibrate and choose the threshold; see the module docstring for the recipe."""
     recipe = recipe or LinearRecipe()
-    started = time.perf_counter()
 
     def stage(name: str) -> Progress | None:
         if progress is None:
@@ -185,10 +183,12 @@ def train_linear(
         final_data = data + validation if recipe.refit else data
         final = fit_model(final_data, recipe, stage("refit")) if recipe.refit else first
     else:
-        n_folds = min(MAX_FOLDS, *Counter(data.labels).values())
+        n_folds, thin = calibration_plan(Counter(data.labels), MAX_FOLDS)
         final_data = data
         if n_folds >= 2:
             folds = stratified_folds(data.labels, n_folds, recipe.optim.seed)
+            # Thin intents are never held out (fold -1): every fold's model knows them, none calibrates on them.
+            folds[[i for i, label in enumerate(data.labels) if label in thin]] = -1
             parts: list[HeldOut] = []
             oos_index = -1
             for k in range(n_folds):
@@ -207,6 +207,7 @@ def train_linear(
         "n_features": final.vocab.size,
         "seed": recipe.optim.seed,
         "recipe": recipe.to_json(),
-        "train_seconds": round(time.perf_counter() - started, 3),
+        # No timings here: the same data and seed must give a byte-identical artifact.
+        "thin_intents": thin_intents(in_scope_counts),
     }
     return final

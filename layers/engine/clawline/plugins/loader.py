@@ -122,7 +122,12 @@ def _import(module_name: str, bot_dir: Path | None) -> Any:
                     return importlib.import_module(module_name)
                 except ImportError as inner:
                     raise PluginLoadError(_import_message(module_name, module_name, inner)) from inner
-        raise PluginLoadError(_import_message(module_name, module_name, exc)) from exc
+        searched = [bot_dir.resolve(), *list(bot_dir.resolve().parents)[:SEARCH_PARENTS]]
+        looked = ", ".join(f"{d / top}/__init__.py or {d / top}.py" for d in searched[:2])
+        raise PluginLoadError(
+            f"plugin {module_name}: module {module_name!r} not found: looked on the Python path and beside the bot "
+            f"({looked}, and {len(searched) - 2} more parent folders)"
+        ) from exc
     except ImportError as exc:
         raise PluginLoadError(_import_message(module_name, module_name, exc)) from exc
 
