@@ -83,7 +83,9 @@ def channel_dimensions(channel: str) -> None:
     Called first thing in a message handler (inside ``log_metrics``, which clears both after each flush).
     """
     metrics.add_dimension(name="channel", value=channel)
-    metrics.add_dimensions(service=SERVICE)
+    # An invocation that emitted nothing is not flushed, so its sets are still there: add the aggregate once.
+    if {"service": SERVICE} not in metrics.provider.dimension_sets:
+        metrics.add_dimensions(service=SERVICE)
 
 
 def record_turn(message: InboundMessage, reply: Reply, elapsed_ms: float) -> None:
