@@ -171,7 +171,8 @@ async def request_invalid(_request: Request, exc: RequestValidationError) -> JSO
     )
 
 
-@app.get("/health", response_model=Health)
+# HEAD too: `curl -I .../health` is the usual liveness probe (Starlette answers HEAD with the GET's headers).
+@app.api_route("/health", methods=["GET", "HEAD"], response_model=Health)
 def health() -> Health:
     return Health(status="ok", version=__version__)
 
