@@ -29,6 +29,7 @@ from typing import Any
 
 from local import iotsql
 from local import template as tpl
+from local.console import Console
 from local.devauth import DevIssuer
 from local.functions import (
     AsyncEvent,
@@ -42,6 +43,7 @@ from local.functions import (
 )
 from local.gateway import WS_MESSAGE_BYTES, Gateway, Limits
 from local.mqtt import EmbeddedBroker, Publisher, RuleEngine, RuleSubscriber, parse_broker_url
+from local.telemetry import EmfTap, MetricsStore
 
 HOST = "127.0.0.1"
 DEFAULT_BOT = tpl.ROOT / "bots" / "default"
@@ -74,7 +76,8 @@ class Options:
     idle_seconds: float = 600.0
     lifetime_seconds: float = 7200.0
     function_log_level: str | None = None  # None keeps the template's POWERTOOLS_LOG_LEVEL
-    metrics: bool = True  # False: no EMF lines on stdout (POWERTOOLS_METRICS_DISABLED)
+    metrics: bool = True  # False: no EMF lines on stdout (collected for the console and /metrics all the same)
+    console: bool = True  # /_console and /metrics (charts and traces need the in-process functions)
 
 
 def free_port() -> int:
@@ -188,6 +191,9 @@ class Runtime:
         self.moto_url = ""
         self.dead_letter_queue_url = ""
         self.tables: dict[str, str] = {}
+        self.telemetry = MetricsStore()
+        self.console: Console | None = None
+        self._tap: EmfTap | None = None
 
     # ---------------------------------------------------------------- URLs
 
@@ -241,6 +247,7 @@ class Runtime:
         await asyncio.to_thread(self._create_resources)
         self._reset_function_caches()
         self._make_functions()
+        self._start_console()
 
         rules = [(spec, iotsql.parse(spec.sql)) for spec in tpl.topic_rules(self.template)]
         engine = RuleEngine(rules, self.invokers, log=self.log)
@@ -264,6 +271,7 @@ class Runtime:
             mint_token=self.token if self.issuer is not None else None,
             limits=Limits(idle_seconds=opts.idle_seconds, lifetime_seconds=opts.lifetime_seconds),
             log=self.log,
+            extra_routes=self.console.routes() if self.console else None,
         )
         self.gateway = gateway
         gateway.status.update(
@@ -276,6 +284,9 @@ class Runtime:
                 "dead_letter_queue_url": self.dead_letter_queue_url,
             }
         )
+        if self.console is not None:
+            self.console.mqtt = (self.mqtt_host, self.mqtt_port)
+            self.console.config.update({**gateway.status, "token": self.issuer is not None})
         self._server = _Server(gateway.app, self.port)
         self._serve_task = asyncio.create_task(self._server.server.serve(sockets=[gateway_sock]))
         while not self._server.server.started:
@@ -368,7 +379,7 @@ class Runtime:
             env["CLAWLINE_JWT_ALGORITHMS"] = env.get("CLAWLINE_JWT_ALGORITHMS") or "RS256"
         if opts.function_log_level:
             env["POWERTOOLS_LOG_LEVEL"] = opts.function_log_level
-        if not opts.metrics:
+        if not opts.metrics and not self._tapped:
             env["POWERTOOLS_METRICS_DISABLED"] = "true"
         return env
 
@@ -409,6 +420,10 @@ class Runtime:
                         )
                     merged[key] = value
             self._apply_env(merged)
+            # The engine's logger may exist already (imported above, before this environment): give it the level.
+            from clawline.observability import logger
+
+            logger.setLevel(merged.get("POWERTOOLS_LOG_LEVEL", "INFO"))
             sys.path.insert(0, str(tpl.ROOT)) if str(tpl.ROOT) not in sys.path else None  # the bot's plugins
             for logical_id, spec in specs.items():
                 self.functions[logical_id] = InProcessFunction(spec)
@@ -424,6 +439,32 @@ class Runtime:
                     log=self.log,
                     on_done=self._log_async(logical_id),
                 )
+
+    @property
+    def _tapped(self) -> bool:
+        """In-process functions print EMF to this process's stdout, which the console reads."""
+        return self.options.console and not (self.options.rie or self.options.isolated)
+
+    def _start_console(self) -> None:
+        if not self.options.console:
+            return
+        self.console = Console(self.telemetry, {}, traced=self._tapped)
+        if self._tapped:
+            from clawline import observability
+
+            self._tap = EmfTap(self.telemetry, sys.stdout, echo=self.options.metrics)
+            self._tap.install()
+            observability.turn_observers.append(self.console.turns)
+
+    def _stop_console(self) -> None:
+        if self._tap is not None:
+            self._tap.uninstall()
+            self._tap = None
+        if self.console is not None:
+            from clawline import observability
+
+            with contextlib.suppress(ValueError):
+                observability.turn_observers.remove(self.console.turns)
 
     def _env_snapshot(self) -> dict[str, str]:
         return {k: v for k, v in os.environ.items() if k.startswith(("AWS_", "POWERTOOLS_"))}
@@ -482,6 +523,7 @@ class Runtime:
         for function in self.functions.values():
             await asyncio.to_thread(function.close)
         self.functions.clear()
+        self._stop_console()
         if self._moto is not None:
             self._moto.terminate()
             try:
@@ -521,6 +563,11 @@ class Runtime:
             f"tables: {', '.join(self.tables.values())}",
             f"  Dead letters  {self.dead_letter_queue_url}",
         ]
+        if self.console is not None:
+            lines += [
+                f"  Console       {self.gateway_url}/_console   (chat, device, turn traces, live charts)",
+                f"  Metrics       {self.gateway_url}/metrics   (Prometheus text format)",
+            ]
         if self.issuer is not None:
             token = self.token(sub)
             lines += [
