@@ -42,7 +42,7 @@ def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log_path = tmp_path_factory.mktemp("clawline-dev") / "dev.log"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "engine"), str(ROOT)])}
     with log_path.open("w") as log:
-        process = subprocess.Popen(  # noqa: S603 - this interpreter, fixed argv
+        process = subprocess.Popen(
             [sys.executable, "-m", "clawline", "dev", "--port", "0", "--mqtt-port", "0", "--moto-port", "0"],
             cwd=ROOT,
             env=env,
@@ -133,12 +133,8 @@ def test_console_chats_traces_publishes_as_a_device_and_charts_the_emf_stream(
 
     # The charts move with the EMF stream: three turns, on two channels, one plugin call.
     page.wait_for_function("() => Number(document.body.dataset.turns) >= 3")
-    page.wait_for_function(
-        "() => Chart.getChart('chart-plugins').data.labels.includes('sample · websocket')"
-    )
-    page.wait_for_function(
-        "() => Chart.getChart('chart-success').data.datasets.some((d) => d.label === 'mqtt')"
-    )
+    page.wait_for_function("() => Chart.getChart('chart-plugins').data.labels.includes('sample · websocket')")
+    page.wait_for_function("() => Chart.getChart('chart-success').data.datasets.some((d) => d.label === 'mqtt')")
     assert chart_points(page, "chart-latency") > 0
     assert chart_points(page, "chart-success") > 0
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +41,7 @@ CHANNELS = ("http", "websocket", "mqtt")
 GIBBERISH = "qwzx blorf vrenk"
 EXPLODE = "make the engine explode"
 
-PLUGINS = '''
+PLUGINS = """
 import asyncio
 from clawline.plugins.base import BasePlugin, PluginResult
 
@@ -60,7 +59,7 @@ class Sleeper(BasePlugin):
     async def action(self, ctx, params):
         await asyncio.sleep(0.25)
         return PluginResult(replies=["slept"])
-'''
+"""
 
 RULES = """
   - name: plugin_failure
@@ -158,7 +157,7 @@ class Drive:
     def _invoke(self, function: str, module: Any, event: dict[str, Any]) -> Any:
         try:
             return module.handler(event, lambda_context(f"clawline-{function}"))
-        except Exception:  # Lambda counts an invocation that raised in its Errors metric
+        except Exception:  # noqa: BLE001 - Lambda counts any invocation that raised in its Errors metric
             errors = self.lambda_errors.setdefault(self.phase, {})
             errors[function] = errors.get(function, 0) + 1
             return None
@@ -204,7 +203,7 @@ def driven(
     wired_bot: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Drive]:
+) -> Drive:
     monkeypatch.setenv("CLAWLINE_BOT_PATH", str(wired_bot))
     monkeypatch.setenv("CLAWLINE_RATE_LIMIT_CAPACITY", "10")
     monkeypatch.setenv("CLAWLINE_RATE_LIMIT_PER_SECOND", "0.01")
@@ -267,7 +266,7 @@ def driven(
     for token in ("not-a-jwt", issuer.token(exp=1), Issuer().token()):
         d.deny(token)
     d.flush()
-    yield d
+    return d
 
 
 # ----------------------------------------------------------------------------------------------- the checks
@@ -277,9 +276,7 @@ def all_series(d: Drive) -> dict[mm.Series, list[float]]:
     return mm.emitted_series(doc for docs in d.documents.values() for doc in docs)
 
 
-def test_every_dashboard_widget_and_alarm_reads_a_series_the_handlers_emit(
-    cfn: dict[str, Any], driven: Drive
-) -> None:
+def test_every_dashboard_widget_and_alarm_reads_a_series_the_handlers_emit(cfn: dict[str, Any], driven: Drive) -> None:
     emitted = all_series(driven)
     resolve = resolver(cfn)
     functions = {k for k, r in cfn["Resources"].items() if r["Type"] == "AWS::Lambda::Function"}
@@ -313,7 +310,7 @@ def test_every_dashboard_widget_and_alarm_reads_a_series_the_handlers_emit(
             if not any(search.matches(s) for s in emitted):
                 missing.append(f"widget {title!r}: {search} matches no emitted series")
     for logical_id, props in alarms(cfn).items():
-        for _id, (series, _stat) in mm.alarm_inputs(props, resolve).items():
+        for series, _stat in mm.alarm_inputs(props, resolve).values():
             check(f"alarm {logical_id}", series)
     assert not missing, "\n".join(missing)
     assert searched >= 3  # the per-plugin views

@@ -22,9 +22,7 @@ def emf(channel: str | None = None, plugin: str | None = None, **metrics: float 
                 {
                     "Namespace": "Clawline",
                     "Dimensions": dims,
-                    "Metrics": [
-                        {"Name": n, "Unit": "Milliseconds" if "Latency" in n else "Count"} for n in metrics
-                    ],
+                    "Metrics": [{"Name": n, "Unit": "Milliseconds" if "Latency" in n else "Count"} for n in metrics],
                 }
             ],
         },
@@ -55,7 +53,7 @@ def test_prometheus_text_has_turns_errors_a_latency_histogram_and_plugin_calls_b
     assert 'clawline_plugin_errors_total{plugin="weather",channel="mqtt"} 1' in text
     # Every sample line is `name{labels} number` and every family is declared before its samples.
     for line in text.splitlines():
-        assert line.startswith("# ") or re.fullmatch(r'[a-z_]+(\{[^}]*\})? [0-9.e+-]+', line), line
+        assert line.startswith("# ") or re.fullmatch(r"[a-z_]+(\{[^}]*\})? [0-9.e+-]+", line), line
     snapshot = store.snapshot()
     assert snapshot["channels"]["http"]["success_rate"] == 50.0
     assert snapshot["channels"]["http"]["p99"] == 300.0
