@@ -101,8 +101,8 @@ def resolver(cfn: dict[str, Any]) -> Any:
         return "us-east-1" if ref == "AWS::Region" else params.get(ref, ref)
 
     def resolve(value: Any) -> str:
-        if isinstance(value, str):
-            return value
+        if not isinstance(value, dict):
+            return str(value)
         if "Ref" in value:
             return name(value["Ref"])
         if "Fn::GetAtt" in value:
