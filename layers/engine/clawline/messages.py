@@ -130,6 +130,15 @@ class Reply(BaseModel):
     considered: list[str] = Field(default_factory=list, exclude=True)
     plugin_calls: list[PluginCall] = Field(default_factory=list, exclude=True)
 
+    def __eq__(self, other: object) -> bool:
+        # Equal when they answer the same: the diagnostics say how a reply was computed, and a replay (answered from
+        # the idempotency store, where they are not kept) is the same reply.
+        if not isinstance(other, Reply):
+            return NotImplemented
+        return self.model_dump(mode="json") == other.model_dump(mode="json")
+
+    __hash__ = None  # type: ignore[assignment]  # as BaseModel's: mutable, compared by value
+
     @property
     def texts(self) -> list[str]:
         return [m.text for m in self.messages]
