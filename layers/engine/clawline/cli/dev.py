@@ -80,9 +80,7 @@ def register(subparsers: Any) -> None:
         help="POWERTOOLS_LOG_LEVEL for the functions (default: %(default)s; the template says INFO)",
     )
     dev.add_argument("--emf", action="store_true", help="print the functions' EMF metric lines (off by default)")
-    dev.add_argument(
-        "--no-console", dest="console", action="store_false", help="do not serve /_console and /metrics"
-    )
+    dev.add_argument("--no-console", dest="console", action="store_false", help="do not serve /_console and /metrics")
     dev.add_argument("--sub", default="alice", help="subject of the printed development token (default: alice)")
     dev.set_defaults(handler=dev_command)
 
