@@ -345,7 +345,7 @@ def test_the_logs_insights_widgets_query_fields_the_turn_log_carries(
 SCENARIOS: dict[str, dict[str, Any]] = {
     "ErrorRateAlarm": {"phase": "engine_error"},
     "LatencyAlarm": {"phase": "slow", "threshold": 200},  # the default (3,000 ms) is too slow for a test
-    "AuthFailureAlarm": {"phase": "bad_tokens", "threshold": 3},
+    "AuthFailureAlarm": {"phase": "bad_tokens", "threshold": 3},  # three bad tokens stand for the default 50
     "FunctionErrorAlarm": {"phase": "function_error"},
     "DeadLetterAlarm": {"phase": "rejected"},
     # Lambda throttles only at a concurrency limit: one function throttled once while the others were idle
