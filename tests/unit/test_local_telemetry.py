@@ -90,3 +90,27 @@ def test_the_vendored_chart_library_is_the_pinned_version_with_its_licence() -> 
     assert f"Chart.js v{version}" in library.read_text(encoding="utf-8")[:200]
     assert "MIT License" in (static / f"chart-{version}.LICENSE.md").read_text(encoding="utf-8")
     assert f"/_console/static/{library.name}" in (static / "index.html").read_text(encoding="utf-8")
+
+
+def test_console_refuses_bad_input_with_clear_errors() -> None:
+    import pytest
+    from starlette.applications import Starlette
+    from starlette.testclient import TestClient
+    from starlette.websockets import WebSocketDisconnect
+
+    from local.console import Console
+
+    store = MetricsStore()
+    store.add(emf("http", Turns=1))
+    client = TestClient(Starlette(routes=Console(store, {}, traced=True).routes()))
+    bad = client.get("/_console/api/turns?after=abc")
+    assert bad.status_code == 400
+    assert bad.json()["error"] == "invalid_input"
+    assert client.get("/_console/api/turns?after=0").json() == {"turns": []}
+    metrics = client.get("/metrics")
+    assert metrics.headers["content-type"].startswith("text/plain; version=0.0.4")
+    assert 'clawline_turns_total{channel="http"} 1' in metrics.text
+    for thing in ("", "a/b", "x" * 129, "+", "#"):
+        with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect(f"/_console/mqtt?thing={thing}"):
+            pass
+        assert closed.value.code == 1008
