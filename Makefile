@@ -12,7 +12,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
 .DEFAULT_GOAL := help
-.PHONY: help install tools security-tools run test lint typecheck unit functional iac package e2e bench security sast fault fuzz build deploy clean
+.PHONY: help install tools security-tools browser run test lint typecheck unit functional iac package e2e bench security sast fault fuzz build deploy clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -43,6 +43,14 @@ $(SEC_VENV)/.installed: requirements/security.txt
 
 install: $(BIN)/.installed ## create the project venv (pinned)
 
+# The console's browser test drives Debian's chromium through Playwright (executable_path): no browser download.
+CHROMIUM ?= /usr/bin/chromium
+browser: ## install Debian's chromium for the console's browser test (apt, as root) when it is missing
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "make browser: $(CHROMIUM) is missing; run as root (apt-get install -y chromium)" >&2; exit 1; fi; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	fi
+
 security-tools: $(SEC_VENV)/.installed ## create the checkov + bandit venv (checkov pins its own boto3)
 
 tools: $(SAM_VENV)/.installed ## create the SAM CLI tools venv (kept apart: it pins its own boto3)
@@ -68,7 +76,7 @@ iac: install tools ## cfn-lint, sam validate --lint and the translated template
 package: install tools ## sam build, then every function in the Lambda Runtime Interface Emulator
 	$(BIN)/pytest -q tests/package
 
-e2e: install ## the local runtime driven by real clients
+e2e: install browser ## the local runtime driven by real clients (and the console in Chromium)
 	$(BIN)/pytest -q tests/e2e
 
 sast: security-tools ## bandit against its baseline, checkov with in-template justified skips only
@@ -85,7 +93,7 @@ fuzz: install ## atheris on the event parsers and the bot loader (bounded; the h
 	POWERTOOLS_TRACE_DISABLED=1 $(BIN)/python -m tests.fuzz.atheris_parsers -max_total_time=60
 	POWERTOOLS_TRACE_DISABLED=1 $(BIN)/python -m tests.fuzz.atheris_bot_loader -max_total_time=30
 
-test: install tools ## everything CI runs (`make security` included: sast here, the JWT tests in pytest)
+test: install tools browser ## everything CI runs (`make security` included: sast here, the JWT tests in pytest)
 	$(BIN)/ruff check .
 	$(BIN)/mypy layers/engine/clawline functions local plugins
 	$(MAKE) sast

@@ -131,6 +131,7 @@ class Gateway:
         limits: Limits | None = None,
         log: Callable[[str], None] = print,
         credentials: Any = None,
+        extra_routes: list[Any] | None = None,
     ) -> None:
         self.http_api = http_api
         self.ws_api = ws_api
@@ -156,6 +157,7 @@ class Gateway:
             ),
             Route("/topics/{topic:path}", self._iot_publish, methods=["POST"]),
             WebSocketRoute(f"/{ws_stage}", self._websocket),
+            *(extra_routes or []),  # the console and /metrics: outside every stage, like /_local
             Route("/{path:path}", self._http_api, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
         ]
         if issuer is not None:

@@ -31,6 +31,7 @@ from typing import Any
 
 from local import iotsql, state
 from local import template as tpl
+from local.console import Console
 from local.devauth import DevIssuer
 from local.functions import (
     AsyncEvent,
@@ -44,6 +45,7 @@ from local.functions import (
 )
 from local.gateway import WS_MESSAGE_BYTES, Gateway, Limits
 from local.mqtt import EmbeddedBroker, Publisher, RuleEngine, RuleSubscriber, parse_broker_url
+from local.telemetry import EmfTap, MetricsStore
 
 HOST = "127.0.0.1"
 DEFAULT_BOT = tpl.ROOT / "bots" / "default"
@@ -82,7 +84,8 @@ class Options:
     idle_seconds: float = 600.0
     lifetime_seconds: float = 7200.0
     function_log_level: str | None = None  # None keeps the template's POWERTOOLS_LOG_LEVEL
-    metrics: bool = True  # False: no EMF lines on stdout (POWERTOOLS_METRICS_DISABLED)
+    metrics: bool = True  # False: no EMF lines on stdout (collected for the console and /metrics all the same)
+    console: bool = True  # /_console and /metrics (charts and traces need the in-process functions)
     state_dir: Path | None = None  # keep conversations across restarts (local/state.py)
 
 
@@ -218,6 +221,9 @@ class Runtime:
         self.dead_letter_queue_url = ""
         self.tables: dict[str, str] = {}
         self.device_policies: list[str] = []
+        self.telemetry = MetricsStore()
+        self.console: Console | None = None
+        self._tap: EmfTap | None = None
 
     # ---------------------------------------------------------------- URLs
 
@@ -271,6 +277,7 @@ class Runtime:
         await asyncio.to_thread(self._create_resources)
         self._reset_function_caches()
         self._make_functions()
+        self._start_console()
 
         rules = [(spec, iotsql.parse(spec.sql)) for spec in tpl.topic_rules(self.template)]
         engine = RuleEngine(rules, self.invokers, log=self.log)
@@ -295,6 +302,7 @@ class Runtime:
             limits=Limits(idle_seconds=opts.idle_seconds, lifetime_seconds=opts.lifetime_seconds),
             log=self.log,
             credentials=_runtime_credentials(),
+            extra_routes=self.console.routes() if self.console else None,
         )
         self.gateway = gateway
         gateway.status.update(
@@ -307,6 +315,9 @@ class Runtime:
                 "dead_letter_queue_url": self.dead_letter_queue_url,
             }
         )
+        if self.console is not None:
+            self.console.mqtt = (self.mqtt_host, self.mqtt_port)
+            self.console.config.update({**gateway.status, "token": self.issuer is not None})
         self._server = _Server(gateway.app, self.port)
         self._serve_task = asyncio.create_task(self._server.server.serve(sockets=[gateway_sock]))
         while not self._server.server.started:
@@ -416,7 +427,7 @@ class Runtime:
             env["CLAWLINE_JWT_ALGORITHMS"] = env.get("CLAWLINE_JWT_ALGORITHMS") or "RS256"
         if opts.function_log_level:
             env["POWERTOOLS_LOG_LEVEL"] = opts.function_log_level
-        if not opts.metrics:
+        if not opts.metrics and not self._tapped:
             env["POWERTOOLS_METRICS_DISABLED"] = "true"
         return env
 
@@ -458,6 +469,10 @@ class Runtime:
                         )
                     merged[key] = value
             self._apply_env(merged)
+            # The engine's logger may exist already (imported above, before this environment): give it the level.
+            from clawline.observability import logger
+
+            logger.setLevel(merged.get("POWERTOOLS_LOG_LEVEL", "INFO"))
             sys.path.insert(0, str(tpl.ROOT)) if str(tpl.ROOT) not in sys.path else None  # the bot's plugins
             for logical_id, spec in specs.items():
                 self._factories[logical_id] = functools.partial(InProcessFunction, spec)
@@ -489,6 +504,32 @@ class Runtime:
             if logical_id in self.invokers:
                 self.invokers[logical_id].function = self.functions[logical_id]
             old.close()
+
+    @property
+    def _tapped(self) -> bool:
+        """In-process functions print EMF to this process's stdout, which the console reads."""
+        return self.options.console and not (self.options.rie or self.options.isolated)
+
+    def _start_console(self) -> None:
+        if not self.options.console:
+            return
+        self.console = Console(self.telemetry, {}, traced=self._tapped)
+        if self._tapped:
+            from clawline import observability
+
+            self._tap = EmfTap(self.telemetry, sys.stdout, echo=self.options.metrics)
+            self._tap.install()
+            observability.turn_observers.append(self.console.turns)
+
+    def _stop_console(self) -> None:
+        if self._tap is not None:
+            self._tap.uninstall()
+            self._tap = None
+        if self.console is not None:
+            from clawline import observability
+
+            with contextlib.suppress(ValueError):
+                observability.turn_observers.remove(self.console.turns)
 
     def _env_snapshot(self) -> dict[str, str]:
         return {k: v for k, v in os.environ.items() if k.startswith(("AWS_", "POWERTOOLS_"))}
@@ -553,6 +594,7 @@ class Runtime:
         for function in self.functions.values():
             await asyncio.to_thread(function.close)
         self.functions.clear()
+        self._stop_console()
         if self._moto is not None:
             self._moto.terminate()
             try:
@@ -598,6 +640,11 @@ class Runtime:
         if emulators:
             lines.append("  Emulators     (Lambda invoke API of each function's Runtime Interface Emulator)")
             lines += [f"    {logical_id:<20} {url}" for logical_id, url in emulators.items()]
+        if self.console is not None:
+            lines += [
+                f"  Console       {self.gateway_url}/_console   (chat, device, turn traces, live charts)",
+                f"  Metrics       {self.gateway_url}/metrics   (Prometheus text format)",
+            ]
         if self.issuer is not None:
             token = self.token(sub)
             lines += [

@@ -38,7 +38,7 @@ from clawline.errors import (
     RateLimitedError,
 )
 from clawline.messages import Channel, Identifier, OutboundMessage
-from clawline.observability import MetricName, count, logger, metrics, tracer
+from clawline.observability import MetricName, channel_dimensions, count, logger, metrics, tracer
 
 # Every supported library the engine and plugins may call (botocore, http.client, requests...) is traced.
 tracer.patch()
@@ -174,7 +174,8 @@ async def request_invalid(_request: Request, exc: RequestValidationError) -> JSO
     )
 
 
-@app.get("/health", response_model=Health)
+# HEAD too: `curl -I .../health` is the usual liveness probe (Starlette answers HEAD with the GET's headers).
+@app.api_route("/health", methods=["GET", "HEAD"], response_model=Health)
 def health() -> Health:
     return Health(status="ok", version=__version__)
 
@@ -272,7 +273,7 @@ def _adapter(stage: str) -> Mangum:
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    metrics.add_dimension(name="channel", value=Channel.HTTP.value)
+    channel_dimensions(Channel.HTTP.value)
     composition.register_lambda_context(context)
     stage = str((event.get("requestContext") or {}).get("stage") or "")
     response: dict[str, Any] = _adapter(stage)(event, context)

@@ -25,7 +25,7 @@ from clawline.channels.payloads import decode_json_object, envelope_limit, parse
 from clawline.channels.websocket import WebSocketNotifier
 from clawline.errors import AuthenticationError, ClawlineError, ForbiddenError, InvalidInputError
 from clawline.messages import Channel
-from clawline.observability import MetricName, count, logger, metrics, tracer
+from clawline.observability import MetricName, channel_dimensions, count, logger, metrics, tracer
 
 OK = {"statusCode": 200}
 
@@ -117,7 +117,7 @@ def on_message(ctx: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    metrics.add_dimension(name="channel", value=Channel.WEBSOCKET.value)
+    channel_dimensions(Channel.WEBSOCKET.value)
     composition.register_lambda_context(context)
     ctx: dict[str, Any] = event.get("requestContext") or {}
     route = ctx.get("routeKey")

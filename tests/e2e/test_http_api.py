@@ -28,6 +28,13 @@ def test_health_needs_no_token_and_unknown_routes_are_404(runtime: Runtime) -> N
     assert httpx.get(f"{runtime.gateway_url}/v1/messages", timeout=REPLY_TIMEOUT).status_code == 404
 
 
+def test_head_health_answers_200_without_a_body_through_the_gateway(runtime: Runtime) -> None:
+    """`curl -I .../health`, the seed's own health check, through the template's routes."""
+    response = httpx.head(f"{runtime.http_url}/health", timeout=REPLY_TIMEOUT)
+    assert response.status_code == 200
+    assert response.content == b""
+
+
 @pytest.mark.parametrize(
     ("body", "status", "code"),
     [

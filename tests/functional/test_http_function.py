@@ -160,3 +160,12 @@ def test_idempotency_key_header_names_the_message(stack: Stack) -> None:
     event["headers"]["idempotency-key"] = "from-header-1"
     status, body, _ = invoke(event)
     assert status == 200 and body is not None and body["message_id"] == "from-header-1"
+
+
+def test_head_health_answers_200_like_curl_i_expects(stack: Stack) -> None:
+    event = load_event("http/health.json")
+    event["requestContext"]["http"]["method"] = "HEAD"
+    event["routeKey"] = "HEAD /health"
+    status, _body, headers = invoke(event)
+    assert status == 200
+    assert headers["content-type"] == "application/json"

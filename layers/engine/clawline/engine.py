@@ -34,7 +34,7 @@ from clawline.bot.compiled import Bot
 from clawline.bot.models import Mode, SlotType
 from clawline.conversation import ConversationState, Turn
 from clawline.errors import ConfigurationError, ConflictError
-from clawline.messages import Action, InboundMessage, OutboundMessage, Reply
+from clawline.messages import Action, InboundMessage, OutboundMessage, PluginCall, Reply
 from clawline.nlu.types import NluBackend, NluResult
 from clawline.observability import MetricName, count, logger
 from clawline.plugins.base import PluginResult, TurnContext
@@ -204,7 +204,7 @@ class Engine:
                 continue
             reply = turn.reply(saved)
             if self.plugins.has_after_reply:
-                await self.plugins.after_reply(turn.context(), reply)
+                turn.note_plugins(await self.plugins.after_reply(turn.context(), reply))
             return reply
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -213,6 +213,7 @@ class Engine:
     async def _decide(self, turn: _Turn) -> None:
         try:
             before = await self.plugins.before_nlu(turn.context()) if self.plugins.has_before_nlu else []
+            turn.note_plugins(before)
             for outcome in before:
                 # A failed before_nlu hook is skipped: the turn goes on without it.
                 if outcome.result is not None:
@@ -262,6 +263,7 @@ class Engine:
                 i = bisect.bisect_left(rules, rule.order, key=lambda c: c.order)
                 continue
             i += 1
+            turn.considered.append(rule.name)
             if self.indexed:
                 if not rule.admits(channel, turn.nlu.intent if turn.nlu else None, turn.state.slots, text):
                     continue
@@ -396,6 +398,7 @@ class Engine:
 
     async def _plugin_stage(self, turn: _Turn, calls: list[tuple[str, Mapping[str, Any]]]) -> None:
         outcomes: list[HookOutcome] = await self.plugins.actions(calls, turn.context())
+        turn.note_plugins(outcomes)
         for outcome in outcomes:
             if not outcome.ok:
                 turn.trace.append(f"plugin_error:{outcome.plugin}")
@@ -569,6 +572,8 @@ class _Turn:
         self.messages: list[OutboundMessage] = []
         self.actions: list[Action] = []
         self.trace: list[str] = []
+        self.considered: list[str] = []
+        self.plugin_calls: list[PluginCall] = []
         self.stopped = False
         self.invalid_slot: str | None = None
         self.scope = Scope(self.cel_value)
@@ -681,6 +686,12 @@ class _Turn:
         self._variables["plugins"] = self.plugin_data
         return self._variables
 
+    def note_plugins(self, outcomes: Sequence[HookOutcome]) -> None:
+        self.plugin_calls.extend(
+            PluginCall.model_construct(plugin=o.plugin, hook=o.hook, ms=round(o.elapsed_ms, 3), failure=o.failure)
+            for o in outcomes
+        )
+
     def context(self) -> TurnContext:
         return TurnContext(
             message=self.message,
@@ -721,4 +732,6 @@ class _Turn:
             entities=list(self.nlu.entities) if self.nlu else [],
             slots=dict(saved.slots),
             trace=self.trace,
+            considered=self.considered,
+            plugin_calls=self.plugin_calls,
         )

@@ -97,6 +97,18 @@ class Entity(BaseModel):
     extractor: str | None = None
 
 
+class PluginCall(BaseModel):
+    """One plugin hook call of a turn, for the trace and the per-plugin metrics (never sent or stored)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    plugin: str
+    hook: str
+    ms: float
+    #: "timeout", "error" or "unavailable" when the call did not succeed.
+    failure: str | None = None
+
+
 class Reply(BaseModel):
     """The engine's answer to one ``InboundMessage``."""
 
@@ -112,6 +124,20 @@ class Reply(BaseModel):
     slots: dict[str, Any] = {}
     #: Names of the rules (or "fallback") that decided this reply, for debugging and tests.
     trace: list[str] = []
+    # Diagnostics for the local console and the metrics: excluded from every dump, so they are never sent to a
+    # client nor stored with the idempotency record (a replay answers without them).
+    #: Rules whose condition was evaluated, in order (``trace`` lists the ones that fired).
+    considered: list[str] = Field(default_factory=list, exclude=True)
+    plugin_calls: list[PluginCall] = Field(default_factory=list, exclude=True)
+
+    def __eq__(self, other: object) -> bool:
+        # Equal when they answer the same: the diagnostics say how a reply was computed, and a replay (answered from
+        # the idempotency store, where they are not kept) is the same reply.
+        if not isinstance(other, Reply):
+            return NotImplemented
+        return self.model_dump(mode="json") == other.model_dump(mode="json")
+
+    __hash__ = None  # type: ignore[assignment]  # as BaseModel's: mutable, compared by value
 
     @property
     def texts(self) -> list[str]:

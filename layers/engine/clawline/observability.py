@@ -1,28 +1,50 @@
 """One place for logs, metrics and traces: Powertools Logger (JSON), Metrics (EMF) and Tracer (X-Ray).
 
 Constructing these objects does no I/O, so importing this module is safe at cold start. Metric names live
-in one Enum so dashboards and alarms in template.yaml cannot drift from the code.
+in one Enum so dashboards and alarms in template.yaml cannot drift from the code (tests/iac/test_metric_wiring.py
+checks every widget and alarm against the EMF lines the handlers print).
+
+Dimension sets, chosen because CloudWatch never aggregates across them (a widget must name the exact set):
+
+- every metric of an invocation: ``{service, channel}`` and the aggregate ``{service}`` (one EMF document, two
+  dimension sets: the aggregate costs ~12 bytes per document, no extra line);
+- the authorizer: ``{service}`` only (it serves two channels and knows neither at the point of denial);
+- per plugin: ``PluginCalls``, ``PluginError``, ``PluginLatency`` under ``{service, plugin}``, one document per
+  plugin a turn used, with ``channel`` as a plain property (queryable in Logs Insights, not a billed series).
+  ``plugin`` takes only the names of the bot's declared plugins, so the series count is bounded by the bot.
+
+Custom metrics are billed per series: (11 metrics x 4 dimension sets) + 3 per plugin; docs/observability.md has
+the monthly figure.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
-from clawline.security.masking import MaskingFormatter, install_root_filter
+from clawline.security.masking import MaskingFormatter, install_root_filter, mask_text
+
+if TYPE_CHECKING:
+    from clawline.messages import InboundMessage, Reply
 
 NAMESPACE = "Clawline"
 SERVICE = "clawline"
+#: Masked fallback utterances are logged up to this many characters (a Logs Insights widget lists them).
+UTTERANCE_LOG_CHARS = 200
 
 
 class MetricName(StrEnum):
+    # One name per line, alphabetical within each group, so parallel additions merge cleanly.
     TURNS = "Turns"
     ERRORS = "Errors"
     TURN_LATENCY = "TurnLatency"
     PLUGIN_CALLS = "PluginCalls"
     PLUGIN_ERRORS = "PluginError"
+    PLUGIN_LATENCY = "PluginLatency"
     NLU_FALLBACKS = "NluFallbacks"
     REJECTED_INPUT = "RejectedInput"
     DUPLICATE_MESSAGES = "DuplicateMessages"
@@ -42,6 +64,10 @@ metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 # authorizer makes no AWS call on its hot path.
 tracer = Tracer(service=SERVICE, auto_patch=False)
 
+#: Called with (message, reply, latency in ms) after every executed turn. Empty in Lambda; the local runtime's
+#: console registers one to show each turn's trace.
+turn_observers: list[Callable[[InboundMessage, Reply, float], None]] = []
+
 
 def count(name: MetricName, value: float = 1) -> None:
     metrics.add_metric(name=name.value, unit=MetricUnit.Count, value=value)
@@ -49,3 +75,58 @@ def count(name: MetricName, value: float = 1) -> None:
 
 def latency_ms(name: MetricName, value: float) -> None:
     metrics.add_metric(name=name.value, unit=MetricUnit.Milliseconds, value=value)
+
+
+def channel_dimensions(channel: str) -> None:
+    """The invocation's dimension sets: ``{service, channel}`` and the aggregate ``{service}``.
+
+    Called first thing in a message handler (inside ``log_metrics``, which clears both after each flush).
+    """
+    metrics.add_dimension(name="channel", value=channel)
+    # An invocation that emitted nothing is not flushed, so its sets are still there: add the aggregate once.
+    if {"service": SERVICE} not in metrics.provider.dimension_sets:
+        metrics.add_dimensions(service=SERVICE)
+
+
+def record_turn(message: InboundMessage, reply: Reply, elapsed_ms: float) -> None:
+    """Everything one executed turn reports: its count and latency, one document per plugin it called, the
+    ``turn answered`` log line (Logs Insights: top intents, masked fallback utterances) and local observers."""
+    count(MetricName.TURNS)
+    latency_ms(MetricName.TURN_LATENCY, elapsed_ms)
+    _plugin_documents(message.channel.value, reply)
+    extra: dict[str, Any] = {
+        "channel": message.channel.value,
+        "message_id": message.message_id,
+        "intent": reply.intent,
+        "latency_ms": round(elapsed_ms, 1),
+    }
+    if "fallback" in reply.trace:
+        extra["fallback"] = True
+        extra["utterance"] = mask_text(message.text[:UTTERANCE_LOG_CHARS])
+    logger.info("turn answered", extra=extra)
+    for observer in turn_observers:
+        observer(message, reply, elapsed_ms)
+
+
+def _plugin_documents(channel: str, reply: Reply) -> None:
+    if not reply.plugin_calls:
+        return
+    from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
+
+    by_plugin: dict[str, list[Any]] = {}
+    for call in reply.plugin_calls:
+        by_plugin.setdefault(call.plugin, []).append(call)
+    for plugin, calls in by_plugin.items():
+        # Its own metric/dimension sets: the shared ``metrics`` object would mix them into the invocation's document.
+        doc = AmazonCloudWatchEMFProvider(
+            namespace=NAMESPACE, service=SERVICE, metric_set={}, dimension_set={}, metadata_set={}
+        )
+        doc.add_dimension(name="plugin", value=plugin)
+        doc.add_metric(name=MetricName.PLUGIN_CALLS.value, unit=MetricUnit.Count, value=len(calls))
+        failed = sum(1 for c in calls if c.failure is not None)
+        if failed:
+            doc.add_metric(name=MetricName.PLUGIN_ERRORS.value, unit=MetricUnit.Count, value=failed)
+        for call in calls:
+            doc.add_metric(name=MetricName.PLUGIN_LATENCY.value, unit=MetricUnit.Milliseconds, value=call.ms)
+        doc.add_metadata(key="channel", value=channel)
+        doc.flush_metrics()

@@ -18,7 +18,7 @@ from typing import Any
 from clawline.engine import Engine
 from clawline.errors import ConflictError, RetryableError
 from clawline.messages import InboundMessage, OutboundMessage, Reply
-from clawline.observability import MetricName, count, latency_ms, logger
+from clawline.observability import MetricName, count, record_turn
 from clawline.store.dynamodb import TurnAlreadyStoredError
 
 
@@ -134,11 +134,6 @@ class TurnRunner:
                 self._ready = True
             started = time.perf_counter()
             reply = self._loop.run_until_complete(self.engine.handle(message))
-        # Counted here, inside the idempotent call, so a replayed message is not counted as a second turn.
-        count(MetricName.TURNS)
-        logger.info(
-            "turn answered",
-            extra={"channel": message.channel.value, "message_id": message.message_id, "intent": reply.intent},
-        )
-        latency_ms(MetricName.TURN_LATENCY, (time.perf_counter() - started) * 1000)
+        # Recorded here, inside the idempotent call, so a replayed message is not counted as a second turn.
+        record_turn(message, reply, (time.perf_counter() - started) * 1000)
         return reply

@@ -347,3 +347,33 @@ def test_after_reply_sees_the_final_reply_and_its_failure_changes_nothing(tmp_pa
     assert reply.texts == ["Hello!"]
     seen = importlib.import_module(plugin_module).SEEN
     assert seen == ([] if fail else [("hi there", ["Hello!"])])
+
+
+@pytest.mark.parametrize("plugin", ["Broken", "Slow"])
+def test_the_reply_lists_rules_considered_and_each_plugin_call_with_its_time_but_never_sends_them(
+    tmp_path, plugin_module, plugin
+):
+    rules = f"""
+  - name: pruned
+    when: text == "something else"
+    then: [{{reply: hello}}]
+  - name: never
+    when: text.size() > 100
+    then: [{{reply: hello}}]
+  - name: call
+    when: "true"
+    then: [{{plugin: greeter}}, {{plugin: {plugin.lower()}}}, {{reply: hello}}]
+"""
+    text = bot_with(plugin_module, ["Greeter", plugin], rules).replace(
+        "settings: {mode: hybrid}", "settings: {mode: hybrid, plugin_error: failed, plugin_timeout_ms: 50}"
+    )
+    reply = say(make_engine(tmp_path / "bot", text), "hi")
+    # The index skips rules that cannot match this text; the ones whose condition was evaluated are listed.
+    assert reply.considered == ["never", "call"]
+    assert reply.trace == ["call", f"plugin_error:{plugin.lower()}"]
+    calls = {c.plugin: c for c in reply.plugin_calls}
+    assert calls["greeter"].hook == "action" and calls["greeter"].failure is None
+    assert calls[plugin.lower()].failure == ("timeout" if plugin == "Slow" else "error")
+    assert calls[plugin.lower()].ms >= (50 if plugin == "Slow" else 0)
+    dumped = reply.model_dump(mode="json")
+    assert "considered" not in dumped and "plugin_calls" not in dumped

@@ -50,7 +50,10 @@ def test_train_then_eval_from_the_command_line(tmp_path, capsys):
 
     report, png = tmp_path / "report.json", tmp_path / "confusion.png"
     argv = ["nlu", "eval", "--data", str(data), "--folds", "3", "--report", str(report), "--confusion", str(png)]
+    argv += ["--plot", str(tmp_path / "confusion.svg"), "--html", str(tmp_path / "report.html")]
     assert clawline(argv) == 0
+    assert "<svg" in (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "check_balance" in (tmp_path / "confusion.svg").read_text(encoding="utf-8")
     printed = capsys.readouterr().out
     assert "macro F1" in printed
     assert "latency per query" in printed
@@ -71,7 +74,8 @@ def test_eval_of_a_saved_model_on_a_test_file(tmp_path, capsys):
     assert clawline(["train", "--data", str(data), "--out", str(model)]) == 0
     report = tmp_path / "r.json"
     argv = ["nlu", "eval", "--data", str(data), "--model", str(model), "--test", str(test), "--report", str(report)]
-    argv += ["--confusion", str(tmp_path / "c.png")]
+    argv += ["--confusion", str(tmp_path / "c.png"), "--plot", str(tmp_path / "c.svg")]
+    argv += ["--html", str(tmp_path / "r.html")]
     assert clawline(argv) == 0
     assert json.loads(report.read_text())["n_examples"] == 3
 

@@ -86,6 +86,7 @@ def register(subparsers: Any) -> None:
         help="POWERTOOLS_LOG_LEVEL for the functions (default: %(default)s; the template says INFO)",
     )
     dev.add_argument("--emf", action="store_true", help="print the functions' EMF metric lines (off by default)")
+    dev.add_argument("--no-console", dest="console", action="store_false", help="do not serve /_console and /metrics")
     dev.add_argument("--sub", default="alice", help="subject of the printed development token (default: alice)")
     dev.add_argument(
         "--reload",
@@ -146,6 +147,7 @@ def _options(args: argparse.Namespace) -> Any:
         function_log_level=args.function_log_level,
         metrics=args.emf,
         state_dir=args.state_dir,
+        console=args.console,
     )
     if args.build_dir is not None:
         options.build_dir = args.build_dir

@@ -77,6 +77,13 @@ def register(subparsers: Any) -> None:
     ev.add_argument("--folds", type=int, default=0, help="k-fold cross-validation on the training data instead")
     ev.add_argument("--report", type=Path, default=Path("reports/nlu-eval.json"))
     ev.add_argument("--confusion", type=Path, default=Path("reports/nlu-confusion.png"))
+    ev.add_argument(
+        "--plot",
+        type=Path,
+        default=Path("reports/nlu-confusion.svg"),
+        help="labelled confusion plot (SVG; with many classes also <name>-focus.svg)",
+    )
+    ev.add_argument("--html", type=Path, default=Path("reports/nlu-eval.html"), help="HTML report")
     ev.set_defaults(handler=_eval)
 
 
@@ -213,7 +220,11 @@ def _eval(args: argparse.Namespace) -> int:
     print(report.summary())
     report.write_json(args.report)
     report.write_confusion_png(args.confusion)
-    print(f"wrote {args.report} and {args.confusion}")
+    from clawline.nlu.eval_report import write_html, write_plots
+
+    plots = write_plots(report, args.plot)
+    write_html(report, args.html, plots)
+    print(f"wrote {args.report}, {args.confusion}, {', '.join(map(str, plots))} and {args.html}")
     return 0
 
 

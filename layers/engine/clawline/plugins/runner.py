@@ -8,8 +8,9 @@ with the bot's plugin-error response for ``action`` calls and carries on without
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from clawline.messages import Reply
@@ -24,6 +25,8 @@ class HookOutcome:
     result: PluginResult | None = None
     #: "timeout", "error" or "unavailable" (setup failed) when the call did not succeed.
     failure: str | None = None
+    hook: str = ""
+    elapsed_ms: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -78,6 +81,12 @@ class PluginRunner:
         return list(await asyncio.gather(*(self._call(p, "after_reply", ctx, reply) for p in self._after)))
 
     async def _call(self, plugin: LoadedPlugin, hook: str, *args: Any) -> HookOutcome:
+        started = time.perf_counter()
+        outcome = await self._call_timed(plugin, hook, *args)
+        # The engine lists each call in the reply's plugin_calls (trace, per-plugin metrics).
+        return replace(outcome, hook=hook, elapsed_ms=(time.perf_counter() - started) * 1000)
+
+    async def _call_timed(self, plugin: LoadedPlugin, hook: str, *args: Any) -> HookOutcome:
         count(MetricName.PLUGIN_CALLS)
         if plugin.name in self._unavailable:
             count(MetricName.PLUGIN_ERRORS)
