@@ -76,4 +76,9 @@ class KeywordBackend:
                         extractor="keyword",
                     )
                 )
-        return sorted(found, key=lambda e: e.start)
+        # Overlaps: the longest match wins (then declared order), as in the trained NLU's extractor.
+        kept: list[Entity] = []
+        for entity in sorted(found, key=lambda e: e.start - e.end):
+            if not any(entity.start < k.end and k.start < entity.end for k in kept):
+                kept.append(entity)
+        return sorted(kept, key=lambda e: e.start)
