@@ -58,3 +58,50 @@ def test_a_bot_without_intents_or_entities_has_no_nlu(tmp_path):
 def test_the_default_bot_ships_an_artifact_matching_its_examples():
     nlu = default_nlu_factory(Bot.load(DEFAULT_BOT))
     assert getattr(nlu, "source", None) == "artifact", "stale bots/default/model/nlu.npz: see its README to retrain"
+
+
+DATE_BOT = (
+    BASE.replace("settings: {mode: hybrid}", "settings: {mode: hybrid, timezone: Asia/Tokyo}")
+    + """
+intents:
+  book: {examples: [book a table]}
+slots:
+  day: {entity: date, ask: ask_day}
+responses:
+  ask_day: ["Which day?"]
+  booked: ["Booked for {slots.day}."]
+rules:
+  - {name: book, when: intent == "book", require: [day], then: [{reply: booked}]}
+"""
+)
+
+
+class _Extracting:
+    """A classifier stand-in that extracts entities with the real extractor (the part under test)."""
+
+    def __init__(self) -> None:
+        from clawline.nlu.entities import EntitiesSpec, EntityExtractor
+
+        self.extractor = EntityExtractor(EntitiesSpec())
+
+    def parse(self, text):
+        from clawline.nlu.types import NluResult
+
+        intent = "book" if "book" in text else None
+        return NluResult(intent=intent, confidence=0.9 if intent else 0.1, entities=self.extractor.extract(text))
+
+
+def test_relative_dates_come_from_the_engine_clock_in_the_bot_or_user_time_zone(tmp_path):
+    from datetime import UTC, datetime
+
+    from .helpers import make_engine, say
+
+    late_friday = datetime(2031, 5, 2, 20, 0, tzinfo=UTC)  # already Saturday the 3rd in Tokyo
+    engine = make_engine(tmp_path, DATE_BOT, nlu=_Extracting(), now=late_friday)
+    assert say(engine, "book a table tomorrow").texts == ["Booked for 2031-05-04."]
+    # A channel that knows the user's zone passes it in the message metadata.
+    reply = say(engine, "book a table tomorrow", conversation="c2", metadata={"timezone": "America/New_York"})
+    assert reply.texts == ["Booked for 2031-05-03."]
+    # An unknown zone name is ignored (the bot's zone applies), never an error.
+    reply = say(engine, "book a table tomorrow", conversation="c3", metadata={"timezone": "../etc/passwd"})
+    assert reply.texts == ["Booked for 2031-05-04."]

@@ -14,10 +14,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from clawline.bot import models
 from clawline.bot.loader import BotDefinitionError, FieldPath, Problem, SourceMap, load_definition
+from clawline.nlu.builtins import Builtin
 from clawline.plugins.loader import LoadedPlugin, PluginLoadError, load_plugin
 from clawline.rules.compiler import CompiledRule, RuleCompileError, RuleSet, compile_rule
 from clawline.rules.conditions import ConditionError, Conditions
 from clawline.templates import Template, TemplateError, parse
+
+
+#: Entities NLU extracts without a definition (``number``, ``date``, ``money``...): slots may name them.
+BUILTIN_ENTITIES = frozenset(b.value for b in Builtin)
 
 
 @dataclass(frozen=True)
@@ -101,7 +106,7 @@ class _Checker:
             self.fail(("settings", "timezone"), f"unknown time zone {d.settings.timezone!r}")
             timezone = ZoneInfo("UTC")
         for name, slot in d.slots.items():
-            if slot.entity and slot.entity not in d.entities:
+            if slot.entity and slot.entity not in d.entities and slot.entity not in BUILTIN_ENTITIES:
                 self.fail(("slots", name, "entity"), f"unknown entity {slot.entity!r}")
             for key in ("ask", "invalid"):
                 ref = getattr(slot, key)
