@@ -55,6 +55,8 @@ class Forms:
     async def start(self, turn: _Turn, compiled: CompiledRule) -> None:
         """A form rule fired: take what the message gives, then ask for the rest or complete."""
         missing = self.fill(turn, compiled.rule.require)
+        if missing and self.failed_check(turn, compiled):
+            return
         if missing:
             turn.state.active_form = compiled.name
             turn.state.form_step = None
@@ -92,22 +94,30 @@ class Forms:
             await self._confirmation(turn, compiled)
         elif state.form_step == CHANGE:
             await self._change(turn, compiled)
-        elif self._is_correction(turn) and self._correct(turn, compiled):
+        elif self._says_correction(turn) and self._correct(turn, compiled):
             await self._after_correction(turn, compiled)
         else:
             before = dict(state.slots)
             missing = self.fill(turn, require, pending=self.missing(turn, require)[:1])
-            if not missing:
+            if state.slots == before and self._means_correction(turn) and self._correct(turn, compiled):
+                # Only when the message gave nothing for the pending slot: a correction intent is a guess.
+                await self._after_correction(turn, compiled)
+            elif missing and state.slots != before and self.failed_check(turn, compiled):
+                pass
+            elif not missing:
                 await self.complete(turn, compiled)
             else:
                 # Nothing usable for the pending slot: say why (the slot's `invalid` response) when there is one.
                 self.ask(turn, missing[0], invalid=state.slots == before)
         return True
 
-    async def complete(self, turn: _Turn, compiled: CompiledRule) -> None:
-        """Every required slot is filled: run the checks, ask for confirmation if the form has one, else run."""
+    def failed_check(self, turn: _Turn, compiled: CompiledRule) -> bool:
+        """Run the form's checks whose slots are all filled; on the first that fails say why, clear its slots and
+        ask again (True). A check runs as soon as it can, so "accounts must differ" is said before the receipt."""
         rule, state = compiled.rule, turn.state
         for check in rule.checks:
+            if not self.engine.conditions.slots_of(check.valid) <= {n for n, v in state.slots.items() if v is not None}:
+                continue
             if self.engine.conditions.check(check.valid, None, state.slots):
                 continue
             turn.trace.append(f"check_failed:{compiled.name}")
@@ -121,6 +131,13 @@ class Forms:
             if pending:
                 self.ask(turn, pending[0])
             turn.stopped = True
+            return True
+        return False
+
+    async def complete(self, turn: _Turn, compiled: CompiledRule) -> None:
+        """Every required slot is filled: run the checks, ask for confirmation if the form has one, else run."""
+        rule, state = compiled.rule, turn.state
+        if self.failed_check(turn, compiled):
             return
         if rule.confirm and state.form_step != CONFIRM:
             state.active_form, state.form_step = compiled.name, CONFIRM
@@ -154,20 +171,21 @@ class Forms:
         turn.stopped = True
 
     async def _change(self, turn: _Turn, compiled: CompiledRule) -> None:
-        """After "no": a new value for a slot, a slot's name (asked again), or no / cancel."""
+        """After "no": a slot's name (with a new value, or asked again), a new value, or no / cancel."""
         require = compiled.rule.require
-        if self._correct(turn, compiled, named_only=False):
-            await self._after_correction(turn, compiled)
-            return
         named = self._named_slot(turn.message.text, require)
-        if named is not None:
+        if named is not None and not self._correct(turn, compiled):
             turn.trace.append(f"change:{named}")
             turn.state.slots.pop(named, None)
             turn.scope.invalidate("slots")
             turn.state.form_step = None
             self.ask(turn, named)
+        elif named is not None:
+            await self._after_correction(turn, compiled)
         elif self.yes_no(turn) is False:
             self.cancel(turn, compiled)
+        elif self._correct(turn, compiled):
+            await self._after_correction(turn, compiled)
         else:
             assert compiled.rule.change is not None
             self.engine.say(turn, compiled.rule.change)
@@ -176,6 +194,8 @@ class Forms:
     async def _after_correction(self, turn: _Turn, compiled: CompiledRule) -> None:
         pending = self.missing(turn, compiled.rule.require)
         turn.state.form_step = None
+        if pending and self.failed_check(turn, compiled):
+            return
         if pending:
             self.ask(turn, pending[0])
             turn.stopped = True
@@ -205,13 +225,19 @@ class Forms:
     # ----- corrections ----------------------------------------------------------------------------------------
 
     def _is_correction(self, turn: _Turn) -> bool:
-        if self._correction is not None and self._correction.search(turn.message.text):
-            return True
+        return self._says_correction(turn) or self._means_correction(turn)
+
+    def _says_correction(self, turn: _Turn) -> bool:
+        """The correction pattern matches ("actually ...", "I meant ...")."""
+        return self._correction is not None and self._correction.search(turn.message.text) is not None
+
+    def _means_correction(self, turn: _Turn) -> bool:
+        """NLU classifies the message as a correction intent."""
         if self.settings.correct and self.engine.nlu is not None:
             return turn.understand().intent in self.settings.correct
         return False
 
-    def _correct(self, turn: _Turn, compiled: CompiledRule, *, named_only: bool = False) -> bool:
+    def _correct(self, turn: _Turn, compiled: CompiledRule) -> bool:
         """Give a filled slot of the form the value this message carries; True if one changed."""
         require = compiled.rule.require
         text = turn.message.text
@@ -224,6 +250,8 @@ class Forms:
         entities = self._entities(turn) if any(self.slots[n].entity for n in order) else []
         for position, name in enumerate(order):
             slot = self.slots[name]
+            if slot.type is SlotType.BOOL and named is None:
+                continue  # a bare "no" is an answer, not a new value for a yes/no slot
             value: Any = self._entity_value(slot, entities, text)
             if value is None and (slot.type is not SlotType.TEXT or slot.values or slot.choices):
                 value = slot_values.from_text(slot, text, self.language)

@@ -39,8 +39,10 @@ def from_text(slot: models.Slot, text: str, language: str = "en") -> Any:
         return yes_or_no(text)
     allowed = allowed_values(slot)
     if allowed is not None:
+        # The value written first ("savings to checking" answers "from which account?" with savings).
         lowered = text.lower()
-        return next((v for v in allowed if re.search(rf"\b{re.escape(str(v).lower())}\b", lowered)), None)
+        found = [(m.start(), i) for i, v in enumerate(allowed) if (m := _word_pattern(str(v)).search(lowered))]
+        return allowed[min(found)[1]] if found else None
     if slot.from_text:
         stripped = text.strip()
         return stripped or None
@@ -103,6 +105,11 @@ def within_limits(slot: models.Slot, value: Any) -> bool:
     if slot.choices is not None and slot.type is SlotType.NUMBER:
         return any(isinstance(c, int | float) and c == value for c in slot.choices)
     return True
+
+
+@cache
+def _word_pattern(value: str) -> re.Pattern[str]:
+    return re.compile(rf"\b{re.escape(value.lower())}\b")
 
 
 @cache

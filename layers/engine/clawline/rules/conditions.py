@@ -6,12 +6,14 @@ on NLU and cost one CEL call when a slot is set or a form completes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from clawline.rules import analysis
 from clawline.rules.cel import compile_program, new_context
 
+_SLOT_REFERENCE = re.compile(r"\bslots\.([A-Za-z_][A-Za-z0-9_]*)")
 #: What a ``valid`` condition can use.
 VARIABLES = frozenset({"value", "slots"})
 
@@ -38,6 +40,10 @@ class Conditions:
         if unknown:
             raise ConditionError(f"unknown variable(s) {', '.join(unknown)} in {source!r} (known: slots, value)")
         self._programs[source] = program
+
+    def slots_of(self, source: str) -> frozenset[str]:
+        """The slots a condition names (``slots.x``): it can be evaluated once they are all filled."""
+        return frozenset(_SLOT_REFERENCE.findall(source))
 
     def check(self, source: str, value: Any, slots: Mapping[str, Any]) -> bool:
         """True only if the condition evaluates to true (an error, such as a missing slot, is false)."""
