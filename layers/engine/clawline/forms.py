@@ -245,6 +245,11 @@ class Forms:
             # "actually 12 Baker Street": the value is what follows the correction words.
             text = self._correction.sub("", text, count=1).strip(" ,.!") or text
         named = self._named_slot(text, require)
+        if named is not None:
+            # "the payee is Carol": the value is what follows the slot's name (nothing: no new value).
+            text = _after_name(text, named)
+            if not text:
+                return False
         filled = self._last_filled(turn, require)
         order = [named] if named is not None else list(reversed(filled))
         entities = self._entities(turn) if any(self.slots[n].entity for n in order) else []
@@ -286,16 +291,23 @@ class Forms:
             turn.understand()
         return list(turn.nlu.entities) if turn.nlu else []
 
-    def _entity_value(self, slot: models.Slot, entities: Sequence[Entity], text: str) -> Any:
+    def _entity_value(self, slot: models.Slot, entities: Sequence[Entity], text: str, *, asked: bool = False) -> Any:
+        """The value of the slot's entity in this message, in the slot's role if it has one. The slot the user
+        was just asked for also takes a value in no other slot's role ("savings" answering "from which?")."""
         if not slot.entity:
             return None
         for entity in entities:
             if entity.entity != slot.entity:
                 continue
-            if slot.role is not None and self.roles.role_of(entity, text) != slot.role:
-                continue
+            if slot.role is not None:
+                role = self.roles.role_of(entity, text)
+                if role != slot.role and not (asked and role not in self._roles_of(slot.entity)):
+                    continue
             return entity.value
         return None
+
+    def _roles_of(self, entity: str) -> frozenset[str]:
+        return frozenset(s.role for s in self.slots.values() if s.entity == entity and s.role)
 
     def fill(self, turn: _Turn, names: Sequence[str], pending: Sequence[str] = ()) -> list[str]:
         """Fill missing slots from this message's entities (and the pending one from its text); return the rest."""
@@ -307,7 +319,7 @@ class Forms:
         text = turn.message.text
         for name in missing:
             slot = self.slots[name]
-            value = self._entity_value(slot, entities, text)
+            value = self._entity_value(slot, entities, text, asked=name in pending)
             if value is None and name in pending:
                 value = self.yes_no(turn) if slot.type is SlotType.BOOL else slot_values.from_text(
                     slot, text, self.language
@@ -323,7 +335,11 @@ class Forms:
             logger.warning("plugin set an unknown slot", extra={"slot": name})
             return False
         coerced = slot_values.coerce(slot, value, self.language)
-        if coerced is not None and slot.valid and not self.engine.conditions.check(slot.valid, coerced, turn.state.slots):
+        if (
+            coerced is not None
+            and slot.valid
+            and not self.engine.conditions.check(slot.valid, coerced, turn.state.slots)
+        ):
             coerced = None
         if coerced is None:
             turn.invalid_slot = name
@@ -339,3 +355,18 @@ class Forms:
         response = slot.invalid if invalid and slot.invalid else slot.ask
         assert response is not None  # checked at load: form slots have an `ask`
         self.engine.say(turn, response)
+
+
+_CONNECTOR = re.compile(r"\s*(?:(?:is|to|be|should|will|=)\b|[=:,-])\s*", re.IGNORECASE)
+
+
+def _after_name(text: str, slot_name: str) -> str:
+    """What follows the last word of ``slot_name`` in ``text``, without connectors ("is", "to", ":")."""
+    last = slot_name.rsplit("_", maxsplit=1)[-1]
+    found = list(re.finditer(rf"\b{re.escape(last)}\b", text, re.IGNORECASE))
+    if not found:
+        return ""
+    rest = text[found[-1].end() :]
+    while (connector := _CONNECTOR.match(rest)) is not None and connector.end() > 0:
+        rest = rest[connector.end() :]
+    return rest.strip(" .!")

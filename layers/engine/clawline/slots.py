@@ -6,6 +6,7 @@ slots are the form's business (``clawline.forms``).
 
 from __future__ import annotations
 
+import math
 import re
 from functools import cache
 from typing import Any
@@ -78,7 +79,7 @@ def _typed(slot: models.Slot, value: Any, language: str) -> Any:
             if found is None:
                 return None
             number = float(found)
-        if number != number or number in (float("inf"), float("-inf")):
+        if not math.isfinite(number):
             return None
         return int(number) if number.is_integer() else number
     if slot.type is SlotType.BOOL:

@@ -22,13 +22,47 @@ from functools import cache
 
 #: Languages that write a decimal comma (and group thousands with "." or a space).
 DECIMAL_COMMA = frozenset(
-    "de fr es it pt nl ru pl tr sv da nb nn no fi cs sk ro hu el uk bg hr sl sr lt lv et id vi ca gl eu".split()
+    [
+        "de",
+        "fr",
+        "es",
+        "it",
+        "pt",
+        "nl",
+        "ru",
+        "pl",
+        "tr",
+        "sv",
+        "da",
+        "nb",
+        "nn",
+        "no",
+        "fi",
+        "cs",
+        "sk",
+        "ro",
+        "hu",
+        "el",
+        "uk",
+        "bg",
+        "hr",
+        "sl",
+        "sr",
+        "lt",
+        "lv",
+        "et",
+        "id",
+        "vi",
+        "ca",
+        "gl",
+        "eu",
+    ]
 )
 _SPACES = " \u00a0\u202f"
 
 
 def decimal_comma(language: str) -> bool:
-    return language.split("-")[0].split("_")[0].lower() in DECIMAL_COMMA
+    return language.split("-", maxsplit=1)[0].split("_", maxsplit=1)[0].lower() in DECIMAL_COMMA
 
 
 @cache

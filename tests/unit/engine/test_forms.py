@@ -153,8 +153,8 @@ def test_a_number_slot_reads_thousands_separators_by_the_bot_language(tmp_path):
     for text in ("order", "margherita", "large"):
         say(engine, text)
     assert say(engine, "$1,250").slots["count"] == 1250
-    german = make_engine(tmp_path / "de", BOT.replace("settings: {mode: hybrid}", "settings: {mode: hybrid, language: de}"),
-                         nlu=ScriptedNlu(TABLE))  # fmt: skip
+    german_bot = BOT.replace("settings: {mode: hybrid}", "settings: {mode: hybrid, language: de}")
+    german = make_engine(tmp_path / "de", german_bot, nlu=ScriptedNlu(TABLE))
     for text in ("order", "margherita", "large"):
         say(german, text)
     assert say(german, "1.250,5 Stück").slots["count"] == 1250.5

@@ -101,7 +101,9 @@ def _choose(rules: RuleSet, values: dict[str, Any]) -> tuple[str | None, str | N
 
 def test_indexed_and_naive_evaluation_agree_on_generated_rules_and_messages():
     rng = random.Random(18)
-    compiled = [compile_rule(Rule(name=f"r{i}", when=_condition(rng), priority=rng.randrange(3)), i) for i in range(150)]
+    compiled = [
+        compile_rule(Rule(name=f"r{i}", when=_condition(rng), priority=rng.randrange(3)), i) for i in range(150)
+    ]
     rules = RuleSet(compiled)
     messages = [_message(rng) for _ in range(70)]
     pairs = 0

@@ -20,7 +20,6 @@ from clawline.rules.compiler import CompiledRule, RuleCompileError, RuleSet, com
 from clawline.rules.conditions import ConditionError, Conditions
 from clawline.templates import Template, TemplateError, parse
 
-
 #: Entities NLU extracts without a definition (``number``, ``date``, ``money``...): slots may name them.
 BUILTIN_ENTITIES = frozenset(b.value for b in Builtin)
 

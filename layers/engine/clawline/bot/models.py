@@ -45,7 +45,9 @@ class RateLimitSettings(_Model):
 
 
 #: Messages that correct a slot already given ("actually make it 200", "no, to savings", "I meant Tuesday").
-DEFAULT_CORRECTION = r"(?i)^\s*(?:actually|sorry|oops|wait|no\s*,|i meant|i mean|make it|make that|change (?:it|that) to)\b"
+DEFAULT_CORRECTION = (
+    r"(?i)^\s*(?:actually|sorry|oops|wait|no\s*,|i meant|i mean|make it|make that|change (?:it|that) to)\b"
+)
 
 
 class FormSettings(_Model):
@@ -79,7 +81,7 @@ class BotSettings(_Model):
     #: Per-caller message rate for this bot; overrides the function's CLAWLINE_RATE_LIMIT_* defaults.
     rate_limit: RateLimitSettings | None = None
     #: How forms recognise yes, no and corrections.
-    forms: FormSettings = Field(default_factory=lambda: FormSettings())
+    forms: FormSettings = FormSettings()
 
 
 class Example(_Model):

@@ -92,6 +92,7 @@ def reference(today: date, language: str = "en") -> Iterator[None]:
 def current_reference() -> Reference:
     return _REFERENCE.get() or Reference(date.today())
 
+
 _NUMBER_WORDS = "|".join(sorted((re.escape(w) for w in _SMALL), key=len, reverse=True))
 _MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _WEEKDAY_RE = "|".join(_WEEKDAYS)
@@ -112,9 +113,7 @@ _SOURCES: dict[Builtin, str] = {
         r"(?i)\b(?:https?://[^\s<>\"']+|www\.[^\s<>\"']+|[a-z0-9-]{1,63}\.(?:com|org|net|io|dev|ai|co|edu|gov)"
         r"(?:/[^\s<>\"']*)?)(?<![.,;:!?)])"
     ),
-    Builtin.PHONE: (
-        r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?|\d{2,4}[\s.-])\d{3,4}[\s.-]?\d{3,4}\b"
-    ),
+    Builtin.PHONE: (r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?|\d{2,4}[\s.-])\d{3,4}[\s.-]?\d{3,4}\b"),
     Builtin.MONEY: (
         rf"(?i)(?P<sym>{_CUR_SYM})\s?(?P<a1>{_NUM})(?:\s?(?P<k1>k|m)\b)?"
         rf"|\b(?P<a2>{_NUM})(?:\s?(?P<k2>k|m)\b)?\s?(?:(?P<sym2>{_CUR_SYM})|(?P<word>{_CUR_WORD})\b)"

@@ -1,7 +1,8 @@
 """Entity extraction: the bot's regexes and lookup tables (with synonyms), then the built-ins.
 
-Overlapping matches are resolved once, in this order: regex entities, lookup entities (the longest match across
-all tables first), built-ins (each in its own precedence); a later match that overlaps an accepted one is dropped. The bot's own definitions
+Overlapping matches are resolved once, in this order: regex entities, lookup entities (the longest match
+across all tables first), built-ins (each in its own precedence); a later match that overlaps an accepted one
+is dropped. The bot's own definitions
 come first because they encode what the bot means ("order 12345" is an ``order_id``, not a ``number``).
 
 Examples
