@@ -21,43 +21,10 @@ import re
 from functools import cache
 
 #: Languages that write a decimal comma (and group thousands with "." or a space).
-DECIMAL_COMMA = frozenset(
-    [
-        "de",
-        "fr",
-        "es",
-        "it",
-        "pt",
-        "nl",
-        "ru",
-        "pl",
-        "tr",
-        "sv",
-        "da",
-        "nb",
-        "nn",
-        "no",
-        "fi",
-        "cs",
-        "sk",
-        "ro",
-        "hu",
-        "el",
-        "uk",
-        "bg",
-        "hr",
-        "sl",
-        "sr",
-        "lt",
-        "lv",
-        "et",
-        "id",
-        "vi",
-        "ca",
-        "gl",
-        "eu",
-    ]
-)
+DECIMAL_COMMA = frozenset({
+    "de", "fr", "es", "it", "pt", "nl", "ru", "pl", "tr", "sv", "da", "nb", "nn", "no", "fi", "cs", "sk", "ro",
+    "hu", "el", "uk", "bg", "hr", "sl", "sr", "lt", "lv", "et", "id", "vi", "ca", "gl", "eu",
+})  # fmt: skip
 _SPACES = " \u00a0\u202f"
 
 
