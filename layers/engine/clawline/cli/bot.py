@@ -110,6 +110,9 @@ def test_command(args: argparse.Namespace) -> int:
         return 1
     results = asyncio.run(run_stories(target, stories))
     for result in results:
+        if result.not_applicable is not None:
+            print(f"SKIP  {result.story.name}  ({result.story.file}:{result.story.line}): {result.not_applicable}")
+            continue
         status = "PASS" if result.passed else "FAIL"
         print(f"{status}  {result.story.name}  ({result.story.file}:{result.story.line})")
         for failure in result.failures:
@@ -117,7 +120,9 @@ def test_command(args: argparse.Namespace) -> int:
         for skipped in result.skipped:
             print(f"      not checked: {skipped}")
     failed = sum(not r.passed for r in results)
-    print(f"{len(results) - failed} passed, {failed} failed")
+    elsewhere = sum(r.not_applicable is not None for r in results)
+    summary = f"{len(results) - failed - elsewhere} passed, {failed} failed"
+    print(summary + (f", {elsewhere} not applicable" if elsewhere else ""))
     if args.junit:
         args.junit.parent.mkdir(parents=True, exist_ok=True)
         args.junit.write_text(junit_xml(results), encoding="utf-8")
