@@ -1,6 +1,6 @@
-"""The documented form example (docs/examples/bots/transfer) passes its stories over HTTP against the local
-runtime, through `clawline test --target http` and `--target websocket`: validation, a cross-slot check, roles, a bool slot answered by an
-intent, corrections, confirmation and the change / cancel step, on a deployed-shaped stack rather than in-process.
+"""The documented form example (docs/examples/bots/transfer) passes its stories against the local runtime
+through `clawline test --target http` and `--target websocket`: validation, a cross-slot check, roles, a bool
+slot answered by an intent, corrections, confirmation and the change / cancel step, on a deployed-shaped stack.
 The functions run in processes of their own (``isolated``), so this runtime's bot does not meet the session's."""
 
 from __future__ import annotations
