@@ -53,8 +53,12 @@ def register(subparsers: Any) -> None:
 
 def validate_command(args: argparse.Namespace) -> int:
     from clawline.bot.compiled import Bot
+    from clawline.bot.yaml_traps import bot_files, find_traps
     from clawline.errors import ConfigurationError
 
+    for file in bot_files(Path(args.bot)):
+        for trap in find_traps(file):
+            print(f"warning: {trap}", file=sys.stderr)
     try:
         bot = Bot.load(args.bot, load_plugins=not args.no_plugins)
     except ConfigurationError as exc:
