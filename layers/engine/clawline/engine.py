@@ -73,7 +73,11 @@ def nlu_inputs(definition: models.BotDefinition) -> dict[str, Any]:
     """
     from clawline.nlu.entities import EntitiesSpec, LookupEntity, RegexEntity
 
-    regexes = [RegexEntity(name=name, patterns=e.regex) for name, e in definition.entities.items() if e.regex]
+    regexes = [
+        RegexEntity(name=name, patterns=e.regex, synonyms=e.synonyms)
+        for name, e in definition.entities.items()
+        if e.regex
+    ]
     lookups = []
     for name, entity in definition.entities.items():
         values: dict[str, list[str]] = {value: [] for value in entity.lookup}

@@ -105,3 +105,16 @@ def test_relative_dates_come_from_the_engine_clock_in_the_bot_or_user_time_zone(
     # An unknown zone name is ignored (the bot's zone applies), never an error.
     reply = say(engine, "book a table tomorrow", conversation="c3", metadata={"timezone": "../etc/passwd"})
     assert reply.texts == ["Booked for 2031-05-04."]
+
+
+def test_a_bot_regex_entity_applies_its_synonyms_in_both_backends(tmp_path):
+    from clawline.bot.keyword_nlu import KeywordBackend
+
+    text = BASE + (
+        "intents:\n  a: {examples: [balance of checking, show my account]}\n  b: {examples: [hello, hi there]}\n"
+        "entities:\n  acct:\n    regex: ['(?i)\\b(?:chk|checking)\\b']\n    synonyms: {checking: [chk]}\n"
+    )
+    bot = Bot.load(write_bot(tmp_path, text))
+    for nlu in (default_nlu_factory(bot), KeywordBackend({}, bot.definition.entities)):
+        assert nlu is not None
+        assert [(e.entity, e.value) for e in nlu.parse("balance of chk").entities] == [("acct", "checking")]

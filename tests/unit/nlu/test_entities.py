@@ -132,3 +132,15 @@ def test_relative_dates_are_read_against_the_reference_date_not_the_host_clock()
     with reference(date(2030, 2, 28)):
         found = EntityExtractor(EntitiesSpec()).extract("tomorrow")
     assert [(e.entity, e.value) for e in found] == [("date", "2030-03-01")]
+
+
+def test_a_regex_entity_match_written_as_a_synonym_is_extracted_as_the_canonical_value():
+    spec = EntitiesSpec(
+        builtins=[],
+        regexes=[RegexEntity(name="acct", patterns=[r"\b(?:chk|checking|sav)\b"], synonyms={"checking": ["chk"]})],
+    )
+    assert extract("move chk to sav, then Checking", spec) == [
+        ("acct", "checking", "chk"),
+        ("acct", "sav", "sav"),  # no synonym: the matched text
+        ("acct", "checking", "Checking"),
+    ]

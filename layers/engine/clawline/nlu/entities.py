@@ -39,6 +39,9 @@ class RegexEntity(BaseModel):
     name: str = Field(min_length=1, max_length=64)
     patterns: Annotated[Patterns, Field(min_length=1)]
     ignore_case: bool = True
+    #: Canonical value -> other spellings: a match written as a spelling (or as the canonical value in another
+    #: case) is extracted as the canonical value, as lookup entities are.
+    synonyms: dict[str, list[str]] = {}
 
 
 class LookupEntity(BaseModel):
@@ -89,7 +92,7 @@ class EntityExtractor:
         #: None: the date the engine set for this message (``builtins.reference``), else the host's.
         self._today = today
         self._regexes = [
-            (r.name, re.compile(p, re.IGNORECASE if r.ignore_case else 0))
+            (r.name, re.compile(p, re.IGNORECASE if r.ignore_case else 0), _canonical(r.synonyms))
             for r in self.spec.regexes
             for p in r.patterns
         ]
@@ -109,12 +112,13 @@ class EntityExtractor:
         self._builtins = set(self.spec.builtins)
 
     def _candidates(self, text: str) -> Iterable[Entity]:
-        for name, pattern in self._regexes:
+        for name, pattern, own in self._regexes:
             for m in pattern.finditer(text):
                 if m.end() == m.start():
                     continue
                 surface = m.group("value") if "value" in pattern.groupindex and m.group("value") else m.group(0)
-                value = self._synonyms.get(surface.casefold(), surface)
+                key = surface.casefold()
+                value = own.get(key) or self._synonyms.get(key, surface)
                 yield Entity(entity=name, value=value, text=m.group(0), start=m.start(), end=m.end(), extractor="regex")
         yield from self._lookup_matches(text)
         if self._builtins:
@@ -153,6 +157,15 @@ class EntityExtractor:
             accepted.append(entity)
             taken.append((entity.start, entity.end))
         return sorted(accepted, key=lambda e: e.start)
+
+
+def _canonical(synonyms: dict[str, list[str]]) -> dict[str, str]:
+    """Spelling (case-folded) -> canonical value, for a regex entity's synonyms."""
+    table: dict[str, str] = {}
+    for value, spellings in synonyms.items():
+        for surface in [value, *spellings]:
+            table.setdefault(surface.casefold(), value)
+    return table
 
 
 def annotations_of(examples: Sequence[Sequence[Annotation]]) -> list[Annotation]:
