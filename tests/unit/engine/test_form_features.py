@@ -193,6 +193,7 @@ def test_role_cues_ignore_values_in_other_roles():
         ('{type: number, valid: "value >", ask: ask}', "invalid CEL expression"),
         ("{role: from, ask: ask}", "set `entity` too"),
         ('{pattern: "[a-", ask: ask}', "invalid regular expression"),
+        ('{pattern: "(a+)+$", ask: ask}', "nests quantifiers"),
     ],
 )
 def test_bad_slot_validation_is_reported_at_load(tmp_path, slot, message):

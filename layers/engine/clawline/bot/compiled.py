@@ -16,6 +16,7 @@ from clawline.bot import models
 from clawline.bot.loader import BotDefinitionError, FieldPath, Problem, SourceMap, load_definition
 from clawline.nlu.builtins import Builtin
 from clawline.plugins.loader import LoadedPlugin, PluginLoadError, load_plugin
+from clawline.rules.analysis import risky_pattern
 from clawline.rules.compiler import CompiledRule, RuleCompileError, RuleSet, compile_rule
 from clawline.rules.conditions import ConditionError, Conditions
 from clawline.templates import Template, TemplateError, parse
@@ -154,6 +155,9 @@ class _Checker:
         path: FieldPath = ("slots", name)
         if slot.valid:
             self._condition((*path, "valid"), slot.valid)
+        if slot.pattern and risky_pattern(slot.pattern):
+            self.fail((*path, "pattern"), "the pattern nests quantifiers (like (a+)+): a crafted answer could make "
+                      "it backtrack for a very long time")  # fmt: skip
         if slot.role and not slot.entity:
             self.fail((*path, "role"), "a slot with a `role` fills from an entity: set `entity` too")
         numeric = slot.type in (models.SlotType.NUMBER, models.SlotType.ANY)
