@@ -8,7 +8,8 @@ One turn::
 NLU runs as the bot's mode says: always (``nlu``), never unless a rule classifies or a form needs entities
 (``rules``), or when the first candidate rule that uses ``intent``/``confidence``/``entities`` is reached, or
 the fallback needs an intent (``hybrid``). This module is pure: no boto3, no environment; I/O goes through the
-``ConversationStore`` port and plugins.
+``ConversationStore`` port and plugins. ``Engine`` coordinates; forms (slot filling, validation, corrections,
+confirmation) are ``clawline.forms``, slot values ``clawline.slots``.
 
 Examples
 --------
