@@ -37,7 +37,7 @@ from clawline.conversation import ConversationState, Turn
 from clawline.errors import ConfigurationError, ConflictError
 from clawline.forms import Forms
 from clawline.messages import Action, InboundMessage, OutboundMessage, Reply
-from clawline.nlu.builtins import reference
+from clawline.nlu.builtins import Reference, enter_reference, exit_reference
 from clawline.nlu.types import NluBackend, NluResult
 from clawline.observability import MetricName, count, logger
 from clawline.plugins.base import PluginResult, TurnContext
@@ -495,8 +495,11 @@ class _Turn:
                     cached = NluResult(intent=None, confidence=0.0)
                 else:
                     # "tomorrow" is the day after the engine's today in the user's (or the bot's) time zone.
-                    with reference(self.now.astimezone(self.zone).date(), self.engine.bot.settings.language):
+                    token = enter_reference(Reference(self.now, self.engine.bot.settings.language, self.zone))
+                    try:
                         cached = backend.parse(self.message.text)
+                    finally:
+                        exit_reference(token)
                 self._nlu_cache["result"] = cached
             self.nlu = cached
             self.scope.invalidate("intent", "confidence", "entities", "nlu")

@@ -20,11 +20,11 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Callable, Iterator
-from contextvars import ContextVar
-from datetime import date, timedelta
+from contextvars import ContextVar, Token
+from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Any
 
 from clawline.messages import Entity
 from clawline.written_numbers import number_source, parse_number
@@ -67,11 +67,22 @@ _MONTHS = {
 _WEEKDAYS = {d: i for i, d in enumerate(("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"))}
 
 
-class Reference(NamedTuple):
-    """What relative values are read against: the date "today" means and the language numbers are written in."""
+class Reference:
+    """What relative values are read against: the date "today" means (``now`` in ``zone``, worked out only if
+    an entity needs it) and the language numbers are written in."""
 
-    today: date
-    language: str = "en"
+    __slots__ = ("_now", "_today", "_zone", "language")
+
+    def __init__(self, now: date | datetime, language: str = "en", zone: tzinfo | None = None) -> None:
+        self._now, self._zone, self.language = now, zone, language
+        self._today: date | None = None if isinstance(now, datetime) else now
+
+    @property
+    def today(self) -> date:
+        if self._today is None:
+            assert isinstance(self._now, datetime)
+            self._today = (self._now.astimezone(self._zone) if self._zone is not None else self._now).date()
+        return self._today
 
 
 #: Set by the engine around NLU for one message (its clock, in the bot's or the user's time zone, and the bot's
@@ -79,14 +90,24 @@ class Reference(NamedTuple):
 _REFERENCE: ContextVar[Reference | None] = ContextVar("clawline_nlu_reference", default=None)
 
 
+def enter_reference(ref: Reference) -> Token[Reference | None]:
+    """Extract entities as of ``ref`` until ``exit_reference(token)`` (the engine's per-message fast path)."""
+    return _REFERENCE.set(ref)
+
+
+def exit_reference(token: Token[Reference | None]) -> None:
+    _REFERENCE.reset(token)
+
+
 @contextlib.contextmanager
-def reference(today: date, language: str = "en") -> Iterator[None]:
-    """Extract entities in this block as of ``today``, reading numbers in ``language``."""
-    token = _REFERENCE.set(Reference(today, language))
+def reference(today: date | datetime, language: str = "en", zone: tzinfo | None = None) -> Iterator[None]:
+    """Extract entities in this block as of ``today`` (a date, or a time read in ``zone``), numbers in
+    ``language``."""
+    token = enter_reference(Reference(today, language, zone))
     try:
         yield
     finally:
-        _REFERENCE.reset(token)
+        exit_reference(token)
 
 
 def current_reference() -> Reference:
