@@ -118,3 +118,15 @@ def test_a_bot_regex_entity_applies_its_synonyms_in_both_backends(tmp_path):
     for nlu in (default_nlu_factory(bot), KeywordBackend({}, bot.definition.entities)):
         assert nlu is not None
         assert [(e.entity, e.value) for e in nlu.parse("balance of chk").entities] == [("acct", "checking")]
+
+
+def test_clawline_test_now_reproduces_a_story_with_a_relative_date(tmp_path, capsys):
+    from clawline.cli import main
+
+    intents = "book: {examples: [book a table, reserve a table]}\n  hi: {examples: [hello, good morning]}"
+    story = "stories:\n  - name: s\n    steps:\n      - {user: book a table for tomorrow, bot: Booked for 2031-05-04.}\n"
+    text = DATE_BOT.replace("book: {examples: [book a table]}", intents)
+    bot = write_bot(tmp_path / "bot", text, **{"stories__s.yaml": story})
+    # 20:00 UTC on Friday 2 May is Saturday 3 May in Tokyo: tomorrow is the 4th, on any host, on any day.
+    assert main(["test", str(bot), "--now", "2031-05-02T20:00:00+00:00"]) == 0, capsys.readouterr().out
+    assert main(["test", str(bot), "--now", "2031-05-02T10:00:00+00:00"]) == 1  # the 3rd in Tokyo: not the 4th
