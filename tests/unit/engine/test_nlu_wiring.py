@@ -124,7 +124,7 @@ def test_clawline_test_now_reproduces_a_story_with_a_relative_date(tmp_path, cap
     from clawline.cli import main
 
     intents = "book: {examples: [book a table, reserve a table]}\n  hi: {examples: [hello, good morning]}"
-    story = "stories:\n  - name: s\n    steps:\n      - {user: book a table for tomorrow, bot: Booked for 2031-05-04.}\n"
+    story = "stories:\n  - name: s\n    steps:\n      - {user: book a table for tomorrow, bot: Booked for 2031-05-04.}"
     text = DATE_BOT.replace("book: {examples: [book a table]}", intents)
     bot = write_bot(tmp_path / "bot", text, **{"stories__s.yaml": story})
     # 20:00 UTC on Friday 2 May is Saturday 3 May in Tokyo: tomorrow is the 4th, on any host, on any day.
