@@ -54,7 +54,7 @@ def _is_text_path(path: tuple[object, ...], patterns: tuple[tuple[object, ...], 
 
 
 def _number_keeps_its_text(written: str) -> bool:
-    value = yaml.load(written, Loader=_Loader)  # noqa: S506 - a safe loader
+    value = yaml.safe_load(written)
     return str(value) == written
 
 
@@ -80,7 +80,7 @@ def bot_files(bot: Path) -> list[Path]:
     main = bot / "bot.yaml" if bot.is_dir() else bot
     files = [main]
     try:
-        data = yaml.load(main.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 - a safe loader
+        data = yaml.safe_load(main.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
         data = None
     settings = data.get("settings") if isinstance(data, dict) else None
@@ -131,7 +131,7 @@ def _walk(node: yaml.Node | None, path: tuple[object, ...], text: str) -> Iterat
             if _number_keeps_its_text(node.value):
                 return
             message = f"YAML reads the unquoted {node.value} as a number, so the text is "
-            message += f"{yaml.load(node.value, Loader=_Loader)!s}: write \"{node.value}\""  # noqa: S506
+            message += f"{yaml.safe_load(node.value)!s}: write \"{node.value}\""
         else:
             message = f"YAML reads the unquoted {node.value} as {_KINDS[node.tag]}, not text: write \"{node.value}\""
         yield path, node.start_mark.line + 1, message
