@@ -44,6 +44,8 @@ class ConversationState(BaseModel):
     version: int = 0
     slots: dict[str, Any] = {}
     active_form: str | None = None
+    #: Where the active form is: None while filling slots, "confirm" (waiting for yes / no), "change".
+    form_step: str | None = None
     last_intents: list[str] = []
     #: A short summary a plugin (e.g. a generative backend) may keep of older turns.
     summary: str | None = None

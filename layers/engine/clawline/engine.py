@@ -8,7 +8,8 @@ One turn::
 NLU runs as the bot's mode says: always (``nlu``), never unless a rule classifies or a form needs entities
 (``rules``), or when the first candidate rule that uses ``intent``/``confidence``/``entities`` is reached, or
 the fallback needs an intent (``hybrid``). This module is pure: no boto3, no environment; I/O goes through the
-``ConversationStore`` port and plugins.
+``ConversationStore`` port and plugins. ``Engine`` coordinates; forms (slot filling, validation, corrections,
+confirmation) are ``clawline.forms``, slot values ``clawline.slots``.
 
 Examples
 --------
@@ -21,20 +22,22 @@ from __future__ import annotations
 
 import bisect
 import functools
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from clawline.bot import models
 from clawline.bot.compiled import Bot
-from clawline.bot.models import Mode, SlotType
+from clawline.bot.models import Mode
 from clawline.conversation import ConversationState, Turn
 from clawline.errors import ConfigurationError, ConflictError
+from clawline.forms import Forms
 from clawline.messages import Action, InboundMessage, OutboundMessage, PluginCall, Reply
+from clawline.nlu.builtins import Reference, enter_reference, exit_reference
 from clawline.nlu.types import NluBackend, NluResult
 from clawline.observability import MetricName, count, logger
 from clawline.plugins.base import PluginResult, TurnContext
@@ -58,10 +61,8 @@ NluFactory = Callable[[Bot], NluBackend | None]
 #: How many times a turn is re-run after losing an optimistic-locking race before the conflict is raised.
 MAX_TURN_ATTEMPTS = 4
 
-_NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)?")
-_YES = frozenset({"yes", "y", "yeah", "yep", "sure", "ok", "okay", "true", "correct", "right", "confirm"})
-_NO = frozenset({"no", "n", "nope", "nah", "false", "wrong", "cancel"})
-_WORD = re.compile(r"\w+")
+#: Message metadata key a channel may set to the user's IANA time zone (dates and ``hour`` are then theirs).
+TIMEZONE_METADATA = "timezone"
 
 
 def nlu_inputs(definition: models.BotDefinition) -> dict[str, Any]:
@@ -73,7 +74,11 @@ def nlu_inputs(definition: models.BotDefinition) -> dict[str, Any]:
     """
     from clawline.nlu.entities import EntitiesSpec, LookupEntity, RegexEntity
 
-    regexes = [RegexEntity(name=name, patterns=e.regex) for name, e in definition.entities.items() if e.regex]
+    regexes = [
+        RegexEntity(name=name, patterns=e.regex, synonyms=e.synonyms)
+        for name, e in definition.entities.items()
+        if e.regex
+    ]
     lookups = []
     for name, entity in definition.entities.items():
         values: dict[str, list[str]] = {value: [] for value in entity.lookup}
@@ -178,6 +183,8 @@ class Engine:
         self.plugins = PluginRunner(bot.plugins)
         self.templates_use_turns = "turns" in bot.template_roots
         self._mode = bot.settings.mode
+        self.conditions = bot.conditions
+        self.forms = Forms(self)
 
     @classmethod
     def load(cls, path: str | Path, store: ConversationStore, **kwargs: Any) -> Engine:
@@ -222,9 +229,9 @@ class Engine:
                         return
             if self._mode is Mode.NLU:
                 turn.understand()
-            if turn.state.active_form and await self._continue_form(turn):
+            if turn.state.active_form and await self.forms.resume(turn):
                 return
-            if not await self._scan(turn):
+            if not await self.scan(turn):
                 self._fallback(turn)
         except Exception as exc:  # noqa: BLE001 - a bug in one turn must answer, not crash the function
             logger.exception("turn failed, answering with the fallback", extra={"error_type": type(exc).__name__})
@@ -232,7 +239,7 @@ class Engine:
             turn.messages.clear()
             turn.actions.clear()
             turn.trace.append("error")
-            self._say(turn, self.bot.settings.fallback)
+            self.say(turn, self.bot.settings.fallback)
 
     def _candidates(self, turn: _Turn) -> tuple[CompiledRule, ...]:
         if not self.indexed:
@@ -242,7 +249,7 @@ class Engine:
             message.channel.value, turn.intent, nlu_ran=turn.nlu is not None, text=message.text
         )
 
-    async def _scan(self, turn: _Turn, pool: Sequence[CompiledRule] | None = None) -> bool:
+    async def scan(self, turn: _Turn, pool: Sequence[CompiledRule] | None = None) -> bool:
         """Evaluate candidate rules in priority order, firing each match until one stops; True if any matched."""
         rules = self._candidates(turn) if pool is None else pool
         listed_after_nlu = turn.nlu is not None
@@ -290,37 +297,9 @@ class Engine:
         rule = compiled.rule
         turn.trace.append(rule.name)
         if rule.require:
-            missing = self._fill(turn, rule.require)
-            if missing:
-                turn.state.active_form = rule.name
-                self._ask(turn, missing[0])
-                turn.stopped = True
-                return
-        await self._run_actions(turn, rule)
-
-    async def _continue_form(self, turn: _Turn) -> bool:
-        compiled = self.bot.rules.by_name.get(turn.state.active_form or "")
-        if compiled is None or not compiled.rule.require:
-            turn.state.active_form = None  # the bot changed since the form started
-            return False
-        form = turn.state.active_form
-        if self.bot.rules.interrupting and await self._scan(turn, self.bot.rules.interrupting):
-            still_open = turn.state.active_form == form and not any(a.type == "reject" for a in turn.actions)
-            pending = self._missing(turn, compiled.rule.require)
-            if still_open and pending:
-                self._ask(turn, pending[0])
-            return True
-        turn.trace.append(f"form:{form}")
-        before = dict(turn.state.slots)
-        missing = self._fill(turn, compiled.rule.require, pending=self._missing(turn, compiled.rule.require)[:1])
-        if not missing:
-            turn.state.active_form = None
-            turn.trace.append(compiled.name)
-            await self._run_actions(turn, compiled.rule)
-        else:
-            # Nothing usable for the pending slot: say why (the slot's `invalid` response) when there is one.
-            self._ask(turn, missing[0], invalid=turn.state.slots == before)
-        return True
+            await self.forms.start(turn, compiled)
+            return
+        await self.run_actions(turn, rule)
 
     def _fallback(self, turn: _Turn) -> None:
         settings = self.bot.settings
@@ -328,58 +307,16 @@ class Engine:
             result = turn.understand()
             if result.intent is not None and result.intent in self.bot.responses:
                 turn.trace.append(f"intent:{result.intent}")
-                self._say(turn, result.intent)
+                self.say(turn, result.intent)
                 return
         if turn.nlu is not None and turn.nlu.intent is None:
             count(MetricName.NLU_FALLBACKS)
         turn.trace.append("fallback")
-        self._say(turn, settings.fallback)
-
-    # ----- slots and forms ------------------------------------------------------------------------------------
-
-    def _missing(self, turn: _Turn, names: Sequence[str]) -> list[str]:
-        return [n for n in names if turn.state.slots.get(n) is None]
-
-    def _fill(self, turn: _Turn, names: Sequence[str], pending: Sequence[str] = ()) -> list[str]:
-        """Fill missing slots from this message's entities (and the pending one from its text); return the rest."""
-        slots = self.bot.definition.slots
-        missing = self._missing(turn, names)
-        if any(slots[n].entity for n in missing) and turn.nlu is None and self.nlu is not None:
-            turn.understand()
-        entities = turn.nlu.entities if turn.nlu else []
-        for name in missing:
-            slot = slots[name]
-            value: Any = None
-            if slot.entity:
-                value = next((e.value for e in entities if e.entity == slot.entity), None)
-            if value is None and name in pending:
-                value = _from_text(slot, turn.message.text)
-            if value is not None:
-                self._set_slot(turn, name, value)
-        return self._missing(turn, names)
-
-    def _set_slot(self, turn: _Turn, name: str, value: Any) -> bool:
-        slot = self.bot.definition.slots.get(name)
-        if slot is None:
-            logger.warning("plugin set an unknown slot", extra={"slot": name})
-            return False
-        coerced = _coerce(slot, value)
-        if coerced is None and value is not None:
-            turn.invalid_slot = name
-            return False
-        turn.state.slots[name] = coerced
-        turn.scope.invalidate("slots")
-        return True
-
-    def _ask(self, turn: _Turn, slot_name: str, *, invalid: bool = False) -> None:
-        slot = self.bot.definition.slots[slot_name]
-        response = slot.invalid if invalid and slot.invalid else slot.ask
-        assert response is not None  # checked at load: form slots have an `ask`
-        self._say(turn, response)
+        self.say(turn, settings.fallback)
 
     # ----- actions --------------------------------------------------------------------------------------------
 
-    async def _run_actions(self, turn: _Turn, rule: models.Rule) -> None:
+    async def run_actions(self, turn: _Turn, rule: models.Rule) -> None:
         actions = rule.then
         i = 0
         while i < len(actions) and not turn.stopped:
@@ -402,7 +339,7 @@ class Engine:
         for outcome in outcomes:
             if not outcome.ok:
                 turn.trace.append(f"plugin_error:{outcome.plugin}")
-                self._say(turn, self.bot.settings.plugin_error or self.bot.settings.fallback)
+                self.say(turn, self.bot.settings.plugin_error or self.bot.settings.fallback)
                 turn.stopped = True
                 return
         for outcome in outcomes:
@@ -416,7 +353,7 @@ class Engine:
             turn.plugin_data[plugin] = dict(result.data)
             turn.scope.invalidate("plugins")
         for name, value in result.slots.items():
-            self._set_slot(turn, name, value)
+            self.forms.set_slot(turn, name, value)
         turn.messages.extend(OutboundMessage(text=t) for t in result.replies)
         turn.actions.extend(result.actions)
         if result.reject is not None:
@@ -424,10 +361,10 @@ class Engine:
 
     def _action(self, turn: _Turn, action: Any) -> None:
         if isinstance(action, models.ReplyAction):
-            self._say(turn, action.reply)
+            self.say(turn, action.reply)
         elif isinstance(action, models.SetSlotAction):
             for name, value in action.set_slot.items():
-                self._set_slot(turn, name, self._render(turn, value) if isinstance(value, str) else value)
+                self.forms.set_slot(turn, name, self._render(turn, value) if isinstance(value, str) else value)
         elif isinstance(action, models.ClearSlotAction):
             names = [action.clear_slot] if isinstance(action.clear_slot, str) else action.clear_slot
             for name in names:
@@ -439,7 +376,7 @@ class Engine:
         elif isinstance(action, models.HandoffAction):
             params = action.handoff if isinstance(action.handoff, models.HandoffParams) else models.HandoffParams()
             if params.response:
-                self._say(turn, params.response)
+                self.say(turn, params.response)
             handoff: dict[str, Any] = {"queue": params.queue}
             if params.note:
                 handoff["note"] = self._render(turn, params.note)
@@ -451,6 +388,7 @@ class Engine:
             turn.actions.append(Action(type="publish", params=self._publish(turn, action.publish)))
         elif isinstance(action, models.EndFormAction):
             turn.state.active_form = None
+            turn.state.form_step = None
 
     def _publish(self, turn: _Turn, spec: models.PublishParams) -> dict[str, Any]:
         params: dict[str, Any] = {"channel": spec.channel}
@@ -474,7 +412,7 @@ class Engine:
 
     # ----- responses ------------------------------------------------------------------------------------------
 
-    def _say(self, turn: _Turn, response: str) -> None:
+    def say(self, turn: _Turn, response: str) -> None:
         text, buttons = self._variant(turn, response)
         turn.messages.append(OutboundMessage.model_construct(text=text, buttons=list(buttons)))
 
@@ -513,47 +451,15 @@ def _replace_surrogates(text: str) -> str:
     return "".join("\ufffd" if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in text)
 
 
-def _from_text(slot: models.Slot, text: str) -> Any:
-    if slot.type is SlotType.NUMBER:
-        match = _NUMBER.search(text)
-        return match.group(0).replace(",", ".") if match else None
-    if slot.type is SlotType.BOOL:
-        words = {w.lower() for w in _WORD.findall(text)}
-        if words & _YES and not words & _NO:
-            return True
-        if words & _NO and not words & _YES:
-            return False
-        return None
-    if slot.values is not None:
-        lowered = text.lower()
-        return next((v for v in slot.values if re.search(rf"\b{re.escape(v.lower())}\b", lowered)), None)
-    if slot.from_text:
-        stripped = text.strip()
-        return stripped or None
-    return None
-
-
-def _coerce(slot: models.Slot, value: Any) -> Any:
-    """The slot's typed value, or None when ``value`` is not acceptable."""
-    if value is None:
-        return None
-    if slot.type is SlotType.NUMBER:
+def _zone(message: InboundMessage, default: tzinfo) -> tzinfo:
+    """The user's time zone when the channel says which (``metadata.timezone``), else the bot's."""
+    name = message.metadata.get(TIMEZONE_METADATA)
+    if isinstance(name, str) and name:
         try:
-            number = float(value)
-        except (TypeError, ValueError):
-            return None
-        return int(number) if number.is_integer() else number
-    if slot.type is SlotType.BOOL:
-        if isinstance(value, bool):
-            return value
-        lowered = str(value).strip().lower()
-        return True if lowered in _YES else False if lowered in _NO else None
-    if slot.values is not None:
-        lowered = str(value).strip().lower()
-        return next((v for v in slot.values if v.lower() == lowered), None)
-    if slot.type is SlotType.TEXT:
-        return str(value)
-    return value
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            logger.debug("unknown time zone in message metadata", extra={"timezone": name[:64]})
+    return default
 
 
 class _Turn:
@@ -566,6 +472,7 @@ class _Turn:
         self.message = message
         self.state = state
         self.now = engine.clock()
+        self.zone = _zone(message, engine.bot.timezone)
         self.nlu: NluResult | None = None
         self._nlu_cache = nlu_cache
         self.plugin_data: dict[str, dict[str, Any]] = {}
@@ -589,7 +496,15 @@ class _Turn:
             cached = self._nlu_cache.get("result")
             if cached is None:
                 backend = self.engine.nlu
-                cached = backend.parse(self.message.text) if backend else NluResult(intent=None, confidence=0.0)
+                if backend is None:
+                    cached = NluResult(intent=None, confidence=0.0)
+                else:
+                    # "tomorrow" is the day after the engine's today in the user's (or the bot's) time zone.
+                    token = enter_reference(Reference(self.now, self.engine.bot.settings.language, self.zone))
+                    try:
+                        cached = backend.parse(self.message.text)
+                    finally:
+                        exit_reference(token)
                 self._nlu_cache["result"] = cached
             self.nlu = cached
             self.scope.invalidate("intent", "confidence", "entities", "nlu")
@@ -649,17 +564,17 @@ class _Turn:
         if name == "now":
             return self.now
         if name == "hour":
-            return self.now.astimezone(self.engine.bot.timezone).hour
+            return self.now.astimezone(self.zone).hour
         if name == "weekday":
             # ISO: Monday is 1, Sunday is 7.
-            return self.now.astimezone(self.engine.bot.timezone).isoweekday()
+            return self.now.astimezone(self.zone).isoweekday()
         if name == "plugins":
             return self.plugin_data
         raise KeyError(name)
 
     def template_variables(self) -> dict[str, Any]:
         if self._variables is None:
-            local = self.now.astimezone(self.engine.bot.timezone)
+            local = self.now.astimezone(self.zone)
             self._variables = {
                 "text": self.message.text,
                 "channel": self.message.channel.value,

@@ -110,3 +110,51 @@ def test_form_state_belongs_to_one_conversation(tmp_path):
     say(engine, "order", conversation="one")
     assert say(engine, "margherita", conversation="two").texts == ["Sorry?"]
     assert say(engine, "margherita", conversation="one").texts == ["Which size?"]
+
+
+ORDER_BY_INTENT = (
+    BASE
+    + """
+intents:
+  order: {examples: [i want to order]}
+  affirm: {examples: [go ahead]}
+  greet: {examples: [hello]}
+slots:
+  qty: {type: number, ask: ask_qty}
+  ok: {type: bool, ask: ask_ok}
+responses:
+  ask_qty: ["How many?"]
+  ask_ok: ["Shall I place it?"]
+  done: ["Order placed."]
+rules:
+  - name: confirm_by_intent
+    interrupt: true
+    when: 'form == "order" && has(slots.qty) && intent == "affirm"'
+    then: [{set_slot: {ok: true}}]
+  - {name: order, when: intent == "order", require: [qty, ok], then: [{reply: done}]}
+"""
+)
+
+
+def test_a_form_completed_by_an_interrupting_rule_replies_in_that_turn_and_is_over(tmp_path):
+    table = {"i want to order": ("order", 0.9), "go ahead": ("affirm", 0.9), "hello": ("greet", 0.9)}
+    engine = make_engine(tmp_path, ORDER_BY_INTENT, nlu=ScriptedNlu(table))
+    assert say(engine, "i want to order").texts == ["How many?"]
+    assert say(engine, "3").texts == ["Shall I place it?"]
+    done = say(engine, "go ahead")
+    assert done.texts == ["Order placed."]
+    assert done.trace == ["confirm_by_intent", "order"]
+    # The form is over: an unrelated message is not an order.
+    assert say(engine, "hello").texts == ["Sorry?"]
+
+
+def test_a_number_slot_reads_thousands_separators_by_the_bot_language(tmp_path):
+    engine = make_engine(tmp_path, BOT, nlu=ScriptedNlu(TABLE))
+    for text in ("order", "margherita", "large"):
+        say(engine, text)
+    assert say(engine, "$1,250").slots["count"] == 1250
+    german_bot = BOT.replace("settings: {mode: hybrid}", "settings: {mode: hybrid, language: de}")
+    german = make_engine(tmp_path / "de", german_bot, nlu=ScriptedNlu(TABLE))
+    for text in ("order", "margherita", "large"):
+        say(german, text)
+    assert say(german, "1.250,5 Stück").slots["count"] == 1250.5

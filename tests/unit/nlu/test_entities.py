@@ -94,3 +94,53 @@ def test_annotated_example_values_become_lookup_entries():
         ("airport", "Charles de Gaulle", "cdg"),
         ("city", "Paris", "paris"),
     ]
+
+
+def test_the_longest_lookup_match_wins_across_tables_whatever_their_order():
+    spec = EntitiesSpec(
+        builtins=[],
+        lookups=[
+            LookupEntity(name="account_type", values={"checking": [], "savings": []}),
+            LookupEntity(name="product", values={"premier checking": []}),
+        ],
+    )
+    assert extract("fees for premier checking", spec) == [("product", "premier checking", "premier checking")]
+    # Declared order still breaks a tie between equally long matches; other values are still found.
+    assert extract("move savings to checking", spec) == [
+        ("account_type", "savings", "savings"),
+        ("account_type", "checking", "checking"),
+    ]
+
+
+def test_numbers_and_money_share_one_parser_that_follows_the_language():
+    from clawline.nlu.builtins import reference
+
+    assert extract("send $1,250 and 2,500.75") == [
+        ("money", {"amount": 1250.0, "currency": "USD"}, "$1,250"),
+        ("number", 2500.75, "2,500.75"),
+    ]
+    with reference(FRIDAY, "de"):
+        found = EntityExtractor(EntitiesSpec()).extract("1.250,50 € und 3,5 Stück")
+    assert [(e.entity, e.value) for e in found] == [
+        ("money", {"amount": 1250.5, "currency": "EUR"}), ("number", 3.5)
+    ]  # fmt: skip
+
+
+def test_relative_dates_are_read_against_the_reference_date_not_the_host_clock():
+    from clawline.nlu.builtins import reference
+
+    with reference(date(2030, 2, 28)):
+        found = EntityExtractor(EntitiesSpec()).extract("tomorrow")
+    assert [(e.entity, e.value) for e in found] == [("date", "2030-03-01")]
+
+
+def test_a_regex_entity_match_written_as_a_synonym_is_extracted_as_the_canonical_value():
+    spec = EntitiesSpec(
+        builtins=[],
+        regexes=[RegexEntity(name="acct", patterns=[r"\b(?:chk|checking|sav)\b"], synonyms={"checking": ["chk"]})],
+    )
+    assert extract("move chk to sav, then Checking", spec) == [
+        ("acct", "checking", "chk"),
+        ("acct", "sav", "sav"),  # no synonym: the matched text
+        ("acct", "checking", "Checking"),
+    ]

@@ -15,8 +15,12 @@ from clawline.bot import models
 from clawline.bot.loader import BotDefinitionError, FieldPath, Problem, SourceMap, load_definition
 from clawline.bot.references import BUILTIN_ENTITIES, condition_references, suggest
 from clawline.plugins.loader import LoadedPlugin, PluginLoadError, load_plugin
+from clawline.rules.analysis import risky_pattern
 from clawline.rules.compiler import CompiledRule, RuleCompileError, RuleSet, compile_rule
+from clawline.rules.conditions import ConditionError, Conditions
 from clawline.templates import Template, TemplateError, parse
+
+#: Entities NLU extracts without a definition (``number``, ``date``, ``money``...): slots may name them.
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,8 @@ class Bot:
     directory: Path | None = None
     #: Templates used in action parameters (set_slot values, reasons, publish texts), by source.
     templates: dict[str, Template] = field(default_factory=dict)
+    #: Compiled ``valid`` conditions of slots and form checks.
+    conditions: Conditions = field(default_factory=Conditions)
 
     @property
     def template_roots(self) -> frozenset[str]:
@@ -81,6 +87,7 @@ class _Checker:
         self.source = source
         self.problems: list[Problem] = []
         self.templates: dict[str, Template] = {}
+        self.conditions = Conditions()
 
     def fail(self, path: FieldPath, message: str) -> None:
         self.problems.append(self.source.problem(path, message))
@@ -103,6 +110,7 @@ class _Checker:
                 ref = getattr(slot, key)
                 if ref:
                     self._response_ref(("slots", name, key), ref)
+            self._slot_checks(name, slot)
         failures = len(self.problems)
         plugins = self._plugins(directory) if load_plugins else ()
         # When a plugin failed to load its name is unknown: do not report every rule that calls it as well.
@@ -130,9 +138,53 @@ class _Checker:
                     )
             for j, action in enumerate(rule.then):
                 self._action(("rules", i, "then", j), action, plugin_names)
+            self._form(i, rule)
         if self.problems:
             return None
-        return Bot(d, RuleSet(compiled), responses, tuple(plugins), timezone, directory, self.templates)
+        return Bot(
+            d, RuleSet(compiled), responses, tuple(plugins), timezone, directory, self.templates, self.conditions
+        )
+
+    def _condition(self, path: FieldPath, source: str) -> None:
+        try:
+            self.conditions.add(source)
+        except ConditionError as exc:
+            self.fail(path, str(exc))
+
+    def _slot_checks(self, name: str, slot: models.Slot) -> None:
+        path: FieldPath = ("slots", name)
+        if slot.valid:
+            self._condition((*path, "valid"), slot.valid)
+        if slot.pattern and risky_pattern(slot.pattern):
+            self.fail((*path, "pattern"), "the pattern nests quantifiers (like (a+)+): a crafted answer could make "
+                      "it backtrack for a very long time")  # fmt: skip
+        if slot.role and not slot.entity:
+            self.fail((*path, "role"), "a slot with a `role` fills from an entity: set `entity` too")
+        numeric = slot.type in (models.SlotType.NUMBER, models.SlotType.ANY)
+        for key in ("min", "max"):
+            if getattr(slot, key) is not None and not numeric:
+                self.fail((*path, key), f"`{key}` applies to number slots (this one is {slot.type.value})")
+        if slot.min is not None and slot.max is not None and slot.min > slot.max:
+            self.fail((*path, "min"), f"min {slot.min:g} is greater than max {slot.max:g}")
+        if slot.choices is not None and slot.values is not None:
+            self.fail((*path, "choices"), "give either `values` or `choices`, not both")
+
+    def _form(self, i: int, rule: models.Rule) -> None:
+        path: FieldPath = ("rules", i)
+        for key in ("confirm", "change", "cancelled"):
+            ref = getattr(rule, key)
+            if ref:
+                self._response_ref((*path, key), ref)
+                if not rule.require:
+                    self.fail((*path, key), f"`{key}` belongs to a form: the rule has no `require`")
+        if rule.checks and not rule.require:
+            self.fail((*path, "checks"), "`checks` belong to a form: the rule has no `require`")
+        for j, check in enumerate(rule.checks):
+            self._condition((*path, "checks", j, "valid"), check.valid)
+            self._response_ref((*path, "checks", j, "invalid"), check.invalid)
+            for slot in check.clear:
+                if slot not in rule.require:
+                    self.fail((*path, "checks", j, "clear"), f"slot {slot!r} is not one this form requires")
 
     def _responses(self) -> dict[str, tuple[Variant, ...]]:
         out: dict[str, tuple[Variant, ...]] = {}

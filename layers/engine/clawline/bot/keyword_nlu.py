@@ -32,12 +32,13 @@ class KeywordBackend:
         self._threshold = threshold
         self._extractors: list[tuple[str, re.Pattern[str], dict[str, str]]] = []
         for name, spec in (entities or {}).items():
-            for pattern in spec.regex:
-                self._extractors.append((name, re.compile(pattern), {}))
             canonical: dict[str, str] = {v.lower(): v for v in spec.lookup}
             for value, spellings in spec.synonyms.items():
                 canonical[value.lower()] = value
                 canonical.update({s.lower(): value for s in spellings})
+            for pattern in spec.regex:
+                # A regex match written as a synonym is extracted as its canonical value.
+                self._extractors.append((name, re.compile(pattern), canonical))
             if canonical:
                 words = sorted(canonical, key=len, reverse=True)
                 alternation = "|".join(re.escape(w) for w in words)
@@ -76,4 +77,9 @@ class KeywordBackend:
                         extractor="keyword",
                     )
                 )
-        return sorted(found, key=lambda e: e.start)
+        # Overlaps: the longest match wins (then declared order), as in the trained NLU's extractor.
+        kept: list[Entity] = []
+        for entity in sorted(found, key=lambda e: e.start - e.end):
+            if not any(entity.start < k.end and k.start < entity.end for k in kept):
+                kept.append(entity)
+        return sorted(kept, key=lambda e: e.start)

@@ -44,6 +44,22 @@ class RateLimitSettings(_Model):
     refill_per_second: float = Field(gt=0, le=10_000)
 
 
+#: Messages that correct a slot already given ("actually make it 200", "no, to savings", "I meant Tuesday").
+DEFAULT_CORRECTION = (
+    r"(?i)^\s*(?:actually|sorry|oops|wait|no\s*,|i meant|i mean|make it|make that|change (?:it|that) to)\b"
+)
+
+
+class FormSettings(_Model):
+    #: Intents that answer yes / no to a form's confirmation and fill ``bool`` slots (yes/no words work too).
+    affirm: list[Name] = ["affirm"]
+    deny: list[Name] = ["deny"]
+    #: Intents that mark a message as a correction of a slot already filled.
+    correct: list[Name] = ["correct"]
+    #: A regular expression that marks a correction too (``""``: intents only).
+    correction_pattern: Annotated[str, AfterValidator(lambda p: check_patterns([p])[0])] = DEFAULT_CORRECTION
+
+
 class BotSettings(_Model):
     #: ``rules``: NLU runs only for a ``classify`` action or a form; ``nlu``: on every message; ``hybrid``:
     #: only when a candidate rule or the fallback needs it.
@@ -64,6 +80,8 @@ class BotSettings(_Model):
     include: list[str] = []
     #: Per-caller message rate for this bot; overrides the function's CLAWLINE_RATE_LIMIT_* defaults.
     rate_limit: RateLimitSettings | None = None
+    #: How forms recognise yes, no and corrections.
+    forms: FormSettings = FormSettings()
 
 
 class Example(_Model):
@@ -104,6 +122,17 @@ class Slot(_Model):
     #: Response when the user's answer is not one of ``values`` (default: ``ask`` again).
     invalid: Name | None = None
     initial: Any = None
+    #: Validation (a value that fails any is refused with ``invalid``): bounds for numbers, a regular
+    #: expression the whole text value must match, the allowed values, and a CEL condition over ``value`` and
+    #: ``slots`` (``'value > 0 && value <= slots.balance'``).
+    min: float | None = None
+    max: float | None = None
+    pattern: Annotated[str, AfterValidator(lambda p: check_patterns([p])[0])] | None = None
+    choices: list[str | int | float] | None = None
+    valid: Annotated[str, StringConstraints(min_length=1, max_length=4000)] | None = None
+    #: Fill only from ``entity`` found with this role: annotated in examples (``{"entity": "account",
+    #: "role": "from"}``) or written before the value ("from savings").
+    role: Name | None = None
 
 
 class ResponseVariant(_Model):
@@ -224,6 +253,16 @@ Action = Annotated[
 ]
 
 
+class FormCheck(_Model):
+    """A condition over the form's slots checked once all are filled ("accounts must differ")."""
+
+    valid: Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+    #: Response when the condition is false.
+    invalid: Name
+    #: Slots cleared (and asked again) when it is false (default: the slot filled last).
+    clear: list[Name] = []
+
+
 class Rule(_Model):
     name: Name
     #: Higher runs first; equal priorities keep file order.
@@ -237,6 +276,14 @@ class Rule(_Model):
     stop: bool = True
     #: While a form is active, only interrupting rules (help, cancel, hand-off...) are evaluated.
     interrupt: bool = False
+    #: Form only: cross-slot conditions checked when every required slot is filled.
+    checks: list[FormCheck] = []
+    #: Form only: response asking the user to confirm the filled slots before ``then`` runs.
+    confirm: Name | None = None
+    #: Form only: response after "no" to ``confirm``, asking which slot to change (without it "no" cancels).
+    change: Name | None = None
+    #: Form only: response when the user cancels at the confirmation.
+    cancelled: Name | None = None
 
 
 class PluginSpec(_Model):

@@ -53,8 +53,12 @@ def register(subparsers: Any) -> None:
 
 def validate_command(args: argparse.Namespace) -> int:
     from clawline.bot.compiled import Bot
+    from clawline.bot.yaml_traps import bot_files, find_traps
     from clawline.errors import ConfigurationError
 
+    for file in bot_files(Path(args.bot)):
+        for trap in find_traps(file):
+            print(f"warning: {trap}", file=sys.stderr)
     try:
         bot = Bot.load(args.bot, load_plugins=not args.no_plugins)
     except ConfigurationError as exc:
@@ -110,6 +114,9 @@ def test_command(args: argparse.Namespace) -> int:
         return 1
     results = asyncio.run(run_stories(target, stories))
     for result in results:
+        if result.not_applicable is not None:
+            print(f"SKIP  {result.story.name}  ({result.story.file}:{result.story.line}): {result.not_applicable}")
+            continue
         status = "PASS" if result.passed else "FAIL"
         print(f"{status}  {result.story.name}  ({result.story.file}:{result.story.line})")
         for failure in result.failures:
@@ -117,7 +124,9 @@ def test_command(args: argparse.Namespace) -> int:
         for skipped in result.skipped:
             print(f"      not checked: {skipped}")
     failed = sum(not r.passed for r in results)
-    print(f"{len(results) - failed} passed, {failed} failed")
+    elsewhere = sum(r.not_applicable is not None for r in results)
+    summary = f"{len(results) - failed - elsewhere} passed, {failed} failed"
+    print(summary + (f", {elsewhere} not applicable" if elsewhere else ""))
     if args.junit:
         args.junit.parent.mkdir(parents=True, exist_ok=True)
         args.junit.write_text(junit_xml(results), encoding="utf-8")

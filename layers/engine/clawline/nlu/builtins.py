@@ -17,13 +17,17 @@ money      ``{"amount": float, "currency": ISO 4217 code}``
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Iterator
-from datetime import date, timedelta
+from contextvars import ContextVar, Token
+from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
 from clawline.messages import Entity
+from clawline.written_numbers import number_source, parse_number
 
 
 class Builtin(StrEnum):
@@ -62,28 +66,81 @@ _MONTHS = {
 }  # fmt: skip
 _WEEKDAYS = {d: i for i, d in enumerate(("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"))}
 
-_NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+"
+
+class Reference:
+    """What relative values are read against: the date "today" means (``now`` in ``zone``, worked out only if
+    an entity needs it) and the language numbers are written in."""
+
+    __slots__ = ("_now", "_today", "_zone", "language")
+
+    def __init__(self, now: date | datetime, language: str = "en", zone: tzinfo | None = None) -> None:
+        self._now, self._zone, self.language = now, zone, language
+        self._today: date | None = None if isinstance(now, datetime) else now
+
+    @property
+    def today(self) -> date:
+        if self._today is None:
+            assert isinstance(self._now, datetime)
+            self._today = (self._now.astimezone(self._zone) if self._zone is not None else self._now).date()
+        return self._today
+
+
+#: Set by the engine around NLU for one message (its clock, in the bot's or the user's time zone, and the bot's
+#: language); NLU backends need not pass it along. Unset: the host's date and English.
+_REFERENCE: ContextVar[Reference | None] = ContextVar("clawline_nlu_reference", default=None)
+
+
+def enter_reference(ref: Reference) -> Token[Reference | None]:
+    """Extract entities as of ``ref`` until ``exit_reference(token)`` (the engine's per-message fast path)."""
+    return _REFERENCE.set(ref)
+
+
+def exit_reference(token: Token[Reference | None]) -> None:
+    _REFERENCE.reset(token)
+
+
+@contextlib.contextmanager
+def reference(today: date | datetime, language: str = "en", zone: tzinfo | None = None) -> Iterator[None]:
+    """Extract entities in this block as of ``today`` (a date, or a time read in ``zone``), numbers in
+    ``language``."""
+    token = enter_reference(Reference(today, language, zone))
+    try:
+        yield
+    finally:
+        exit_reference(token)
+
+
+def current_reference() -> Reference:
+    return _REFERENCE.get() or Reference(date.today())
+
+
 _NUMBER_WORDS = "|".join(sorted((re.escape(w) for w in _SMALL), key=len, reverse=True))
 _MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
 _WEEKDAY_RE = "|".join(_WEEKDAYS)
 _CUR_SYM = "|".join(re.escape(s) for s in _CURRENCY_SYMBOLS)
 _CUR_WORD = "|".join(sorted(_CURRENCY_WORDS, key=len, reverse=True))
 
-_PATTERNS: dict[Builtin, re.Pattern[str]] = {
-    Builtin.EMAIL: re.compile(r"(?<![\w.+-])[\w.+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+"),
-    Builtin.URL: re.compile(
+
+@cache
+def _patterns(language: str) -> dict[Builtin, re.Pattern[str]]:
+    """The patterns for ``language`` (numbers follow its decimal convention); compiled once per language."""
+    return {kind: re.compile(source.replace("{_NUM}", number_source(language))) for kind, source in _SOURCES.items()}
+
+
+_NUM = "{_NUM}"  # replaced by the language's number pattern in ``_patterns``
+_SOURCES: dict[Builtin, str] = {
+    Builtin.EMAIL: (r"(?<![\w.+-])[\w.+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+"),
+    Builtin.URL: (
         r"(?i)\b(?:https?://[^\s<>\"']+|www\.[^\s<>\"']+|[a-z0-9-]{1,63}\.(?:com|org|net|io|dev|ai|co|edu|gov)"
         r"(?:/[^\s<>\"']*)?)(?<![.,;:!?)])"
     ),
-    Builtin.PHONE: re.compile(
-        r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?|\d{2,4}[\s.-])\d{3,4}[\s.-]?\d{3,4}\b"
-    ),
-    Builtin.MONEY: re.compile(
+    Builtin.PHONE: (r"(?<![\w+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?|\d{2,4}[\s.-])\d{3,4}[\s.-]?\d{3,4}\b"),
+    Builtin.MONEY: (
         rf"(?i)(?P<sym>{_CUR_SYM})\s?(?P<a1>{_NUM})(?:\s?(?P<k1>k|m)\b)?"
         rf"|\b(?P<a2>{_NUM})(?:\s?(?P<k2>k|m)\b)?\s?(?:(?P<sym2>{_CUR_SYM})|(?P<word>{_CUR_WORD})\b)"
         rf"|\b(?P<code>usd|eur|gbp|jpy|cad|aud|chf|cny|inr)\s?(?P<a3>{_NUM})"
     ),
-    Builtin.DATE: re.compile(
+    Builtin.DATE: (
         rf"(?i)\b(?:(?P<iso>\d{{4}}-\d{{2}}-\d{{2}})"
         rf"|(?P<rel>today|tonight|tomorrow|yesterday|day after tomorrow)"
         rf"|(?:(?P<which>next|this|last|on)\s+)?(?P<wd>{_WEEKDAY_RE})"
@@ -91,28 +148,27 @@ _PATTERNS: dict[Builtin, re.Pattern[str]] = {
         rf"|(?P<dm_d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<dm_m>{_MONTH_RE})\.?(?:,?\s+(?P<dm_y>\d{{4}}))?"
         rf"|in\s+(?P<in_n>\d+)\s+(?P<in_u>days?|weeks?))\b"
     ),
-    Builtin.TIME: re.compile(
+    Builtin.TIME: (
         r"(?i)\b(?:(?P<h>\d{1,2})(?::(?P<m>\d{2}))?\s?(?P<ap>a\.?m\.?|p\.?m\.?)(?![a-z])"
         r"|(?P<h24>[01]?\d|2[0-3]):(?P<m24>[0-5]\d)\b|(?P<word>noon|midday|midnight))"
     ),
-    Builtin.NUMBER: re.compile(rf"(?i)(?<![\w.])-?(?:{_NUM})(?![\w])|\b(?:{_NUMBER_WORDS})\b"),
+    Builtin.NUMBER: (rf"(?i)(?<![\w.])-?(?:{_NUM})(?![\w])|\b(?:{_NUMBER_WORDS})\b"),
 }
 
 #: Order of precedence when spans overlap: the more specific entity wins ("$20" is money, not a number).
 PRECEDENCE = [Builtin.EMAIL, Builtin.URL, Builtin.MONEY, Builtin.DATE, Builtin.TIME, Builtin.PHONE, Builtin.NUMBER]
 
 
-def _number(text: str) -> int | float:
-    raw = text.replace(",", "").lower()
-    if raw in _SMALL:
-        return _SMALL[raw]
-    value = float(raw)
-    return int(value) if value.is_integer() and "." not in raw else value
+def _number(text: str, language: str) -> int | float:
+    lowered = text.lower()
+    if lowered in _SMALL:
+        return _SMALL[lowered]
+    return parse_number(text, language)
 
 
-def _money(m: re.Match[str]) -> dict[str, Any]:
+def _money(m: re.Match[str], language: str) -> dict[str, Any]:
     amount_text = m.group("a1") or m.group("a2") or m.group("a3")
-    amount = float(amount_text.replace(",", ""))
+    amount = float(parse_number(amount_text, language))
     scale = (m.group("k1") or m.group("k2") or "").lower()
     amount *= {"k": 1_000, "m": 1_000_000}.get(scale, 1)
     symbol = m.group("sym") or m.group("sym2")
@@ -187,26 +243,27 @@ def _url(text: str) -> str:
     return text if re.match(r"(?i)https?://", text) else f"https://{text}"
 
 
-def _values(kind: Builtin, today: date) -> Callable[[re.Match[str]], Any]:
+def _values(kind: Builtin, today: date, language: str) -> Callable[[re.Match[str]], Any]:
     normalizers: dict[Builtin, Callable[[re.Match[str]], Any]] = {
-        Builtin.NUMBER: lambda m: _number(m.group(0)),
+        Builtin.NUMBER: lambda m: _number(m.group(0), language),
         Builtin.EMAIL: lambda m: m.group(0).lower(),
         Builtin.PHONE: lambda m: _phone(m.group(0)),
         Builtin.URL: lambda m: _url(m.group(0)),
         Builtin.DATE: lambda m: _date(m, today),
         Builtin.TIME: _time,
-        Builtin.MONEY: _money,
+        Builtin.MONEY: lambda m: _money(m, language),
     }
     return normalizers[kind]
 
 
-def find_builtins(text: str, enabled: set[Builtin], today: date) -> Iterator[Entity]:
+def find_builtins(text: str, enabled: set[Builtin], today: date, language: str = "en") -> Iterator[Entity]:
     """Every built-in entity in ``text``, most specific first; callers drop overlaps in that order."""
+    patterns = _patterns(language)
     for kind in PRECEDENCE:
         if kind not in enabled:
             continue
-        normalize = _values(kind, today)
-        for m in _PATTERNS[kind].finditer(text):
+        normalize = _values(kind, today, language)
+        for m in patterns[kind].finditer(text):
             try:
                 value = normalize(m)
             except (ValueError, KeyError, OverflowError):

@@ -1,7 +1,8 @@
 """Entity extraction: the bot's regexes and lookup tables (with synonyms), then the built-ins.
 
-Overlapping matches are resolved once, in this order: regex entities, lookup entities, built-ins (each in
-its own precedence); a later match that overlaps an accepted one is dropped. The bot's own definitions
+Overlapping matches are resolved once, in this order: regex entities, lookup entities (the longest match
+across all tables first), built-ins (each in its own precedence); a later match that overlaps an accepted one
+is dropped. The bot's own definitions
 come first because they encode what the bot means ("order 12345" is an ``order_id``, not a ``number``).
 
 Examples
@@ -25,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from clawline.messages import Entity
 from clawline.nlu.annotations import Annotation
-from clawline.nlu.builtins import Builtin, find_builtins
+from clawline.nlu.builtins import Builtin, current_reference, find_builtins
 from clawline.regexes import Patterns
 
 
@@ -38,6 +39,9 @@ class RegexEntity(BaseModel):
     name: str = Field(min_length=1, max_length=64)
     patterns: Annotated[Patterns, Field(min_length=1)]
     ignore_case: bool = True
+    #: Canonical value -> other spellings: a match written as a spelling (or as the canonical value in another
+    #: case) is extracted as the canonical value, as lookup entities are.
+    synonyms: dict[str, list[str]] = {}
 
 
 class LookupEntity(BaseModel):
@@ -83,11 +87,12 @@ class EntitiesSpec(BaseModel):
 class EntityExtractor:
     """Compiled once per cold start; ``extract`` is a few regex scans."""
 
-    def __init__(self, spec: EntitiesSpec | None = None, *, today: Callable[[], date] = date.today) -> None:
+    def __init__(self, spec: EntitiesSpec | None = None, *, today: Callable[[], date] | None = None) -> None:
         self.spec = spec or EntitiesSpec()
+        #: None: the date the engine set for this message (``builtins.reference``), else the host's.
         self._today = today
         self._regexes = [
-            (r.name, re.compile(p, re.IGNORECASE if r.ignore_case else 0))
+            (r.name, re.compile(p, re.IGNORECASE if r.ignore_case else 0), _canonical(r.synonyms))
             for r in self.spec.regexes
             for p in r.patterns
         ]
@@ -107,21 +112,40 @@ class EntityExtractor:
         self._builtins = set(self.spec.builtins)
 
     def _candidates(self, text: str) -> Iterable[Entity]:
-        for name, pattern in self._regexes:
+        for name, pattern, own in self._regexes:
             for m in pattern.finditer(text):
                 if m.end() == m.start():
                     continue
                 surface = m.group("value") if "value" in pattern.groupindex and m.group("value") else m.group(0)
-                value = self._synonyms.get(surface.casefold(), surface)
+                key = surface.casefold()
+                value = own.get(key) or self._synonyms.get(key, surface)
                 yield Entity(entity=name, value=value, text=m.group(0), start=m.start(), end=m.end(), extractor="regex")
-        for name, pattern, canonical in self._lookups:
-            for m in pattern.finditer(text):
+        yield from self._lookup_matches(text)
+        if self._builtins:
+            ref = current_reference()
+            today = self._today() if self._today is not None else ref.today
+            yield from find_builtins(text, self._builtins, today, ref.language)
+
+    def _lookup_matches(self, text: str) -> list[Entity]:
+        """Every table's matches, longest first across all tables (then declared order, then position), so
+        "premier checking" (a product) wins over "checking" (an account type) whichever table is declared first.
+        Overlapping spellings are found too: each table is searched from every word start, not only after its
+        previous match."""
+        found: list[tuple[int, int, int, Entity]] = []
+        for index, (name, pattern, canonical) in enumerate(self._lookups):
+            pos = 0
+            while pos <= len(text):
+                m = pattern.search(text, pos)
+                if m is None:
+                    break
                 value = canonical.get(m.group(0).casefold(), m.group(0))
-                yield Entity(
+                entity = Entity(
                     entity=name, value=value, text=m.group(0), start=m.start(), end=m.end(), extractor="lookup"
                 )
-        if self._builtins:
-            yield from find_builtins(text, self._builtins, self._today())
+                found.append((m.start() - m.end(), index, m.start(), entity))
+                pos = m.start() + 1
+        found.sort(key=lambda f: f[:3])
+        return [f[3] for f in found]
 
     def extract(self, text: str) -> list[Entity]:
         """Non-overlapping entities in ``text``, sorted by position."""
@@ -133,6 +157,15 @@ class EntityExtractor:
             accepted.append(entity)
             taken.append((entity.start, entity.end))
         return sorted(accepted, key=lambda e: e.start)
+
+
+def _canonical(synonyms: dict[str, list[str]]) -> dict[str, str]:
+    """Spelling (case-folded) -> canonical value, for a regex entity's synonyms."""
+    table: dict[str, str] = {}
+    for value, spellings in synonyms.items():
+        for surface in [value, *spellings]:
+            table.setdefault(surface.casefold(), value)
+    return table
 
 
 def annotations_of(examples: Sequence[Sequence[Annotation]]) -> list[Annotation]:

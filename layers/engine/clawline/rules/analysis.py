@@ -63,9 +63,39 @@ class Guards:
                 return prefix[0]
         for pattern in self.text_patterns:
             found = _ANCHORED_LITERAL.match(pattern)
-            if found:
+            # "^STOP|^UNSUBSCRIBE" is anchored in each alternative: only the whole pattern's start counts.
+            if found and not has_top_level_alternation(pattern):
                 return found.group(1)
         return None
+
+
+def has_top_level_alternation(pattern: str) -> bool:
+    """True if ``pattern`` has a ``|`` outside any group or character class (its alternatives are whole
+    patterns, so a prefix of the first one says nothing about the others)."""
+    depth = 0
+    i, n = 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "[":
+            # A class ends at the first unescaped "]" that is not its first member ("[]a]", "[^]a]").
+            i += 1
+            if i < n and pattern[i] == "^":
+                i += 1
+            if i < n and pattern[i] == "]":
+                i += 1
+            while i < n and pattern[i] != "]":
+                i += 2 if pattern[i] == "\\" else 1
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth = max(0, depth - 1)
+        elif ch == "|" and depth == 0:
+            return True
+        i += 1
+    return False
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ def junit_xml(results: list[StoryResult]) -> str:
             name=file,
             tests=str(len(group)),
             failures=str(sum(not r.passed for r in group)),
+            skipped=str(sum(r.not_applicable is not None for r in group)),
             time=f"{sum(r.seconds for r in group):.3f}",
         )
         for result in group:
@@ -33,6 +34,8 @@ def junit_xml(results: list[StoryResult]) -> str:
                 line=str(result.story.line),
                 time=f"{result.seconds:.3f}",
             )
+            if result.not_applicable is not None:
+                ET.SubElement(case, "skipped", message=result.not_applicable)
             if result.failures:
                 failure = ET.SubElement(case, "failure", message=result.failures[0])
                 failure.text = "\n".join(result.failures)

@@ -4,20 +4,65 @@ Every channel takes the same client payload ``{"text", "conversation_id", "messa
 read whatever the channel reports back: HTTP the texts and intent, WebSocket and MQTT a ``{"type": "reply"}``
 message with the whole reply (WebSocket splits one over 32 KB into ``chunk`` frames, joined here).
 An expectation the target cannot observe is reported as skipped, never as passed.
+
+A story written for one channel (``channel: mqtt``, or a step's ``channel``) runs only on a target of that
+channel; on another remote target it is reported as not applicable (``test``, the default, runs anywhere). A
+target that answers "too many messages" (HTTP 429, a ``rate_limited`` error frame) is waited for as long as its
+``Retry-After`` says, within ``RATE_LIMIT_BUDGET_SECONDS`` per step, then the message is sent again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 from clawline.messages import Channel, InboundMessage
 from clawline.stories.models import Step, Story
+
+#: Channels a story can be written for that any target can run (they name no transport).
+ANY_CHANNEL = frozenset({"test", "cli"})
+#: How long one step may wait in total for a rate-limited target before it fails.
+RATE_LIMIT_BUDGET_SECONDS = 60.0
+
+
+class RateLimitedError(Exception):
+    """The target refused the message for now; ``retry_after`` is how many seconds it asked to wait."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"rate limited, retry after {retry_after:g} s")
+        self.retry_after = retry_after
+
+
+def retry_after_seconds(value: object, default: float = 1.0) -> float:
+    """Seconds to wait from a ``Retry-After`` value: delay-seconds or an HTTP-date (RFC 9110)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return max(0.0, float(value))
+    if isinstance(value, str) and value.strip():
+        text = value.strip()
+        if text.isdigit():
+            return float(text)
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return default
+        return max(0.0, when.timestamp() - time.time())
+    return default
+
+
+def _error_frame(body: Mapping[str, Any]) -> None:
+    """Raise for a WebSocket / MQTT ``{"type": "error"}`` frame (``RateLimitedError`` when it asks to wait)."""
+    if body.get("error") == "rate_limited":
+        details = body.get("details")
+        wait = details.get("retry_after_seconds") if isinstance(details, Mapping) else None
+        raise RateLimitedError(retry_after_seconds(wait if wait is not None else body.get("retry_after_seconds")))
+    raise RuntimeError(f"{body.get('error')}: {body.get('message')}")
 
 
 @dataclass(frozen=True)
@@ -45,6 +90,8 @@ class StoryResult:
     failures: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: Why the story was not run on this target (written for another channel); None when it ran.
+    not_applicable: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -116,6 +163,8 @@ class HttpTarget:
                 json={"text": step.user, "conversation_id": conversation_id, "message_id": message_id},
                 headers=self.headers,
             )
+        if response.status_code == 429:
+            raise RateLimitedError(retry_after_seconds(response.headers.get("Retry-After")))
         response.raise_for_status()
         return _observed_from_json(response.json())
 
@@ -154,7 +203,7 @@ class WebSocketTarget:
             if body.get("message_id") != message_id:
                 continue
             if body.get("type") == "error":
-                raise RuntimeError(f"{body.get('error')}: {body.get('message')}")
+                _error_frame(body)
             return _observed_from_json(body)
 
     async def close(self) -> None:
@@ -195,22 +244,59 @@ class MqttTarget:
                 if body.get("message_id") != message_id:
                     continue
                 if body.get("type") == "error":
-                    raise RuntimeError(f"{body.get('error')}: {body.get('message')}")
+                    _error_frame(body)
                 return _observed_from_json(body)
         finally:
             client.loop_stop()
             client.disconnect()
 
 
-async def run_story(target: Target, story: Story, *, conversation_id: str | None = None) -> StoryResult:
+def not_applicable(target: Target, story: Story) -> str | None:
+    """Why ``story`` cannot run on ``target`` (it is written for another channel), or None."""
+    if target.name == "engine":
+        return None  # the in-process engine takes any channel
+    for channel in [story.channel, *(s.channel for s in story.steps if s.channel)]:
+        if channel not in ANY_CHANNEL and channel != target.name:
+            return f"written for the {channel} channel, the target is {target.name}"
+    return None
+
+
+async def _send_waiting(
+    send: Callable[[], Awaitable[Observed]],
+    *,
+    budget: float = RATE_LIMIT_BUDGET_SECONDS,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> Observed:
+    waited = 0.0
+    while True:
+        try:
+            return await send()
+        except RateLimitedError as exc:
+            if waited + exc.retry_after > budget:
+                raise
+            await sleep(exc.retry_after)
+            waited += exc.retry_after
+
+
+async def run_story(
+    target: Target,
+    story: Story,
+    *,
+    conversation_id: str | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> StoryResult:
     """Run one story in a fresh conversation (a new id each run, so runs never see each other's state)."""
     result = StoryResult(story, target.name)
+    result.not_applicable = not_applicable(target, story)
+    if result.not_applicable is not None:
+        return result
     conversation_id = conversation_id or f"story-{uuid.uuid4().hex[:12]}"
     started = time.perf_counter()
     for n, step in enumerate(story.steps, start=1):
         message_id = f"{conversation_id}-{n}"
         try:
-            observed = await target.send(story, step, conversation_id, message_id)
+            send = functools.partial(target.send, story, step, conversation_id, message_id)
+            observed = await _send_waiting(send, sleep=sleep)
         except Exception as exc:  # noqa: BLE001 - a story reports the failure instead of stopping the run
             result.failures.append(f"step {n} ({step.user!r}): {type(exc).__name__}: {exc}")
             break
