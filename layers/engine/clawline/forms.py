@@ -334,6 +334,11 @@ class Forms:
         if slot is None:
             logger.warning("plugin set an unknown slot", extra={"slot": name})
             return False
+        if value is None:
+            # None clears the slot (a plugin that refuses a value asks for it again this way).
+            turn.state.slots.pop(name, None)
+            turn.scope.invalidate("slots")
+            return True
         coerced = slot_values.coerce(slot, value, self.language)
         if (
             coerced is not None

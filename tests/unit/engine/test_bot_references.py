@@ -96,7 +96,11 @@ def test_an_unknown_nested_field_lists_the_allowed_fields(tmp_path):
         Bot.load(write_bot(tmp_path, text))
     [problem] = info.value.problems
     assert problem.field == "slots.contact.entitiy"
-    assert "unknown field (allowed: ask, entity, from_text, " in problem.message
+    allowed = problem.message.removeprefix("unknown field (allowed: ").split(";")[0].split(", ")
+    assert problem.message.startswith("unknown field (allowed: ")
+    # Every field a slot accepts is listed, in order, and the typo is not.
+    assert {"ask", "entity", "from_text", "type", "values"} <= set(allowed) and "entitiy" not in allowed
+    assert allowed == sorted(allowed)
     assert "did you mean 'entity'?" in problem.message
 
 

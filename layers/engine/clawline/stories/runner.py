@@ -185,8 +185,13 @@ class WebSocketTarget:
 
         connection = self._connections.get(conversation_id)
         if connection is None:
-            headers = {"Authorization": f"Bearer {self.token}"} if self.token else None
-            connection = await websockets.connect(self.url, additional_headers=headers)
+            # The WebSocket API's authorizer reads the token from its identity source, the `token` query parameter.
+            url = self.url
+            if self.token:
+                from urllib.parse import urlencode
+
+                url = f"{url}{'&' if '?' in url else '?'}{urlencode({'token': self.token})}"
+            connection = await websockets.connect(url)
             self._connections[conversation_id] = connection
         frame = {"text": step.user, "conversation_id": conversation_id, "message_id": message_id}
         await connection.send(json.dumps(frame))
