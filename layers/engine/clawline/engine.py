@@ -219,8 +219,10 @@ class Engine:
                     self._apply(turn, outcome.plugin, outcome.result)
                     if turn.stopped:
                         return
-            if self._mode is Mode.NLU:
+            if self._mode is Mode.NLU or self.plugins.has_before_rules:
                 turn.understand()
+            if self.plugins.has_before_rules and self._gate(turn, await self.plugins.before_rules(turn.context())):
+                return
             if turn.state.active_form and await self._continue_form(turn):
                 return
             if not await self._scan(turn):
@@ -408,6 +410,15 @@ class Engine:
                 if turn.stopped:
                     return
 
+    def _gate(self, turn: _Turn, outcomes: list[HookOutcome]) -> bool:
+        """Apply the gates' results (a failed gate is skipped, like a failed before_nlu); True if one rejected."""
+        for outcome in outcomes:
+            if outcome.result is not None:
+                self._apply(turn, outcome.plugin, outcome.result)
+                if turn.stopped:
+                    return True
+        return False
+
     def _apply(self, turn: _Turn, plugin: str, result: PluginResult) -> None:
         if result.data:
             turn.plugin_data[plugin] = dict(result.data)
@@ -417,7 +428,9 @@ class Engine:
         turn.messages.extend(OutboundMessage(text=t) for t in result.replies)
         turn.actions.extend(result.actions)
         if result.reject is not None:
-            self._reject(turn, result.reject)
+            # An empty reason: the bot's refusal response (the seed's `{"action": "reject"}` without a reason).
+            refusal = self.bot.settings.refusal or self.bot.settings.fallback
+            self._reject(turn, result.reject or self._variant(turn, refusal)[0])
 
     def _action(self, turn: _Turn, action: Any) -> None:
         if isinstance(action, models.ReplyAction):

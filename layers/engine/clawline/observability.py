@@ -23,6 +23,8 @@ class MetricName(StrEnum):
     TURN_LATENCY = "TurnLatency"
     PLUGIN_CALLS = "PluginCalls"
     PLUGIN_ERRORS = "PluginError"
+    PLUGIN_REJECTIONS = "PluginRejections"
+    PLUGIN_NETWORK_REFUSED = "PluginNetworkRefused"
     NLU_FALLBACKS = "NluFallbacks"
     REJECTED_INPUT = "RejectedInput"
     DUPLICATE_MESSAGES = "DuplicateMessages"
