@@ -87,8 +87,10 @@ test: install tools ## everything CI runs (`make security` included: sast here, 
 	CLAWLINE_FAULT_TURNS=$${CLAWLINE_FAULT_TURNS:-300} $(BIN)/pytest
 
 ARCH ?= arm64
-build: tools ## sam build for ARCH (arm64, the default, or x86_64); see docs/deploy.md
+build: install tools ## sam build for ARCH (arm64, the default, or x86_64); see docs/deploy.md
 	CLAWLINE_ARCH=$(ARCH) $(SAM_VENV)/bin/sam build --parameter-overrides Arch=$(ARCH)
+	@# Least privilege: exactly the IAM statements the bot's enabled plugins declare (docs/plugins.md).
+	$(BIN)/clawline plugins policy --bot bots/$(or $(BOT),default) --apply .aws-sam/build/template.yaml
 
 $(BIN)/.bench-installed: requirements/bench.txt $(BIN)/.installed
 	$(BIN)/pip install -q --no-deps -r requirements/bench.txt

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from clawline import __version__
 
 #: Command-group modules, in the order their commands are listed in ``--help``.
-COMMAND_MODULES: list[str] = ["clawline.cli.bot", "clawline.cli.dev", "clawline.cli.nlu"]
+COMMAND_MODULES: list[str] = ["clawline.cli.bot", "clawline.cli.dev", "clawline.cli.nlu", "clawline.cli.plugins"]
 
 
 def build_parser() -> argparse.ArgumentParser:
