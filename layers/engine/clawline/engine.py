@@ -425,12 +425,17 @@ class Engine:
             turn.scope.invalidate("plugins")
         for name, value in result.slots.items():
             self._set_slot(turn, name, value)
+        if result.text is not None:
+            turn.rewrite(result.text)
         turn.messages.extend(OutboundMessage(text=t) for t in result.replies)
         turn.actions.extend(result.actions)
         if result.reject is not None:
             # An empty reason: the bot's refusal response (the seed's `{"action": "reject"}` without a reason).
             refusal = self.bot.settings.refusal or self.bot.settings.fallback
             self._reject(turn, result.reject or self._variant(turn, refusal)[0])
+        elif result.stop:
+            turn.trace.append(f"plugin:{plugin}")
+            turn.stopped = True
 
     def _action(self, turn: _Turn, action: Any) -> None:
         if isinstance(action, models.ReplyAction):
@@ -590,6 +595,12 @@ class _Turn:
     @property
     def intent(self) -> str | None:
         return self.nlu.intent if self.nlu is not None else None
+
+    def rewrite(self, text: str) -> None:
+        """A plugin replaced the message text (redaction, translation): NLU, rules and storage see the new one."""
+        self.message = self.message.model_copy(update={"text": text})
+        self.scope.invalidate("text", "message")
+        self._variables = None
 
     def understand(self) -> NluResult:
         """Run NLU once per message (the result is kept across retries of the same turn)."""

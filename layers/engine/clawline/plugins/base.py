@@ -86,6 +86,10 @@ class PluginResult:
     reject: str | None = None
     #: Extra actions for the channel (publish, hand-off...).
     actions: Sequence[Action] = ()
+    #: The message text for the rest of the turn (NLU, rules, storage): redaction, masking, translation.
+    text: str | None = None
+    #: The turn is handled: no further hooks, rules or fallback (the replies above are the answer).
+    stop: bool = False
 
 
 @runtime_checkable

@@ -116,7 +116,7 @@ def load_plugin(spec: PluginSpec, *, bot_dir: Path | None, default_timeout_ms: i
     budgets = [t for t in (spec.timeout_ms, manifest.timeout_ms) if t]
     timeout_ms = min(budgets) if budgets else default_timeout_ms
     install_guard()
-    services = PluginServices(name, permissions)
+    services = PluginServices(name, permissions, bot_dir=bot_dir)
     return LoadedPlugin(
         name, spec.label, instance, timeout_ms / 1000, frozenset(hooks), manifest, permissions, services
     )

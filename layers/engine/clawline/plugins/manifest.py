@@ -79,7 +79,8 @@ class Permissions(BaseModel):
 class Manifest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,63}$")
+    #: What rules call (``plugin: name``): a bot name (letters, digits, underscores).
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
     version: str = Field(pattern=r"^\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$")
     description: str = Field(min_length=1)
     module: str | None = None

@@ -15,6 +15,7 @@ import contextvars
 import json
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -136,9 +137,11 @@ class PluginAws:
 
 
 class PluginServices:
-    def __init__(self, plugin: str, permissions: ResolvedPermissions) -> None:
+    def __init__(self, plugin: str, permissions: ResolvedPermissions, *, bot_dir: Path | None = None) -> None:
         self.plugin = plugin
         self.permissions = permissions
+        #: The bot's directory: plugins read their data files (a knowledge base...) relative to it.
+        self.bot_dir = bot_dir
         self._http: PluginHttp | None = None
         self._aws: dict[str, PluginAws] = {}
         self._secrets: dict[str, str] = {}
