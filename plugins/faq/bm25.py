@@ -9,7 +9,13 @@ from collections.abc import Sequence
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 STOPWORDS = frozenset(
-    ["a", "an", "the", "is", "are", "was", "were", "be", "been", "do", "does", "did", "i", "you", "he", "she", "it", "we", "they", "me", "my", "your", "our", "their", "to", "of", "in", "on", "at", "for", "with", "and", "or", "but", "not", "can", "could", "would", "should", "will", "shall", "may", "might", "how", "what", "when", "where", "which", "who", "whom", "why", "this", "that", "these", "those", "there", "here", "have", "has", "had", "please"]
+    (
+        "a", "an", "the", "is", "are", "was", "were", "be", "been", "do", "does", "did", "i", "you", "he", "she", "it",
+        "we", "they", "me", "my", "your", "our", "their", "to", "of", "in", "on", "at", "for", "with", "and", "or",
+        "but", "not", "can", "could", "would", "should", "will", "shall", "may", "might", "how", "what", "when",
+        "where", "which", "who", "whom", "why", "this", "that", "these", "those", "there", "here", "have", "has", "had",
+        "please",
+    )
 )
 
 

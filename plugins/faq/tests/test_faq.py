@@ -3,6 +3,8 @@ threshold so the rule's fallback answers."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.unit.engine.helpers import make_engine, say
@@ -23,6 +25,7 @@ POLICIES_CSV = """question,answer,source
 Can I return an item?,You can return any item within 30 days for a full refund.,https://example.com/returns
 How much is delivery?,Delivery is free above 50 euros.,
 """
+KB: dict[str, Any] = {"faq.md": FAQ_MD, "policies.csv": POLICIES_CSV}
 BOT = """
 name: helpdesk
 plugins:
@@ -38,7 +41,7 @@ responses:
 
 @pytest.fixture
 def engine(tmp_path):
-    return make_engine(tmp_path / "bot", BOT, **{"faq.md": FAQ_MD, "policies.csv": POLICIES_CSV})
+    return make_engine(tmp_path / "bot", BOT, **KB)
 
 
 def test_a_markdown_answer_is_found_and_cites_its_heading(engine):
@@ -61,11 +64,14 @@ def test_below_the_threshold_the_rule_goes_on_to_its_fallback(engine):
 def test_plugin_data_carries_the_match(tmp_path):
     text = BOT.replace("then: [{plugin: faq}, {reply: unknown}]", "then: [{plugin: faq}]\n    stop: false")
     text = text.replace("rules:\n", "rules:\n  - {name: shown, when: 'has(plugins.faq)', then: [], stop: false}\n")
-    engine = make_engine(tmp_path / "bot", text, **{"faq.md": FAQ_MD, "policies.csv": POLICIES_CSV})
+    engine = make_engine(tmp_path / "bot", text, **KB)
     reply = say(engine, "do you ship abroad")
     assert reply.texts[0].startswith("Yes: to every EU country")
 
 
+EMPTY: dict[str, Any] = {"faq.md": "# nothing here\n", "policies.csv": "question,answer\n"}
+
+
 def test_a_knowledge_base_without_pairs_makes_the_plugin_unavailable(tmp_path):
-    engine = make_engine(tmp_path / "bot", BOT, **{"faq.md": "# nothing here\n", "policies.csv": "question,answer\n"})
+    engine = make_engine(tmp_path / "bot", BOT, **EMPTY)
     assert say(engine, "do you ship abroad").texts == ["Sorry?"]
