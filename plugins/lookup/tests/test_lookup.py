@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from clawline import aws
@@ -33,10 +35,8 @@ responses:
 @pytest.fixture
 def table(moto: str) -> str:
     dynamodb = aws.client("dynamodb")
-    try:
+    with contextlib.suppress(dynamodb.exceptions.ResourceNotFoundException):
         dynamodb.delete_table(TableName="orders-test")
-    except dynamodb.exceptions.ResourceNotFoundException:
-        pass
     dynamodb.create_table(
         TableName="orders-test",
         KeySchema=[{"AttributeName": "order_id", "KeyType": "HASH"}],
@@ -74,6 +74,7 @@ def test_only_the_attributes_the_answer_needs_are_read(tmp_path, table):
 def test_dynamodb_unreachable_is_the_plugin_error_reply_not_a_lost_turn(tmp_path, aws_env, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens on the discard port
     aws.client.cache_clear()
-    engine = make_engine(tmp_path / "bot", BOT.replace("name: orders", "name: orders\nsettings: {plugin_timeout_ms: 300}"))
+    text = BOT.replace("name: orders", "name: orders\nsettings: {plugin_timeout_ms: 300}")
+    engine = make_engine(tmp_path / "bot", text)
     say(engine, "order")
     assert say(engine, "A-1001").texts == ["Sorry?"]
