@@ -194,6 +194,8 @@ class Engine:
             state = self.store.load(message.conversation_id, message.sender, window=self.window)
             turn = _Turn(self, message, state, nlu_cache)
             await self._decide(turn)
+            if self.plugins.has_before_send and turn.messages:
+                self._rewrite_replies(turn, await self.plugins.before_send(turn.context(), turn.texts()))
             try:
                 saved = self.store.save(turn.state, turn.record())
             except ConflictError:
@@ -410,6 +412,13 @@ class Engine:
                 if turn.stopped:
                     return
 
+    def _rewrite_replies(self, turn: _Turn, outcomes: list[HookOutcome]) -> None:
+        """``before_send`` results replace the reply texts one for one (translation); a failed hook changes nothing."""
+        for outcome in outcomes:
+            if outcome.result is not None and len(outcome.result.replies) == len(turn.messages):
+                texts = outcome.result.replies
+                turn.messages = [m.model_copy(update={"text": t}) for m, t in zip(turn.messages, texts, strict=True)]
+
     def _gate(self, turn: _Turn, outcomes: list[HookOutcome]) -> bool:
         """Apply the gates' results (a failed gate is skipped, like a failed before_nlu); True if one rejected."""
         for outcome in outcomes:
@@ -595,6 +604,9 @@ class _Turn:
     @property
     def intent(self) -> str | None:
         return self.nlu.intent if self.nlu is not None else None
+
+    def texts(self) -> list[str]:
+        return [m.text for m in self.messages]
 
     def rewrite(self, text: str) -> None:
         """A plugin replaced the message text (redaction, translation): NLU, rules and storage see the new one."""

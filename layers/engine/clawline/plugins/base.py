@@ -1,11 +1,13 @@
 """What a plugin is, and what it sees and returns.
 
 A plugin is a class with a ``name``, a pydantic ``Config`` model, a constructor taking that config, an
-``async setup()`` run once per cold start, and any of four async hooks:
+``async setup()`` run once per cold start, and any of five async hooks:
 
 - ``before_nlu(ctx) -> PluginResult | None``: every message, before NLU (moderation, enrichment);
 - ``before_rules(ctx) -> PluginResult | None``: every message, after NLU, before the rules (gates);
 - ``action(ctx, params) -> PluginResult``: when a rule's ``plugin:`` action calls it;
+- ``before_send(ctx, texts) -> PluginResult | None``: the decided reply texts, before they are saved and sent;
+  the result's ``replies`` replace them one for one (translation);
 - ``after_reply(ctx, reply) -> None``: after the turn is saved (analytics, notifications).
 
 Examples
@@ -36,7 +38,7 @@ from clawline.messages import Action, InboundMessage, Reply
 from clawline.nlu.types import NluResult
 from clawline.plugins.services import NO_PERMISSIONS, PluginAws, PluginHttp, PluginServices, current_services
 
-HOOKS = ("before_nlu", "before_rules", "action", "after_reply")
+HOOKS = ("before_nlu", "before_rules", "action", "before_send", "after_reply")
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,10 @@ class ActionHook(Protocol):
 
 class BeforeRules(Protocol):
     async def before_rules(self, ctx: TurnContext) -> PluginResult | None: ...
+
+
+class BeforeSend(Protocol):
+    async def before_send(self, ctx: TurnContext, texts: Sequence[str]) -> PluginResult | None: ...
 
 
 class AfterReply(Protocol):

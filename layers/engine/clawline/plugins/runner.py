@@ -44,6 +44,7 @@ class PluginRunner:
         self._before = [p for p in plugins if "before_nlu" in p.hooks]
         self._gates = [p for p in plugins if "before_rules" in p.hooks]
         self._after = [p for p in plugins if "after_reply" in p.hooks]
+        self._send = [p for p in plugins if "before_send" in p.hooks]
 
     @property
     def has_before_nlu(self) -> bool:
@@ -52,6 +53,10 @@ class PluginRunner:
     @property
     def has_before_rules(self) -> bool:
         return bool(self._gates)
+
+    @property
+    def has_before_send(self) -> bool:
+        return bool(self._send)
 
     @property
     def has_after_reply(self) -> bool:
@@ -89,6 +94,12 @@ class PluginRunner:
         return list(
             await asyncio.gather(*(self._call(self.plugins[name], "action", ctx, params) for name, params in calls))
         )
+
+    async def before_send(self, ctx: TurnContext, texts: Sequence[str]) -> list[HookOutcome]:
+        """Reply rewriting (translation): each result's ``replies`` replace the texts one for one."""
+        if not self._send:
+            return []
+        return list(await asyncio.gather(*(self._call(p, "before_send", ctx, list(texts)) for p in self._send)))
 
     async def after_reply(self, ctx: TurnContext, reply: Reply) -> list[HookOutcome]:
         if not self._after:
