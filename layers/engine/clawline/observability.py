@@ -25,6 +25,7 @@ class MetricName(StrEnum):
     PLUGIN_ERRORS = "PluginError"
     PLUGIN_REJECTIONS = "PluginRejections"
     PLUGIN_NETWORK_REFUSED = "PluginNetworkRefused"
+    CSAT_SCORE = "CsatScore"
     NLU_FALLBACKS = "NluFallbacks"
     REJECTED_INPUT = "RejectedInput"
     DUPLICATE_MESSAGES = "DuplicateMessages"
