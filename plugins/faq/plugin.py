@@ -4,7 +4,8 @@
 
 The knowledge base is read once per cold start (``setup``), relative to the bot's directory, and indexed in
 memory: no AWS request, no network. A rule calls it (``plugin: faq``); on an answer the turn ends there, with
-``plugins.faq`` = ``{found, question, answer, source, score}`` (the ``llm`` plugin grounds on it).
+``plugins.faq`` = ``{found, question, answer, source, score}``; without one, ``{found: false, candidates: [...]}``
+(the best near misses, which the ``llm`` plugin grounds on).
 """
 
 from __future__ import annotations
@@ -92,18 +93,23 @@ class FaqPlugin:
         # Questions count twice: a user's words are closer to the question than to the answer.
         self.index = Bm25([f"{e.question} {e.question} {e.answer}" for e in entries])
 
-    def search(self, text: str) -> tuple[Entry, float] | None:
+    def ranked(self, text: str, limit: int = 3) -> list[tuple[Entry, float]]:
         if self.index is None:
-            return None
+            return []
         scores = self.index.scores(text)
-        best = max(range(len(scores)), key=scores.__getitem__)
-        return (self.entries[best], scores[best]) if scores[best] >= self.config.threshold else None
+        order = sorted(range(len(scores)), key=scores.__getitem__, reverse=True)[:limit]
+        return [(self.entries[i], scores[i]) for i in order if scores[i] > 0]
 
     async def action(self, ctx: TurnContext, params: Mapping[str, Any]) -> PluginResult:
-        found = self.search(str(params.get("query") or ctx.message.text))
-        if found is None:
-            return PluginResult(data={"found": False})
-        entry, score = found
+        ranked = self.ranked(str(params.get("query") or ctx.message.text))
+        if not ranked or ranked[0][1] < self.config.threshold:
+            # Near misses: what a generative fallback (the llm plugin) can ground its answer on.
+            candidates = [
+                {"question": e.question, "answer": e.answer, "source": e.source, "score": round(s, 3)}
+                for e, s in ranked
+            ]
+            return PluginResult(data={"found": False, "candidates": candidates})
+        entry, score = ranked[0]
         data = {"found": True, "question": entry.question, "answer": entry.answer, "source": entry.source}
         data["score"] = round(score, 3)
         reply = f"{entry.answer}\n\nSource: {entry.source}" if self.config.cite else entry.answer

@@ -26,6 +26,8 @@ class MetricName(StrEnum):
     PLUGIN_REJECTIONS = "PluginRejections"
     PLUGIN_NETWORK_REFUSED = "PluginNetworkRefused"
     CSAT_SCORE = "CsatScore"
+    LLM_TOKENS = "LlmTokens"
+    LLM_CAPPED = "LlmCapped"
     NLU_FALLBACKS = "NluFallbacks"
     REJECTED_INPUT = "RejectedInput"
     DUPLICATE_MESSAGES = "DuplicateMessages"

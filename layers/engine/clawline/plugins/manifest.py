@@ -162,15 +162,13 @@ def resolve(manifest: Manifest, config: Mapping[str, Any]) -> ResolvedPermission
     for entry in manifest.permissions.network:
         for value in _expand(entry, config, manifest):
             hosts.add(_host(value, manifest))
-    aws = tuple(
-        AwsPermission(
-            actions=p.actions,
-            resources=[r for resource in p.resources for r in _expand(resource, config, manifest)],
-        )
-        for p in manifest.permissions.aws
-    )
+    aws = []
+    for permission in manifest.permissions.aws:
+        resources = [r for resource in permission.resources for r in _expand(resource, config, manifest)]
+        if resources:  # every resource came from an unset option: that feature is off, it needs nothing
+            aws.append(AwsPermission(actions=permission.actions, resources=resources))
     secrets = tuple(s for entry in manifest.permissions.secrets for s in _expand(entry, config, manifest) if s)
-    return ResolvedPermissions(frozenset(hosts), aws, secrets)
+    return ResolvedPermissions(frozenset(hosts), tuple(aws), secrets)
 
 
 def _expand(template: str, config: Mapping[str, Any], manifest: Manifest) -> list[str]:
