@@ -53,7 +53,8 @@ def engine(tmp_path, budget: int = 20000, replace: dict[str, str] | None = None)
     text = BOT.replace("BUDGET", str(budget))
     for old, new in (replace or {}).items():
         text = text.replace(old, new)
-    return make_engine(tmp_path / "bot", text, **{"faq.md": FAQ})
+    files: dict[str, Any] = {"faq.md": FAQ}
+    return make_engine(tmp_path / "bot", text, **files)
 
 
 def test_bedrock_answers_grounded_on_the_faq_and_the_tokens_are_counted_in_the_slot(tmp_path, bedrock):
