@@ -27,12 +27,12 @@ ISSUE_14 = {
 }  # fmt: skip
 
 
-def test_the_fifteen_plugins_are_there():
+def test_the_fifteen_plugins_are_there() -> None:
     assert {p.name for p in PLUGINS} >= ISSUE_14
 
 
 @pytest.mark.parametrize("folder", PLUGINS, ids=[p.name for p in PLUGINS])
-def test_manifest_class_config_and_entry_point_agree(folder):
+def test_manifest_class_config_and_entry_point_agree(folder: Path) -> None:
     manifest = read_manifest(folder / "manifest.yaml")
     assert manifest.module == f"plugins.{folder.name}" and manifest.name == folder.name
     cls = getattr(importlib.import_module(manifest.module), manifest.class_ or "")
@@ -42,7 +42,7 @@ def test_manifest_class_config_and_entry_point_agree(folder):
 
 
 @pytest.mark.parametrize("folder", PLUGINS, ids=[p.name for p in PLUGINS])
-def test_the_readme_bot_example_loads_with_the_plugin(folder, tmp_path):
+def test_the_readme_bot_example_loads_with_the_plugin(folder: Path, tmp_path: Path) -> None:
     readme = (folder / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```yaml\n(.*?)```", readme, re.DOTALL)
     assert blocks, "the README shows a bot YAML example"
@@ -52,13 +52,15 @@ def test_the_readme_bot_example_loads_with_the_plugin(folder, tmp_path):
     assert folder.name in {p.name for p in bot.plugins}
 
 
-def test_docs_catalogue_lists_every_plugin():
+def test_docs_catalogue_lists_every_plugin() -> None:
     docs = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
     for folder in PLUGINS:
         assert f"[`{folder.name}`](../plugins/{folder.name}/README.md)" in docs, folder.name
 
 
-def test_plugins_list_shows_every_plugin_with_its_permissions(capsys, monkeypatch):
+def test_plugins_list_shows_every_plugin_with_its_permissions(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(ROOT)
     assert main(["plugins", "list", "--json"]) == 0
     listed = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
