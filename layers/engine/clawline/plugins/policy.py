@@ -118,7 +118,7 @@ def _load_template(path: Path) -> dict[str, Any]:
         return {key: value}
 
     Loader.add_multi_constructor("!", construct)
-    data = yaml.load(path.read_text(encoding="utf-8"), Loader=Loader)  # noqa: S506 - a SafeLoader subclass
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=Loader)  # noqa: S506  # nosec B506 - SafeLoader subclass
     if not isinstance(data, dict) or "Resources" not in data:
         raise ValueError(f"{path}: not a CloudFormation template")
     return data
