@@ -38,6 +38,7 @@ from clawline.messages import Action, InboundMessage, Reply
 from clawline.nlu.types import NluResult
 from clawline.plugins.services import NO_PERMISSIONS, PluginAws, PluginHttp, PluginServices, current_services
 
+_NOTHING = PluginServices("unknown", NO_PERMISSIONS)
 HOOKS = ("before_nlu", "before_rules", "action", "before_send", "after_reply")
 
 
@@ -58,7 +59,8 @@ class TurnContext:
     plugin_data: Mapping[str, Mapping[str, Any]]
     now: datetime
     #: What this plugin may reach (set by the runner per plugin, from its manifest).
-    services: PluginServices = field(default_factory=lambda: PluginServices("unknown", NO_PERMISSIONS), repr=False)
+    #: (The default, shared: services that allow nothing, for contexts built outside a plugin call.)
+    services: PluginServices = field(default=_NOTHING, repr=False)
 
     @property
     def http(self) -> PluginHttp:
