@@ -114,6 +114,8 @@ build: install tools ## package one bot: make build BOT=bots/mybot [ARCH=x86_64]
 	CLAWLINE_ARCH=$(ARCH) CLAWLINE_BOT="$(BOT_PATH)" $(SAM_VENV)/bin/sam build --no-cached --build-dir "$(BUILD_DIR)" \
 	  --parameter-overrides Arch=$(ARCH) BotName=$(BOT_NAME)
 	$(BIN)/python packaging/set_bot_parameter.py "$(BUILD_DIR)/template.yaml" "$(BOT_NAME)"
+	@# Least privilege: exactly the IAM statements the bot's enabled plugins declare (docs/plugins.md).
+	PYTHONPATH=layers/engine $(BIN)/python -m clawline plugins policy --bot "$(BOT_PATH)" --apply "$(BUILD_DIR)/template.yaml"
 
 CONFIG_ENV ?= default
 deploy: tools ## sam deploy --guided of the last build; CONFIG_ENV=prod picks samconfig.toml's prod profile

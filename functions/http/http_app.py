@@ -98,6 +98,14 @@ class PluginsResponse(BaseModel):
     plugins: list[PluginInfo]
 
 
+class ReleaseRequest(BaseModel):
+    """Whose conversation to release: conversations are partitioned by their user (the principal)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user: Identifier
+
+
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422, 429, 500, 503)
 }
@@ -261,6 +269,20 @@ def admin_plugins(request: Request) -> PluginsResponse:
     require_scope(request, composition.settings().admin_scope)
     engine = composition.engine()
     return PluginsResponse(bot=engine.bot.name, plugins=[PluginInfo(name=n) for n in sorted(engine.plugins.plugins)])
+
+
+@app.post("/v1/admin/conversations/{conversation_id}/release", status_code=204)
+def release_conversation(request: Request, conversation_id: Identifier, body: ReleaseRequest) -> Response:
+    """Give a conversation the ``handoff`` plugin paused back to the bot: admin scope only."""
+    require_scope(request, composition.settings().admin_scope)
+    handoff = composition.engine().plugins.plugins.get("handoff")
+    if handoff is None:
+        raise NotFoundError("the bot has no handoff plugin")
+    from plugins.handoff import release  # the first-party plugin, shipped in the bot layer
+
+    if not release(composition.conversation_store(), conversation_id, body.user, slot=handoff.instance.config.slot):
+        raise NotFoundError("the conversation is not handed off")
+    return Response(status_code=204)
 
 
 @cache

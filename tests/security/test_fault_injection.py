@@ -31,6 +31,7 @@ from local.template import Template, create_tables
 from tests.helpers.aws import Recorder, serve_recorder
 from tests.helpers.events import load_event
 from tests.helpers.lambda_context import lambda_context
+from tests.helpers.plugins import manifest, write_manifest
 from tests.security.conftest import invoke_http, invoke_mqtt, invoke_ws, mqtt_event, ws_connect, ws_message
 
 TURNS = int(__import__("os").environ.get("CLAWLINE_FAULT_TURNS", "1000"))
@@ -129,6 +130,7 @@ def _snapshot_tables_cheaply(monkeypatch: pytest.MonkeyPatch) -> None:
 def faulty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     module = f"fault_plugins_{id(tmp_path)}"
     (tmp_path / f"{module}.py").write_text(PLUGIN, encoding="utf-8")
+    write_manifest(tmp_path / f"{module}.py", manifest("Lookup", "lookup", ["action"]))
     monkeypatch.syspath_prepend(str(tmp_path))
     bot = tmp_path / "faultbot"
     bot.mkdir()

@@ -20,6 +20,7 @@ from clawline.engine import Engine
 from clawline.messages import Channel, InboundMessage
 from clawline.observability import metrics
 from clawline.store.memory import InMemoryConversationStore
+from tests.helpers.plugins import manifest, write_manifest
 from tests.security.conftest import emf_metrics
 
 PLUGINS = '''
@@ -71,6 +72,8 @@ rules:
 def engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     module = f"r17_plugins_{id(tmp_path)}"
     (tmp_path / f"{module}.py").write_text(PLUGINS, encoding="utf-8")
+    plugins = [manifest("Raiser", "raiser", ["action"]), manifest("Spinner", "spinner", ["action"])]
+    write_manifest(tmp_path / f"{module}.py", *plugins)
     monkeypatch.syspath_prepend(str(tmp_path))
     bot_dir = tmp_path / "bot"
     bot_dir.mkdir()

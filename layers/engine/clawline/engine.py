@@ -201,6 +201,8 @@ class Engine:
             state = self.store.load(message.conversation_id, message.sender, window=self.window)
             turn = _Turn(self, message, state, nlu_cache)
             await self._decide(turn)
+            if self.plugins.has_before_send and turn.messages:
+                self._rewrite_replies(turn, await self.plugins.before_send(turn.context(), turn.texts()))
             try:
                 saved = self.store.save(turn.state, turn.record())
             except ConflictError:
@@ -227,8 +229,10 @@ class Engine:
                     self._apply(turn, outcome.plugin, outcome.result)
                     if turn.stopped:
                         return
-            if self._mode is Mode.NLU:
+            if self._mode is Mode.NLU or self.plugins.has_before_rules:
                 turn.understand()
+            if self.plugins.has_before_rules and self._gate(turn, await self.plugins.before_rules(turn.context())):
+                return
             if turn.state.active_form and await self.forms.resume(turn):
                 return
             if not await self.scan(turn):
@@ -348,16 +352,39 @@ class Engine:
                 if turn.stopped:
                     return
 
+    def _rewrite_replies(self, turn: _Turn, outcomes: list[HookOutcome]) -> None:
+        """``before_send`` results replace the reply texts one for one (translation); a failed hook changes nothing."""
+        for outcome in outcomes:
+            if outcome.result is not None and len(outcome.result.replies) == len(turn.messages):
+                texts = outcome.result.replies
+                turn.messages = [m.model_copy(update={"text": t}) for m, t in zip(turn.messages, texts, strict=True)]
+
+    def _gate(self, turn: _Turn, outcomes: list[HookOutcome]) -> bool:
+        """Apply the gates' results (a failed gate is skipped, like a failed before_nlu); True if one rejected."""
+        for outcome in outcomes:
+            if outcome.result is not None:
+                self._apply(turn, outcome.plugin, outcome.result)
+                if turn.stopped:
+                    return True
+        return False
+
     def _apply(self, turn: _Turn, plugin: str, result: PluginResult) -> None:
         if result.data:
             turn.plugin_data[plugin] = dict(result.data)
             turn.scope.invalidate("plugins")
         for name, value in result.slots.items():
             self.forms.set_slot(turn, name, value)
+        if result.text is not None:
+            turn.rewrite(result.text)
         turn.messages.extend(OutboundMessage(text=t) for t in result.replies)
         turn.actions.extend(result.actions)
         if result.reject is not None:
-            self._reject(turn, result.reject)
+            # An empty reason: the bot's refusal response (the seed's `{"action": "reject"}` without a reason).
+            refusal = self.bot.settings.refusal or self.bot.settings.fallback
+            self._reject(turn, result.reject or self._variant(turn, refusal)[0])
+        elif result.stop:
+            turn.trace.append(f"plugin:{plugin}")
+            turn.stopped = True
 
     def _action(self, turn: _Turn, action: Any) -> None:
         if isinstance(action, models.ReplyAction):
@@ -489,6 +516,15 @@ class _Turn:
     @property
     def intent(self) -> str | None:
         return self.nlu.intent if self.nlu is not None else None
+
+    def texts(self) -> list[str]:
+        return [m.text for m in self.messages]
+
+    def rewrite(self, text: str) -> None:
+        """A plugin replaced the message text (redaction, translation): NLU, rules and storage see the new one."""
+        self.message = self.message.model_copy(update={"text": text})
+        self.scope.invalidate("text", "message")
+        self._variables = None
 
     def understand(self) -> NluResult:
         """Run NLU once per message (the result is kept across retries of the same turn)."""

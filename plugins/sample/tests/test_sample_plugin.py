@@ -68,5 +68,5 @@ def test_it_implements_the_plugin_protocol_and_its_manifest_matches() -> None:
     assert isinstance(SamplePlugin(SamplePlugin.Config()), Plugin)
     manifest = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
     assert (manifest["name"], manifest["module"], manifest["class"]) == ("sample", "plugins.sample", "SamplePlugin")
-    assert manifest["needs"] == {"network": False, "secrets": [], "aws_actions": []}
-    assert set(manifest["config"]) == set(SamplePlugin.Config.model_fields)
+    assert manifest["permissions"] == {"network": [], "aws": [], "secrets": []}
+    assert set(manifest["config"]["properties"]) == set(SamplePlugin.Config.model_fields)

@@ -61,7 +61,7 @@ def make_engine(
     now: datetime = FIXED_NOW,
     **files: str,
 ) -> Engine:
-    bot = Bot.load(write_bot(directory, text, **files))
+    bot = Bot.load(write_bot(directory, text, base_responses=True, **files))  # type: ignore[arg-type]
     engine = Engine(
         bot,
         store if store is not None else InMemoryConversationStore(),

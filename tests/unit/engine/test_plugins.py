@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
 from clawline.bot.compiled import Bot
 from clawline.bot.loader import BotDefinitionError
 from clawline.engine import Engine
+from clawline.observability import metrics
 from clawline.store.memory import InMemoryConversationStore
+from tests.helpers.plugins import manifest, write_manifest
 
 from .helpers import BASE, FIXED_NOW, ScriptedNlu, make_engine, say, write_bot
 
@@ -139,6 +143,20 @@ class SyncHook(BasePlugin):
         return PluginResult()
 '''
 
+MANIFESTS = [
+    manifest("Greeter", "greeter", ["action"], config={"greeting": {"type": "string"}}),
+    manifest("Broken", "broken", ["action"]),
+    manifest("Slow", "slow", ["action"]),
+    manifest("Waiter", "waiter", ["action"]),
+    manifest("Setter", "setter", ["action"]),
+    manifest("Moderator", "moderator", ["before_nlu"],
+        config={"banned": {"type": "array", "items": {"type": "string"}}},
+    ),
+    manifest("FailsSetup", "fails_setup", ["action"]),
+    manifest("Auditor", "auditor", ["before_nlu", "after_reply"], config={"fail": {"type": "boolean"}}),
+    manifest("SyncHook", "sync_hook", ["action"]),
+]
+
 
 @pytest.fixture
 def plugin_module(tmp_path, monkeypatch):
@@ -147,6 +165,7 @@ def plugin_module(tmp_path, monkeypatch):
     package = tmp_path / "pkgs" / name
     package.mkdir(parents=True)
     (package / "__init__.py").write_text(textwrap.dedent(PLUGIN_CODE), encoding="utf-8")
+    write_manifest(package / "__init__.py", *MANIFESTS)
     monkeypatch.syspath_prepend(str(tmp_path / "pkgs"))
     yield name
     sys.modules.pop(name, None)
@@ -280,6 +299,7 @@ def test_plugin_package_next_to_the_bot_is_found_without_being_on_the_path(tmp_p
     package = project / "localplugins_nextto"
     package.mkdir(parents=True)
     (package / "__init__.py").write_text(textwrap.dedent(PLUGIN_CODE), encoding="utf-8")
+    write_manifest(package / "__init__.py", *MANIFESTS)
     text = BASE + 'plugins:\n  - {module: "localplugins_nextto", class: "Greeter"}\n'
     try:
         bot = Bot.load(write_bot(project / "bots" / "demo", text))
@@ -377,3 +397,171 @@ def test_the_reply_lists_rules_considered_and_each_plugin_call_with_its_time_but
     assert calls[plugin.lower()].ms >= (50 if plugin == "Slow" else 0)
     dumped = reply.model_dump(mode="json")
     assert "considered" not in dumped and "plugin_calls" not in dumped
+
+
+# ----- the seed's plugin API -----------------------------------------------------------------------------------
+
+DOCS_PLUGINS = Path(__file__).resolve().parents[3] / "docs" / "examples" / "plugins"
+SEED_BOT = """
+name: seedbot
+settings: {mode: hybrid, refusal: refused}
+intents:
+  cancel: {examples: [cancel]}
+responses:
+  refused: ["I'd rather not act on a guess: please say it again."]
+  cancelled: [Cancelled.]
+plugins:
+  - {module: "seed_sample", class: "SamplePlugin", config: {threshold: 0.8}}
+rules:
+  - name: cancel
+    when: intent == "cancel"
+    then: [{reply: cancelled}]
+"""
+
+
+def emitted_metrics(capsys) -> list[str]:
+    """Names of the EMF data points written since the last call (one entry per value)."""
+    metrics.flush_metrics()
+    names: list[str] = []
+    for line in capsys.readouterr().out.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            doc = json.loads(line)
+            for directive in doc["_aws"]["CloudWatchMetrics"]:
+                for metric in directive["Metrics"]:
+                    value = doc.get(metric["Name"])
+                    names.extend([metric["Name"]] * (len(value) if isinstance(value, list) else 1))
+    return names
+
+
+def test_the_seed_sample_plugin_gates_the_turn_from_the_seed_yaml(tmp_path, monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(DOCS_PLUGINS))
+    nlu = ScriptedNlu({"cancel it": ("cancel", 0.95), "cancel maybe": ("cancel", 0.6)})
+    engine = make_engine(tmp_path, SEED_BOT, nlu=nlu)
+    emitted_metrics(capsys)
+    approved = say(engine, "cancel it")
+    assert approved.texts == ["Cancelled."]
+    assert emitted_metrics(capsys).count("PluginRejections") == 0
+    rejected = say(engine, "cancel maybe")
+    assert rejected.texts == ["I'd rather not act on a guess: please say it again."]
+    assert [a.type for a in rejected.actions] == ["reject"]
+    assert "cancel" not in rejected.trace
+    assert emitted_metrics(capsys).count("PluginRejections") == 1
+
+
+def test_a_seed_plugin_rejection_reason_is_the_reply(tmp_path, plugin_module):
+    package = tmp_path / "pkgs" / plugin_module / "__init__.py"
+    code = (
+        "from clawline.plugins.base import BasePlugin\n"
+        "class Gate(BasePlugin):\n"
+        "    def __init__(self, config):\n"
+        "        self.word = config['word']\n"
+        "    async def process(self, message):\n"
+        "        if self.word in message['text']:\n"
+        "            return {'action': 'reject', 'reason': 'No ' + self.word + ' here, ' + message['sender'] + '.'}\n"
+        "        return {'action': 'approve'}\n"
+    )
+    module = Path(package).parent / "gate.py"
+    module.write_text(code, encoding="utf-8")
+    write_manifest(module, manifest("Gate", "gate", ["process"], config={"word": {"type": "string"}}))
+    text = BASE + f'plugins:\n  - {{module: "{plugin_module}.gate", class: "Gate", config: {{word: spam}}}}\n'
+    text += "rules:\n  - {name: hi, when: 'true', then: [{reply: hello}]}\n"
+    engine = make_engine(tmp_path / "bot", text)
+    assert say(engine, "some spam", sender="ann").texts == ["No spam here, ann."]
+    assert say(engine, "hello").texts == ["Hello!"]
+
+
+# ----- manifests --------------------------------------------------------------------------------------------------
+
+
+def test_a_plugin_without_a_manifest_does_not_load(tmp_path, plugin_module):
+    ((tmp_path / "pkgs" / plugin_module / "__init__.py").parent / "manifest.yaml").unlink()
+    with pytest.raises(BotDefinitionError) as info:
+        Bot.load(write_bot(tmp_path / "bot", bot_with(plugin_module, ["Greeter"], "  - {name: x, then: []}\n")))
+    problem = str(info.value)
+    assert "bot.yaml:" in problem and "plugins[0]" in problem
+    assert "no manifest:" in problem and "manifest.yaml is missing" in problem
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ("{greeting: 42}", "invalid config: greeting: expected string, got number"),
+        ("{greetng: Hi}", "invalid config: greetng: unknown field (known: greeting)"),
+    ],
+)
+def test_a_config_that_breaks_the_manifest_schema_is_a_located_error(tmp_path, plugin_module, config, expected):
+    text = bot_with(plugin_module, [f"Greeter|{config}"], "  - {name: x, then: []}\n")
+    with pytest.raises(BotDefinitionError) as info:
+        Bot.load(write_bot(tmp_path / "bot", text))
+    [problem] = info.value.problems
+    assert problem.file.name == "bot.yaml" and problem.line is not None
+    assert problem.field == "plugins[0]"
+    assert expected in problem.message
+
+
+def test_a_manifest_whose_hooks_differ_from_the_class_does_not_load(tmp_path, plugin_module):
+    path = (tmp_path / "pkgs" / plugin_module / "__init__.py").parent / "manifest.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("- action", "- before_nlu", 1), encoding="utf-8")
+    with pytest.raises(BotDefinitionError, match=r"declares hooks \['before_nlu'\] but the class has \['action'\]"):
+        Bot.load(write_bot(tmp_path / "bot", bot_with(plugin_module, ["Greeter"], "  - {name: x, then: []}\n")))
+
+
+@pytest.mark.parametrize(
+    ("permissions", "expected"),
+    [
+        ({"aws": [{"actions": ["dynamodb:*"], "resources": ["*"]}]}, "not `service:*`"),
+        ({"network": "anywhere"}, "permissions.network: Input should be a valid list"),
+        ({"filesystem": True}, "permissions.filesystem: Extra inputs are not permitted"),
+    ],
+)
+def test_a_manifest_that_breaks_its_own_schema_names_file_and_field(tmp_path, plugin_module, permissions, expected):
+    module = tmp_path / "pkgs" / plugin_module / "__init__.py"
+    write_manifest(module, manifest("Greeter", "greeter", ["action"], permissions=permissions))
+    with pytest.raises(BotDefinitionError) as info:
+        Bot.load(write_bot(tmp_path / "bot", bot_with(plugin_module, ["Greeter"], "  - {name: x, then: []}\n")))
+    message = info.value.problems[0].message
+    assert f"manifest {module.parent / 'manifest.yaml'}:" in message
+    assert expected in message
+
+
+def test_manifest_permissions_are_resolved_from_the_bot_config(tmp_path, plugin_module):
+    module = tmp_path / "pkgs" / plugin_module / "__init__.py"
+    permissions = {
+        "network": ["{config.greeting}", "api.example.com:8443"],
+        "aws": [
+            {"actions": ["dynamodb:GetItem"], "resources": ["arn:aws:dynamodb:eu-west-1:1:table/{config.greeting}"]}
+        ],
+    }
+    config = {"greeting": {"type": "string"}}
+    greeter = manifest("Greeter", "greeter", ["action"], config=config, permissions=permissions)
+    write_manifest(module, greeter)
+    text = bot_with(plugin_module, ["Greeter|{greeting: 'https://hooks.example.org/x'}"], "  - {name: x, then: []}\n")
+    [plugin] = Bot.load(write_bot(tmp_path / "bot", text)).plugins
+    assert plugin.permissions.allows_host("hooks.example.org", 443)
+    assert plugin.permissions.allows_host("api.example.com", 8443)
+    assert not plugin.permissions.allows_host("api.example.com", 443)
+    assert not plugin.permissions.allows_host("example.org", 443)
+    assert plugin.permissions.aws[0].resources == ["arn:aws:dynamodb:eu-west-1:1:table/https://hooks.example.org/x"]
+
+
+def test_a_config_value_cannot_widen_a_permission_with_a_wildcard(tmp_path, plugin_module):
+    module = tmp_path / "pkgs" / plugin_module / "__init__.py"
+    permissions = {"aws": [{"actions": ["sns:Publish"], "resources": ["arn:aws:sns:eu-west-1:1:{config.greeting}"]}]}
+    config = {"greeting": {"type": "string"}}
+    greeter = manifest("Greeter", "greeter", ["action"], config=config, permissions=permissions)
+    write_manifest(module, greeter)
+    text = bot_with(plugin_module, ["Greeter|{greeting: '*'}"], "  - {name: x, then: []}\n")
+    with pytest.raises(BotDefinitionError, match="a config value may not add a wildcard"):
+        Bot.load(write_bot(tmp_path / "bot", text))
+
+
+def test_the_manifest_time_budget_applies_and_the_bot_may_only_lower_it(tmp_path, plugin_module):
+    module = tmp_path / "pkgs" / plugin_module / "__init__.py"
+    write_manifest(module, manifest("Slow", "slow", ["action"], timeout_ms=40))
+    rules = "  - {name: call, when: 'true', then: [{plugin: slow}]}\n"
+    text = bot_with(plugin_module, ["Slow"], rules).replace(
+        "settings: {mode: hybrid}", "settings: {mode: hybrid, plugin_error: failed, plugin_timeout_ms: 20000}"
+    )
+    engine = make_engine(tmp_path / "bot", text)
+    assert engine.bot.plugins[0].timeout_s == 0.04
+    assert say(engine, "hi").texts == ["Plugin trouble."]

@@ -98,6 +98,8 @@ class _Checker:
         self._response_ref(("settings", "fallback"), d.settings.fallback)
         if d.settings.plugin_error:
             self._response_ref(("settings", "plugin_error"), d.settings.plugin_error)
+        if d.settings.refusal:
+            self._response_ref(("settings", "refusal"), d.settings.refusal)
         try:
             timezone = ZoneInfo(d.settings.timezone)
         except (ZoneInfoNotFoundError, ValueError):

@@ -71,6 +71,8 @@ class BotSettings(_Model):
     intent_responses: bool = True
     #: Response sent when a plugin called by a rule fails or times out (default: the fallback).
     plugin_error: Name | None = None
+    #: Response sent when a plugin rejects a message without giving a reason (default: the fallback).
+    refusal: Name | None = None
     #: Time budget of one plugin hook call, and of one plugin's ``setup()``.
     plugin_timeout_ms: int = Field(default=1000, ge=1, le=25_000)
     plugin_setup_timeout_ms: int = Field(default=10_000, ge=1, le=60_000)

@@ -20,6 +20,7 @@ COMMAND_MODULES: list[str] = [
     "clawline.cli.dev",
     "clawline.cli.invoke",
     "clawline.cli.nlu",
+    "clawline.cli.plugins",
 ]
 COMMAND_MODULES += ["clawline.cli.device", "clawline.cli.smoke"]  # deploy-time commands (docs/deploy.md)
 

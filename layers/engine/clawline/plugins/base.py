@@ -1,10 +1,13 @@
 """What a plugin is, and what it sees and returns.
 
 A plugin is a class with a ``name``, a pydantic ``Config`` model, a constructor taking that config, an
-``async setup()`` run once per cold start, and any of three async hooks:
+``async setup()`` run once per cold start, and any of five async hooks:
 
 - ``before_nlu(ctx) -> PluginResult | None``: every message, before NLU (moderation, enrichment);
+- ``before_rules(ctx) -> PluginResult | None``: every message, after NLU, before the rules (gates);
 - ``action(ctx, params) -> PluginResult``: when a rule's ``plugin:`` action calls it;
+- ``before_send(ctx, texts) -> PluginResult | None``: the decided reply texts, before they are saved and sent;
+  the result's ``replies`` replace them one for one (translation);
 - ``after_reply(ctx, reply) -> None``: after the turn is saved (analytics, notifications).
 
 Examples
@@ -28,13 +31,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from clawline.conversation import Turn
 from clawline.messages import Action, InboundMessage, Reply
 from clawline.nlu.types import NluResult
+from clawline.plugins.services import NO_PERMISSIONS, PluginAws, PluginHttp, PluginServices, current_services
 
-HOOKS = ("before_nlu", "action", "after_reply")
+_NOTHING = PluginServices("unknown", NO_PERMISSIONS)
+HOOKS = ("before_nlu", "before_rules", "action", "before_send", "after_reply")
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,22 @@ class TurnContext:
     #: Data returned by plugins earlier in this turn, by plugin name.
     plugin_data: Mapping[str, Mapping[str, Any]]
     now: datetime
+    #: What this plugin may reach (set by the runner per plugin, from its manifest).
+    #: (The default, shared: services that allow nothing, for contexts built outside a plugin call.)
+    services: PluginServices = field(default=_NOTHING, repr=False)
+
+    @property
+    def http(self) -> PluginHttp:
+        """An HTTP client limited to the hosts in the plugin's manifest."""
+        return self.services.http
+
+    def aws(self, service: str) -> PluginAws:
+        """A botocore client (awaitable operations) limited to the AWS actions in the plugin's manifest."""
+        return self.services.aws(service)
+
+    async def secret(self, name: str) -> str:
+        """A Secrets Manager secret declared in the plugin's manifest."""
+        return await self.services.secret(name)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,6 +90,10 @@ class PluginResult:
     reject: str | None = None
     #: Extra actions for the channel (publish, hand-off...).
     actions: Sequence[Action] = ()
+    #: The message text for the rest of the turn (NLU, rules, storage): redaction, masking, translation.
+    text: str | None = None
+    #: The turn is handled: no further hooks, rules or fallback (the replies above are the answer).
+    stop: bool = False
 
 
 @runtime_checkable
@@ -82,30 +107,40 @@ class Plugin(Protocol):
 
 
 class BasePlugin:
-    """An optional base class for a plugin with nothing to configure or prepare.
+    """A base class for a plugin configured by a plain dict (the seed's plugin API), or for one with nothing to
+    configure.
 
-    It gives the empty ``Config`` (unknown keys are errors), a constructor that keeps the config as
-    ``self.config``, and a ``setup`` that does nothing; a subclass sets ``name`` and writes its hooks, and may
-    override any of the three. Plugins do not have to inherit from it: the protocol is what is checked.
+    The constructor keeps the bot's ``config:`` as ``self.config``: a ``dict`` checked against the manifest's
+    config schema (``Config = None``), unless the subclass declares a pydantic ``Config`` model, which it then
+    receives. ``setup`` does nothing. A subclass sets ``name`` and writes its hooks, or the seed's single
+    ``async def process(self, message) -> {"action": "approve"} | {"action": "reject", "reason": ...}``, which
+    runs on every message after NLU and gates the turn. ``self.http`` and ``self.aws(service)`` are the clients
+    the manifest allows. Plugins do not have to inherit from it: the protocol is what is checked.
 
     >>> class Echo(BasePlugin):
     ...     name = "echo"
     ...     async def action(self, ctx: TurnContext, params: Mapping[str, Any]) -> PluginResult:
     ...         return PluginResult(replies=[ctx.message.text])
-    >>> isinstance(Echo(Echo.Config()), Plugin)
+    >>> isinstance(Echo({}), Plugin)
     True
     """
 
     name: ClassVar[str]
+    #: None: the config is the plain dict from the bot (checked against the manifest's schema).
+    Config: ClassVar[type[BaseModel] | None] = None
 
-    class Config(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-
-    def __init__(self, config: BaseModel) -> None:
-        self.config = config
+    def __init__(self, config: Any = None) -> None:
+        self.config = {} if config is None else config
 
     async def setup(self) -> None:
         return None
+
+    @property
+    def http(self) -> PluginHttp:
+        return current_services().http
+
+    def aws(self, service: str) -> PluginAws:
+        return current_services().aws(service)
 
 
 class BeforeNlu(Protocol):
@@ -114,6 +149,14 @@ class BeforeNlu(Protocol):
 
 class ActionHook(Protocol):
     async def action(self, ctx: TurnContext, params: Mapping[str, Any]) -> PluginResult: ...
+
+
+class BeforeRules(Protocol):
+    async def before_rules(self, ctx: TurnContext) -> PluginResult | None: ...
+
+
+class BeforeSend(Protocol):
+    async def before_send(self, ctx: TurnContext, texts: Sequence[str]) -> PluginResult | None: ...
 
 
 class AfterReply(Protocol):

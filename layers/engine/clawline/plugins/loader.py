@@ -1,6 +1,8 @@
 """Turn the bot's ``plugins:`` list into plugin instances, with an error that says what is missing.
 
-``{module: "plugins.sample", class: "SamplePlugin", config: {...}}`` imports a module; when its top-level
+Every plugin ships a manifest (``clawline.plugins.manifest``): a plugin without one, whose hooks differ from it, or
+whose ``config:`` breaks its schema does not load. ``{module: "plugins.sample", class: "SamplePlugin", config: {...}}``
+imports a module; when its top-level
 package is not importable, the bot's directory and its parents are tried (so ``plugins/`` next to ``bots/``
 works from any working directory). ``{entry_point: "name"}`` uses the ``clawline.plugins`` entry-point group
 of installed distributions.
@@ -18,7 +20,19 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from clawline.bot.models import PluginSpec
+from clawline.plugins import config_schema
 from clawline.plugins.base import HOOKS
+from clawline.plugins.manifest import (
+    Manifest,
+    ManifestError,
+    ResolvedPermissions,
+    manifest_path,
+    read_manifest,
+    resolve,
+)
+from clawline.plugins.network import install_guard
+from clawline.plugins.seed import SeedPlugin
+from clawline.plugins.services import PluginServices
 
 ENTRY_POINT_GROUP = "clawline.plugins"
 #: How many parent directories of the bot are searched for a plugin's top-level package.
@@ -36,18 +50,88 @@ class LoadedPlugin:
     instance: Any
     timeout_s: float
     hooks: frozenset[str]
+    manifest: Manifest
+    #: The manifest's permissions with the bot's config filled in (hosts, AWS actions, secrets).
+    permissions: ResolvedPermissions
+    services: PluginServices
 
 
 def load_plugin(spec: PluginSpec, *, bot_dir: Path | None, default_timeout_ms: int) -> LoadedPlugin:
     cls: Any = _resolve(spec, bot_dir)
     if not inspect.isclass(cls):
         raise PluginLoadError(f"plugin {spec.label}: {cls!r} is not a class")
-    name = spec.name or getattr(cls, "name", None)
-    if not isinstance(name, str) or not name:
-        raise PluginLoadError(f"plugin {spec.label}: the class has no `name` (or give one with `name:` in the bot)")
+    try:
+        manifest = manifest_for(cls)
+    except ManifestError as exc:
+        raise PluginLoadError(f"plugin {spec.label}: {exc}") from exc
+    declared = getattr(cls, "name", None)
+    if isinstance(declared, str) and declared and declared != manifest.name:
+        raise PluginLoadError(
+            f"plugin {spec.label}: the class is named {declared!r} but its manifest {manifest.path} says "
+            f"{manifest.name!r}"
+        )
+    name = spec.name or manifest.name
+    # The manifest's schema first: it is the contract users read, and its errors name the key.
+    try:
+        config_schema.validate(spec.config, manifest.config)
+    except config_schema.ConfigSchemaError as exc:
+        where = ".".join(str(p) for p in exc.path) or "config"
+        raise PluginLoadError(f"plugin {spec.label}: invalid config: {where}: {exc.message}") from exc
+    settings = config_schema.with_defaults(spec.config, manifest.config)
     config_model = getattr(cls, "Config", None)
-    if not (inspect.isclass(config_model) and issubclass(config_model, BaseModel)):
-        raise PluginLoadError(f"plugin {spec.label}: the class needs a pydantic `Config` model")
+    config: Any
+    if config_model is None:
+        config = settings  # the seed's API: a plain dict
+    elif inspect.isclass(config_model) and issubclass(config_model, BaseModel):
+        config = _typed_config(spec, config_model)
+        settings = {**settings, **config.model_dump(by_alias=False)}
+    else:
+        raise PluginLoadError(f"plugin {spec.label}: `Config` must be a pydantic model (or None for a dict config)")
+    if not inspect.iscoroutinefunction(getattr(cls, "setup", None)):
+        raise PluginLoadError(f"plugin {spec.label}: `setup` must be an async method")
+    hooks = set()
+    for hook in (*HOOKS, "process"):
+        method = getattr(cls, hook, None)
+        if method is None:
+            continue
+        if not inspect.iscoroutinefunction(method):
+            # A blocking hook could not be held to its time budget.
+            raise PluginLoadError(f"plugin {spec.label}: hook `{hook}` must be `async def`")
+        hooks.add(hook)
+    if hooks != set(manifest.hooks):
+        raise PluginLoadError(
+            f"plugin {spec.label}: manifest {manifest.path} declares hooks {sorted(manifest.hooks)} but the class "
+            f"has {sorted(hooks)}"
+        )
+    try:
+        permissions = resolve(manifest, settings)
+    except ManifestError as exc:
+        raise PluginLoadError(f"plugin {spec.label}: {exc}") from exc
+    try:
+        instance = _construct(cls, config)
+    except Exception as exc:
+        raise PluginLoadError(f"plugin {spec.label}: constructor failed: {type(exc).__name__}: {exc}") from exc
+    if "process" in hooks:
+        instance, hooks = SeedPlugin(instance, name), {"before_rules"}
+    budgets = [t for t in (spec.timeout_ms, manifest.timeout_ms) if t]
+    timeout_ms = min(budgets) if budgets else default_timeout_ms
+    install_guard()
+    services = PluginServices(name, permissions, bot_dir=bot_dir)
+    return LoadedPlugin(
+        name, spec.label, instance, timeout_ms / 1000, frozenset(hooks), manifest, permissions, services
+    )
+
+
+def manifest_for(cls: type) -> Manifest:
+    """The manifest shipped with ``cls`` (next to the module that defines it). Raises ``ManifestError``."""
+    module = sys.modules.get(cls.__module__)
+    file = getattr(module, "__file__", None)
+    if not file:
+        raise ManifestError(f"no manifest: module {cls.__module__!r} has no file to look next to")
+    return read_manifest(manifest_path(Path(file)), cls.__name__)
+
+
+def _typed_config(spec: PluginSpec, config_model: type[BaseModel]) -> BaseModel:
     # A typo in a config key must not pass silently, even when the plugin's model ignores extra fields.
     known = {n for n, f in config_model.model_fields.items()} | {
         f.alias for f in config_model.model_fields.values() if f.alias
@@ -59,27 +143,10 @@ def load_plugin(spec: PluginSpec, *, bot_dir: Path | None, default_timeout_ms: i
             f"(known: {', '.join(sorted(known)) or 'none'})"
         )
     try:
-        config = config_model.model_validate(spec.config)
+        return config_model.model_validate(spec.config)
     except ValidationError as exc:
         details = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors())
         raise PluginLoadError(f"plugin {spec.label}: invalid config: {details}") from exc
-    if not inspect.iscoroutinefunction(getattr(cls, "setup", None)):
-        raise PluginLoadError(f"plugin {spec.label}: `setup` must be an async method")
-    hooks = set()
-    for hook in HOOKS:
-        method = getattr(cls, hook, None)
-        if method is None:
-            continue
-        if not inspect.iscoroutinefunction(method):
-            # A blocking hook could not be held to its time budget.
-            raise PluginLoadError(f"plugin {spec.label}: hook `{hook}` must be `async def`")
-        hooks.add(hook)
-    try:
-        instance = _construct(cls, config)
-    except Exception as exc:
-        raise PluginLoadError(f"plugin {spec.label}: constructor failed: {type(exc).__name__}: {exc}") from exc
-    timeout_ms = spec.timeout_ms or default_timeout_ms
-    return LoadedPlugin(name, spec.label, instance, timeout_ms / 1000, frozenset(hooks))
 
 
 def _resolve(spec: PluginSpec, bot_dir: Path | None) -> Any:
@@ -149,5 +216,5 @@ def _import_message(label: str, module_name: str, exc: ImportError) -> str:
     return f"plugin {label}: cannot import {module_name!r}: {exc}"
 
 
-def _construct(cls: Any, config: BaseModel) -> Any:
+def _construct(cls: Any, config: Any) -> Any:
     return cls(config)

@@ -1,5 +1,9 @@
 """Run plugin hooks: each call under its time budget, failures isolated, one stage's calls concurrently.
 
+Each call runs in its own task marked with the plugin's name, so the network guard (``clawline.plugins.network``)
+refuses connections its manifest does not declare, and the hook's ``ctx`` carries the plugin's own services
+(``ctx.http``, ``ctx.aws``). A rejection is counted (``PluginRejections``).
+
 A plugin that raises or overruns its budget never loses the turn: the failure is logged (plugin name and
 error type, never user content), counted (``PluginError`` metric) and reported to the engine, which answers
 with the bot's plugin-error response for ``action`` calls and carries on without the plugin for the others.
@@ -8,6 +12,7 @@ with the bot's plugin-error response for ``action`` calls and carries on without
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -17,6 +22,8 @@ from clawline.messages import Reply
 from clawline.observability import MetricName, count, logger
 from clawline.plugins.base import PluginResult, TurnContext
 from clawline.plugins.loader import LoadedPlugin
+from clawline.plugins.network import plugin_call
+from clawline.plugins.services import using
 
 
 @dataclass(frozen=True)
@@ -38,11 +45,21 @@ class PluginRunner:
         self.plugins = {p.name: p for p in plugins}
         self._unavailable: set[str] = set()
         self._before = [p for p in plugins if "before_nlu" in p.hooks]
+        self._gates = [p for p in plugins if "before_rules" in p.hooks]
         self._after = [p for p in plugins if "after_reply" in p.hooks]
+        self._send = [p for p in plugins if "before_send" in p.hooks]
 
     @property
     def has_before_nlu(self) -> bool:
         return bool(self._before)
+
+    @property
+    def has_before_rules(self) -> bool:
+        return bool(self._gates)
+
+    @property
+    def has_before_send(self) -> bool:
+        return bool(self._send)
 
     @property
     def has_after_reply(self) -> bool:
@@ -56,7 +73,7 @@ class PluginRunner:
 
         async def one(plugin: LoadedPlugin) -> None:
             try:
-                await asyncio.wait_for(plugin.instance.setup(), timeout_s)
+                await asyncio.wait_for(_guarded(plugin, plugin.instance.setup), timeout_s)
             except Exception as exc:  # noqa: BLE001 - any setup failure disables the plugin, not the bot
                 self._unavailable.add(plugin.name)
                 count(MetricName.PLUGIN_ERRORS)
@@ -69,11 +86,23 @@ class PluginRunner:
             return []
         return list(await asyncio.gather(*(self._call(p, "before_nlu", ctx) for p in self._before)))
 
+    async def before_rules(self, ctx: TurnContext) -> list[HookOutcome]:
+        """Gates (the seed's ``process``): every message, after NLU, before the rules."""
+        if not self._gates:
+            return []
+        return list(await asyncio.gather(*(self._call(p, "before_rules", ctx) for p in self._gates)))
+
     async def actions(self, calls: Iterable[tuple[str, Mapping[str, Any]]], ctx: TurnContext) -> list[HookOutcome]:
         """Independent ``plugin:`` actions of one stage, concurrently; outcomes in call order."""
         return list(
             await asyncio.gather(*(self._call(self.plugins[name], "action", ctx, params) for name, params in calls))
         )
+
+    async def before_send(self, ctx: TurnContext, texts: Sequence[str]) -> list[HookOutcome]:
+        """Reply rewriting (translation): each result's ``replies`` replace the texts one for one."""
+        if not self._send:
+            return []
+        return list(await asyncio.gather(*(self._call(p, "before_send", ctx, list(texts)) for p in self._send)))
 
     async def after_reply(self, ctx: TurnContext, reply: Reply) -> list[HookOutcome]:
         if not self._after:
@@ -96,7 +125,9 @@ class PluginRunner:
             count(MetricName.PLUGIN_ERRORS)
             return HookOutcome(plugin.name, failure="error")
         try:
-            result = await asyncio.wait_for(getattr(plugin.instance, hook)(*args), plugin.timeout_s)
+            if args and isinstance(args[0], TurnContext):
+                args = (dataclasses.replace(args[0], services=plugin.services), *args[1:])
+            result = await asyncio.wait_for(_guarded(plugin, getattr(plugin.instance, hook), *args), plugin.timeout_s)
         except Exception as exc:  # noqa: BLE001 - isolation is the point: a plugin bug must not lose the turn
             failure = "timeout" if isinstance(exc, TimeoutError) else "error"
             count(MetricName.PLUGIN_ERRORS)
@@ -109,7 +140,16 @@ class PluginRunner:
             count(MetricName.PLUGIN_ERRORS)
             logger.warning("plugin returned a wrong type", extra={"plugin": plugin.name, "hook": hook})
             return HookOutcome(plugin.name, failure="error")
+        if result is not None and result.reject is not None:
+            count(MetricName.PLUGIN_REJECTIONS)
         return HookOutcome(plugin.name, result=result)
+
+
+async def _guarded(plugin: LoadedPlugin, method: Any, *args: Any) -> Any:
+    # Runs inside the task wait_for creates: the marks stay in this task's context (and threads it hands work to
+    # with asyncio.to_thread), never in the engine's.
+    with plugin_call(plugin.name), using(plugin.services):
+        return await method(*args)
 
 
 def _failure_type(exc: BaseException) -> str:
