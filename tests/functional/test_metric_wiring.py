@@ -32,6 +32,7 @@ from tests.functional import metric_math as mm
 from tests.functional.conftest import Stack
 from tests.helpers.events import load_event
 from tests.helpers.lambda_context import lambda_context
+from tests.helpers.plugins import manifest, write_manifest
 from tests.helpers.tokens import Issuer
 from tests.iac.conftest import translate
 
@@ -80,6 +81,8 @@ def wired_bot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The default bot plus a failing and a slow plugin, loaded from YAML like any deployment's plugins."""
     module = f"wiring_plugins_{id(tmp_path)}"
     (tmp_path / f"{module}.py").write_text(PLUGINS, encoding="utf-8")
+    plugins = [manifest("Raiser", "raiser", ["action"]), manifest("Sleeper", "sleeper", ["action"])]
+    write_manifest(tmp_path / f"{module}.py", *plugins)
     monkeypatch.syspath_prepend(str(tmp_path))
     bot = tmp_path / "bot"
     shutil.copytree(ROOT / "bots" / "default", bot)
