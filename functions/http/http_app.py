@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from mangum import Mangum
 from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from clawline import __version__, composition
 from clawline.auth.context import check_not_expired
@@ -99,7 +100,7 @@ class PluginsResponse(BaseModel):
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422, 429, 500, 503)
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 405, 409, 413, 422, 429, 500, 503)
 }
 
 app = FastAPI(title="Clawline", version=__version__, responses=ERROR_RESPONSES)
@@ -158,6 +159,21 @@ async def unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
     count(MetricName.ERRORS)
     logger.exception("unexpected error")
     return JSONResponse({"error": "internal_error", "message": "something went wrong on our side"}, status_code=500)
+
+
+#: The router's own answers (no such route, wrong method) in the documented error shape, not ``{"detail"}``.
+ROUTER_ERROR_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 422: "invalid_input"}
+
+
+@app.exception_handler(StarletteHTTPException)
+async def router_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    code = ROUTER_ERROR_CODES.get(exc.status_code, "internal_error" if exc.status_code >= 500 else "invalid_input")
+    count(MetricName.ERRORS if exc.status_code >= 500 else MetricName.REJECTED_INPUT)
+    logger.info("request refused", extra={"error": code, "status": exc.status_code})
+    message = exc.detail if isinstance(exc.detail, str) and exc.detail else code.replace("_", " ")
+    return JSONResponse(
+        {"error": code, "message": message}, status_code=exc.status_code, headers=dict(exc.headers or {})
+    )
 
 
 @app.exception_handler(RequestValidationError)
