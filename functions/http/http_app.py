@@ -23,6 +23,7 @@ from clawline import __version__, composition
 from clawline.auth.context import check_not_expired
 from clawline.auth.factory import verifier
 from clawline.auth.jwt_verifier import bearer_token
+from clawline.channels.actions import carry_out_for_bot
 from clawline.channels.payloads import (
     MessagePayload,
     decode_json_object,
@@ -38,7 +39,7 @@ from clawline.errors import (
     NotFoundError,
     RateLimitedError,
 )
-from clawline.messages import Channel, Identifier, OutboundMessage
+from clawline.messages import Action, Channel, Identifier, OutboundMessage
 from clawline.observability import MetricName, count, logger, metrics, tracer
 
 # Every supported library the engine and plugins may call (botocore, http.client, requests...) is traced.
@@ -51,6 +52,8 @@ class MessageResponse(BaseModel):
     conversation_id: str
     message_id: str
     replies: list[OutboundMessage]
+    #: Every action of the turn (hand-off, reject, publish): the client acts on what the server cannot.
+    actions: list[Action] = []
     intent: str | None
     confidence: float | None
 
@@ -225,11 +228,14 @@ async def post_message(
     )
     composition.rate_limiter().check(sender)
     # The turn runner owns its own event loop (shared with plugins across warm invokes): run it off this one.
-    reply = await run_in_threadpool(composition.turn_runner().run, message)
+    reply, fresh = await run_in_threadpool(composition.turn_runner().run_once, message)
+    if fresh:  # a replay answers with the first reply; its publishes went out the first time
+        await run_in_threadpool(carry_out_for_bot, reply, composition.engine().bot.settings.publish_topics)
     return MessageResponse(
         conversation_id=reply.conversation_id,
         message_id=reply.message_id,
         replies=reply.messages,
+        actions=reply.actions,
         intent=reply.intent,
         confidence=reply.confidence,
     )

@@ -17,6 +17,7 @@ from clawline.bot.references import BUILTIN_ENTITIES, condition_references, sugg
 from clawline.plugins.loader import LoadedPlugin, PluginLoadError, load_plugin
 from clawline.rules.compiler import CompiledRule, RuleCompileError, RuleSet, compile_rule
 from clawline.templates import Template, TemplateError, parse
+from clawline.topics import TopicAllowList
 
 
 @dataclass(frozen=True)
@@ -229,6 +230,14 @@ class _Checker:
                 self.fail((*path, "publish"), "publish needs `text`, `response` or `payload`")
             if params.channel == "mqtt" and not params.topic:
                 self.fail((*path, "publish", "topic"), "publishing to mqtt needs a `topic`")
+            elif params.channel == "mqtt" and params.topic:
+                allowed = TopicAllowList(self.d.settings.publish_topics)
+                if not allowed.may_allow(params.topic):
+                    listed = ", ".join(allowed.patterns) or "none"
+                    self.fail(
+                        (*path, "publish", "topic"),
+                        f"topic {params.topic!r} is not in settings.publish_topics (allowed: {listed})",
+                    )
             for key in ("text", "topic", "to"):
                 value = getattr(params, key)
                 if value:

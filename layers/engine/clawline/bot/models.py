@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from clawline.regexes import check_patterns
+from clawline.topics import check_pattern
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
@@ -64,6 +65,8 @@ class BotSettings(_Model):
     include: list[str] = []
     #: Per-caller message rate for this bot; overrides the function's CLAWLINE_RATE_LIMIT_* defaults.
     rate_limit: RateLimitSettings | None = None
+    #: MQTT topics ``publish`` actions may send to (``{placeholder}`` = one topic level); nothing else is.
+    publish_topics: list[Annotated[str, AfterValidator(check_pattern)]] = []
 
 
 class Example(_Model):
