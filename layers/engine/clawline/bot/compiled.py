@@ -36,6 +36,8 @@ class Bot:
     directory: Path | None = None
     #: Templates used in action parameters (set_slot values, reasons, publish texts), by source.
     templates: dict[str, Template] = field(default_factory=dict)
+    #: Responses in the other declared languages: language -> response name -> variants (clawline.languages).
+    translations: dict[str, dict[str, tuple[Variant, ...]]] = field(default_factory=dict)
 
     @property
     def template_roots(self) -> frozenset[str]:
@@ -82,6 +84,7 @@ class _Checker:
         self.source = source
         self.problems: list[Problem] = []
         self.templates: dict[str, Template] = {}
+        self._translations: dict[str, dict[str, tuple[Variant, ...]]] = {}
 
     def fail(self, path: FieldPath, message: str) -> None:
         self.problems.append(self.source.problem(path, message))
@@ -133,18 +136,39 @@ class _Checker:
                 self._action(("rules", i, "then", j), action, plugin_names)
         if self.problems:
             return None
-        return Bot(d, RuleSet(compiled), responses, tuple(plugins), timezone, directory, self.templates)
+        return Bot(
+            d, RuleSet(compiled), responses, tuple(plugins), timezone, directory, self.templates, self._translations
+        )
 
     def _responses(self) -> dict[str, tuple[Variant, ...]]:
+        """The default language's responses (``responses``); the other languages go to ``_translations``."""
         out: dict[str, tuple[Variant, ...]] = {}
-        for name, variants in self.d.responses.items():
-            parsed: list[Variant] = []
-            for i, variant in enumerate(variants):
-                template = self._template(("responses", name, i, "text"), variant.text)
-                if template is not None:
-                    parsed.append(Variant(template, tuple(variant.buttons)))
-            out[name] = tuple(parsed)
+        default = self.d.settings.language
+        declared = set(self.d.settings.languages) | {default}
+        if self.d.settings.languages and default not in self.d.settings.languages:
+            self.fail(("settings", "languages"), f"the default language {default!r} is not in the list")
+        for name, value in self.d.responses.items():
+            if not isinstance(value, dict):
+                out[name] = self._variants(("responses", name), value)
+                continue
+            for lang, variants in value.items():
+                if lang not in declared:
+                    self.fail(("responses", name, lang), f"language {lang!r} is not in settings.languages")
+                elif lang == default:
+                    out[name] = self._variants(("responses", name, lang), variants)
+                else:
+                    self._translations.setdefault(lang, {})[name] = self._variants(("responses", name, lang), variants)
+            if default not in value:
+                self.fail(("responses", name), f"no variants in the default language {default!r}")
         return out
+
+    def _variants(self, path: FieldPath, variants: list[models.ResponseVariant]) -> tuple[Variant, ...]:
+        parsed: list[Variant] = []
+        for i, variant in enumerate(variants):
+            template = self._template((*path, i, "text"), variant.text)
+            if template is not None:
+                parsed.append(Variant(template, tuple(variant.buttons)))
+        return tuple(parsed)
 
     def _template(self, path: FieldPath, text: str) -> Template | None:
         try:
@@ -256,4 +280,3 @@ class _Checker:
                 continue
             loaded.append(plugin)
         return loaded
-
