@@ -17,11 +17,13 @@ from fastapi.responses import JSONResponse
 from mangum import Mangum
 from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from clawline import __version__, composition
 from clawline.auth.context import check_not_expired
 from clawline.auth.factory import verifier
 from clawline.auth.jwt_verifier import bearer_token
+from clawline.channels.actions import carry_out_for_bot
 from clawline.channels.payloads import (
     MessagePayload,
     decode_json_object,
@@ -37,7 +39,7 @@ from clawline.errors import (
     NotFoundError,
     RateLimitedError,
 )
-from clawline.messages import Channel, Identifier, OutboundMessage
+from clawline.messages import Action, Channel, Identifier, OutboundMessage
 from clawline.observability import MetricName, channel_dimensions, count, logger, metrics, tracer
 
 # Every supported library the engine and plugins may call (botocore, http.client, requests...) is traced.
@@ -50,6 +52,8 @@ class MessageResponse(BaseModel):
     conversation_id: str
     message_id: str
     replies: list[OutboundMessage]
+    #: Every action of the turn (hand-off, reject, publish): the client acts on what the server cannot.
+    actions: list[Action] = []
     intent: str | None
     confidence: float | None
 
@@ -107,7 +111,7 @@ class ReleaseRequest(BaseModel):
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 422, 429, 500, 503)
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 405, 409, 413, 422, 429, 500, 503)
 }
 
 app = FastAPI(title="Clawline", version=__version__, responses=ERROR_RESPONSES)
@@ -168,6 +172,21 @@ async def unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"error": "internal_error", "message": "something went wrong on our side"}, status_code=500)
 
 
+#: The router's own answers (no such route, wrong method) in the documented error shape, not ``{"detail"}``.
+ROUTER_ERROR_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 422: "invalid_input"}
+
+
+@app.exception_handler(StarletteHTTPException)
+async def router_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    code = ROUTER_ERROR_CODES.get(exc.status_code, "internal_error" if exc.status_code >= 500 else "invalid_input")
+    count(MetricName.ERRORS if exc.status_code >= 500 else MetricName.REJECTED_INPUT)
+    logger.info("request refused", extra={"error": code, "status": exc.status_code})
+    message = exc.detail if isinstance(exc.detail, str) and exc.detail else code.replace("_", " ")
+    return JSONResponse(
+        {"error": code, "message": message}, status_code=exc.status_code, headers=dict(exc.headers or {})
+    )
+
+
 @app.exception_handler(RequestValidationError)
 async def request_invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
     count(MetricName.REJECTED_INPUT)
@@ -218,11 +237,14 @@ async def post_message(
     )
     composition.rate_limiter().check(sender)
     # The turn runner owns its own event loop (shared with plugins across warm invokes): run it off this one.
-    reply = await run_in_threadpool(composition.turn_runner().run, message)
+    reply, fresh = await run_in_threadpool(composition.turn_runner().run_once, message)
+    if fresh:  # a replay answers with the first reply; its publishes went out the first time
+        await run_in_threadpool(carry_out_for_bot, reply, composition.engine().bot.settings.publish_topics)
     return MessageResponse(
         conversation_id=reply.conversation_id,
         message_id=reply.message_id,
         replies=reply.messages,
+        actions=reply.actions,
         intent=reply.intent,
         confidence=reply.confidence,
     )

@@ -18,6 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from clawline import composition
 from clawline.aws import client
 from clawline.channels import mqtt
+from clawline.channels.actions import carry_out_for_bot
 from clawline.channels.deadletter import SqsDeadLetterSink
 from clawline.channels.payloads import decode_json_object, envelope_limit, parse_payload, to_inbound
 from clawline.errors import ClawlineError, ConfigurationError, InvalidInputError, RateLimitedError
@@ -71,8 +72,12 @@ def process(event: dict[str, Any]) -> dict[str, Any]:
         # The turn is stored and its idempotency record completed, so a retry would not publish again: keep the
         # undelivered reply in the dead-letter queue instead of losing it.
         dead_letters().record(reason="reply_undelivered", error=type(exc).__name__, event=event)
-        return {"status": "undelivered", "message_id": reply.message_id}
-    return {"status": "replied", "message_id": reply.message_id}
+        status = "undelivered"
+    else:
+        status = "replied"
+    # Once per turn (this call ran it), whether or not the reply itself got out.
+    carry_out_for_bot(reply, composition.engine().bot.settings.publish_topics)
+    return {"status": status, "message_id": reply.message_id}
 
 
 def _message_id_of(event: dict[str, Any]) -> str | None:

@@ -21,6 +21,7 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from clawline import composition
 from clawline.auth.context import check_not_expired
+from clawline.channels.actions import carry_out_for_bot
 from clawline.channels.payloads import decode_json_object, envelope_limit, parse_payload, to_inbound
 from clawline.channels.websocket import WebSocketNotifier
 from clawline.errors import AuthenticationError, ClawlineError, ForbiddenError, InvalidInputError
@@ -97,7 +98,7 @@ def on_message(ctx: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
             max_text_bytes=cfg.max_text_bytes,
         )
         composition.rate_limiter().check(connection.principal)
-        reply = composition.turn_runner().run(message)
+        reply, fresh = composition.turn_runner().run_once(message)
     except ClawlineError as exc:
         count(MetricName.ERRORS if exc.http_status >= 500 else MetricName.REJECTED_INPUT)
         logger.info("message refused", extra={"error": exc.code})
@@ -110,6 +111,8 @@ def on_message(ctx: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
         notifier.send(connection_id, {"type": "error", "message_id": message_id, **error})
         return OK
     notifier.send(connection_id, {"type": "reply", **reply.model_dump(mode="json", exclude={"trace"})})
+    if fresh:  # after the reply: a device command never goes out before the user's answer
+        carry_out_for_bot(reply, composition.engine().bot.settings.publish_topics)
     return OK
 
 

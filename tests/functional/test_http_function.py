@@ -169,3 +169,33 @@ def test_head_health_answers_200_like_curl_i_expects(stack: Stack) -> None:
     status, _body, headers = invoke(event)
     assert status == 200
     assert headers["content-type"] == "application/json"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [
+        pytest.param("GET", "/v1/nowhere", 404, "not_found", id="unknown-route"),
+        pytest.param("PUT", "/v1/messages", 405, "method_not_allowed", id="wrong-method"),
+        pytest.param("GET", "/v1/conversations/c-1/messages", 422, "invalid_input", id="bad-query"),
+    ],
+)
+def test_router_errors_use_the_documented_error_shape(
+    stack: Stack, method: str, path: str, status: int, code: str
+) -> None:
+    event = at_path(load_event("http/get_messages.json"), path, "limit=0" if status == 422 else "")
+    event["requestContext"]["http"]["method"] = method
+    got_status, body, headers = invoke(event)
+    assert got_status == status
+    assert body is not None and body["error"] == code and body["message"]
+    assert "detail" not in body
+    if status == 405:
+        assert "GET" not in headers.get("allow", "") and "POST" in headers.get("allow", "")
+
+
+def test_openapi_document_describes_router_errors_with_the_error_shape() -> None:
+    doc = http_app.app.openapi()
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            for status in ("404", "405", "422"):
+                content = op["responses"][status]["content"]["application/json"]["schema"]
+                assert content == {"$ref": "#/components/schemas/ErrorBody"}, (path, method, status)

@@ -91,7 +91,7 @@ def test_s08_unknown_fields_are_refused_and_responses_carry_only_model_fields(
 
     ok = http.post("/v1/messages", json={"text": "hi", "conversation_id": "c8"}, headers=token)
     assert ok.status_code == 200
-    assert set(ok.json()) == {"conversation_id", "message_id", "replies", "intent", "confidence"}
+    assert set(ok.json()) == {"conversation_id", "message_id", "replies", "actions", "intent", "confidence"}
     history = http.get("/v1/conversations/c8/messages", headers=token).json()
     assert set(history) == {"conversation_id", "messages", "next_cursor"}
     assert set(history["messages"][0]) == {

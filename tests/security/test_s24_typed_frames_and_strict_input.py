@@ -51,7 +51,7 @@ def test_s24_a_botocore_failure_mid_turn_reaches_the_client_as_a_typed_error_fra
     def failing(_message: Any) -> Any:
         raise ClientError({"Error": {"Code": "ValidationException", "Message": "boom"}}, "TransactWriteItems")
 
-    monkeypatch.setattr(runner, "run", failing)
+    monkeypatch.setattr(runner, "run_once", failing)  # the WebSocket function calls run_once
     assert invoke_ws(ws_message("conn-boto", {"text": "hi", "message_id": "m-boto"})) == {"statusCode": 200}
     (frame,) = stack.recorder.frames("conn-boto")
     assert frame["type"] == "error"

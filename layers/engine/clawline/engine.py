@@ -30,6 +30,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from clawline import languages
 from clawline.bot import models
 from clawline.bot.compiled import Bot
 from clawline.bot.models import Mode
@@ -444,7 +445,7 @@ class Engine:
         turn.messages.append(OutboundMessage.model_construct(text=text, buttons=list(buttons)))
 
     def _variant(self, turn: _Turn, response: str) -> tuple[str, tuple[str, ...]]:
-        variants = self.bot.responses[response]
+        variants = languages.variants(self.bot, turn.message, response)
         # Rotate through variations by turn number: varied over a conversation, reproducible in tests.
         variant = variants[(turn.state.version + len(turn.messages)) % len(variants)]
         return variant.template.render(turn.template_variables()), variant.buttons

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .helpers import BASE, ScriptedNlu, make_engine, say
 
 BOT = (
-    BASE
+    BASE.replace("{mode: hybrid}", '{mode: hybrid, publish_topics: ["devices/{thing}/cmd"]}')
     + """
 intents:
   greet: {examples: [hi]}

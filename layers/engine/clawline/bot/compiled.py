@@ -19,6 +19,7 @@ from clawline.rules.analysis import risky_pattern
 from clawline.rules.compiler import CompiledRule, RuleCompileError, RuleSet, compile_rule
 from clawline.rules.conditions import ConditionError, Conditions
 from clawline.templates import Template, TemplateError, parse
+from clawline.topics import TopicAllowList
 
 #: Entities NLU extracts without a definition (``number``, ``date``, ``money``...): slots may name them.
 
@@ -41,6 +42,8 @@ class Bot:
     templates: dict[str, Template] = field(default_factory=dict)
     #: Compiled ``valid`` conditions of slots and form checks.
     conditions: Conditions = field(default_factory=Conditions)
+    #: Responses in the other declared languages: language -> response name -> variants (clawline.languages).
+    translations: dict[str, dict[str, tuple[Variant, ...]]] = field(default_factory=dict)
 
     @property
     def template_roots(self) -> frozenset[str]:
@@ -88,6 +91,7 @@ class _Checker:
         self.problems: list[Problem] = []
         self.templates: dict[str, Template] = {}
         self.conditions = Conditions()
+        self._translations: dict[str, dict[str, tuple[Variant, ...]]] = {}
 
     def fail(self, path: FieldPath, message: str) -> None:
         self.problems.append(self.source.problem(path, message))
@@ -144,7 +148,8 @@ class _Checker:
         if self.problems:
             return None
         return Bot(
-            d, RuleSet(compiled), responses, tuple(plugins), timezone, directory, self.templates, self.conditions
+            d, RuleSet(compiled), responses, tuple(plugins), timezone, directory, self.templates, self.conditions,
+            self._translations,
         )
 
     def _condition(self, path: FieldPath, source: str) -> None:
@@ -189,15 +194,34 @@ class _Checker:
                     self.fail((*path, "checks", j, "clear"), f"slot {slot!r} is not one this form requires")
 
     def _responses(self) -> dict[str, tuple[Variant, ...]]:
+        """The default language's responses (``responses``); the other languages go to ``_translations``."""
         out: dict[str, tuple[Variant, ...]] = {}
-        for name, variants in self.d.responses.items():
-            parsed: list[Variant] = []
-            for i, variant in enumerate(variants):
-                template = self._template(("responses", name, i, "text"), variant.text)
-                if template is not None:
-                    parsed.append(Variant(template, tuple(variant.buttons)))
-            out[name] = tuple(parsed)
+        default = self.d.settings.language
+        declared = set(self.d.settings.languages) | {default}
+        if self.d.settings.languages and default not in self.d.settings.languages:
+            self.fail(("settings", "languages"), f"the default language {default!r} is not in the list")
+        for name, value in self.d.responses.items():
+            if not isinstance(value, dict):
+                out[name] = self._variants(("responses", name), value)
+                continue
+            for lang, variants in value.items():
+                if lang not in declared:
+                    self.fail(("responses", name, lang), f"language {lang!r} is not in settings.languages")
+                elif lang == default:
+                    out[name] = self._variants(("responses", name, lang), variants)
+                else:
+                    self._translations.setdefault(lang, {})[name] = self._variants(("responses", name, lang), variants)
+            if default not in value:
+                self.fail(("responses", name), f"no variants in the default language {default!r}")
         return out
+
+    def _variants(self, path: FieldPath, variants: list[models.ResponseVariant]) -> tuple[Variant, ...]:
+        parsed: list[Variant] = []
+        for i, variant in enumerate(variants):
+            template = self._template((*path, i, "text"), variant.text)
+            if template is not None:
+                parsed.append(Variant(template, tuple(variant.buttons)))
+        return tuple(parsed)
 
     def _template(self, path: FieldPath, text: str) -> Template | None:
         try:
@@ -283,6 +307,14 @@ class _Checker:
                 self.fail((*path, "publish"), "publish needs `text`, `response` or `payload`")
             if params.channel == "mqtt" and not params.topic:
                 self.fail((*path, "publish", "topic"), "publishing to mqtt needs a `topic`")
+            elif params.channel == "mqtt" and params.topic:
+                allowed = TopicAllowList(self.d.settings.publish_topics)
+                if not allowed.may_allow(params.topic):
+                    listed = ", ".join(allowed.patterns) or "none"
+                    self.fail(
+                        (*path, "publish", "topic"),
+                        f"topic {params.topic!r} is not in settings.publish_topics (allowed: {listed})",
+                    )
             for key in ("text", "topic", "to"):
                 value = getattr(params, key)
                 if value:
@@ -301,4 +333,3 @@ class _Checker:
                 continue
             loaded.append(plugin)
         return loaded
-

@@ -20,9 +20,12 @@ from pydantic import (
 )
 
 from clawline.regexes import check_patterns
+from clawline.topics import check_pattern
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
+#: An ISO 639 language code (``en``, ``fr``); a region (``fr-CA``) is the client's business, not the bot's.
+Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
 
 
 class _Model(BaseModel):
@@ -65,6 +68,8 @@ class BotSettings(_Model):
     #: only when a candidate rule or the fallback needs it.
     mode: Mode = Mode.HYBRID
     language: Annotated[str, StringConstraints(min_length=2, max_length=16)] = "en"
+    #: Every language the bot speaks (default: just ``language``, the default one); see clawline.languages.
+    languages: list[Language] = []
     #: Response sent when no rule matched (and, in nlu/hybrid mode, no intent response applies).
     fallback: Name = "fallback"
     #: In nlu/hybrid mode, a message no rule handled gets the response named like its intent, if any.
@@ -84,6 +89,8 @@ class BotSettings(_Model):
     rate_limit: RateLimitSettings | None = None
     #: How forms recognise yes, no and corrections.
     forms: FormSettings = FormSettings()
+    #: MQTT topics ``publish`` actions may send to (``{placeholder}`` = one topic level); nothing else is.
+    publish_topics: list[Annotated[str, AfterValidator(check_pattern)]] = []
 
 
 class Example(_Model):
@@ -321,7 +328,10 @@ class BotDefinition(_Model):
     out_of_scope: list[Text] = []
     entities: dict[Name, EntityDefinition] = {}
     slots: dict[Name, Slot] = {}
-    responses: dict[Name, Annotated[ResponseVariants, Field()]] = {}
+    #: A response is its variants, or its variants per language (``{en: [...], fr: [...]}``).
+    responses: dict[
+        Name, ResponseVariants | dict[Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")], ResponseVariants]
+    ] = {}
     rules: list[Rule] = []
     plugins: list[PluginSpec] = []
 
@@ -329,5 +339,13 @@ class BotDefinition(_Model):
     @classmethod
     def _variants_from_strings(cls, value: Any) -> Any:
         if isinstance(value, dict):
-            return {k: [_variant(v) for v in vs] if isinstance(vs, list) else vs for k, vs in value.items()}
+            return {k: _variants(vs) for k, vs in value.items()}
         return value
+
+
+def _variants(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_variant(v) for v in value]
+    if isinstance(value, dict):  # per language
+        return {lang: [_variant(v) for v in vs] if isinstance(vs, list) else vs for lang, vs in value.items()}
+    return value
