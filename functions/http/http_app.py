@@ -6,6 +6,7 @@ body), the body is parsed strictly, and the engine does the rest. Errors are JSO
 
 from __future__ import annotations
 
+import asyncio
 import json
 from functools import cache
 from typing import Annotated, Any
@@ -320,7 +321,14 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     channel_dimensions(Channel.HTTP.value)
     composition.register_lambda_context(context)
     stage = str((event.get("requestContext") or {}).get("stage") or "")
-    response: dict[str, Any] = _adapter(stage)(event, context)
+    adapter = _adapter(stage)
+    # Mangum runs the app on the thread's current event loop, set when the adapter was built; a host that ran
+    # asyncio.run() since (a test process, a local runtime) leaves none, so give it one again.
+    try:
+        asyncio.get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+    response: dict[str, Any] = adapter(event, context)
     return response
 
 

@@ -59,9 +59,10 @@ def make_engine(
     *,
     indexed: bool = True,
     now: datetime = FIXED_NOW,
+    base_responses: bool = True,
     **files: str,
 ) -> Engine:
-    bot = Bot.load(write_bot(directory, text, base_responses=True, **files))  # type: ignore[arg-type]
+    bot = Bot.load(write_bot(directory, text, base_responses=base_responses, **files))
     engine = Engine(
         bot,
         store if store is not None else InMemoryConversationStore(),
