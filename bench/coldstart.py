@@ -163,8 +163,16 @@ def turn_events(logical_id: str, text: str) -> dict[str, Any] | None:
     return None
 
 
-#: The two first turns: one the default bot's rules answer without NLU (MQTT's ping rule), one that classifies.
-TURNS = {"rules": "ping", "nlu": "hello there"}
+#: The first turns: one the default bot's rules answer without NLU (MQTT's ping rule), one that classifies, and the
+#: same with X-Ray tracing on as deployed (``Tracing: Active``: a sampled trace header, segments sent over UDP to a
+#: daemon address nobody listens on here).
+TURNS = {"rules": "ping", "nlu": "hello there", "nlu, traced": "hello there"}
+TRACE_HEADER = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+
+
+def traced(env: dict[str, str]) -> dict[str, str]:
+    on = {k: v for k, v in env.items() if k != "POWERTOOLS_TRACE_DISABLED"}
+    return {**on, "_X_AMZN_TRACE_ID": TRACE_HEADER, "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000"}
 
 
 def sizes(path: Path) -> tuple[float, float]:
@@ -233,7 +241,8 @@ def main() -> None:
                         continue
                     floor = probe(python, FLOOR, floor_env, function_dir, None)
                     code = PROBE.format(module=module, function=logical_id)
-                    got = probe(python, code, envs[logical_id], function_dir, event)
+                    env = traced(envs[logical_id]) if "traced" in kind else envs[logical_id]
+                    got = probe(python, code, env, function_dir, event)
                     if run:
                         samples.setdefault((logical_id, kind), []).append((got, floor))
                         flags[(logical_id, kind)] = {"numpy": got["numpy"], "fastapi": got["fastapi"]}
