@@ -34,15 +34,15 @@ BOTOCORE_SERVICES = frozenset(
     {"dynamodb", "apigatewaymanagementapi", "iot-data", "kms", "sqs", "secretsmanager", "ssm", "sts", "xray"}
 )
 #: Parts of the layer's dependencies that no function imports (the package tests run every function from the built
-#: layer without them): Powertools utilities Clawline does not use; numpy's test extensions, SIMD test module, f2py,
-#: PyInstaller hooks and the submodules the NLU never uses (random, fft, polynomial, ma: numpy loads them only when
-#: asked; a plugin that needs them ships its own numpy); pycparser (cffi needs it only to compile declarations);
-#: boto3's resource definitions for services Clawline never makes resources of.
+#: layer without them): Powertools utilities Clawline does not use (data_classes stays: Powertools' event handler
+#: needs it); numpy's test extensions, SIMD test module, f2py, PyInstaller hooks, C headers and the submodules the
+#: NLU never uses (fft, polynomial, testing: numpy loads them only when asked; ma stays, np.unique uses it; a plugin
+#: that needs them ships its own numpy); pycparser (cffi needs it only to compile declarations); boto3's resource
+#: definitions for services Clawline never makes resources of.
 UNUSED_PATHS = (
     *(
         f"aws_lambda_powertools/utilities/{name}"
         for name in (
-            "data_classes",
             "parser",
             "auth_alpha",
             "kafka",
@@ -54,7 +54,9 @@ UNUSED_PATHS = (
             "validation",
         )
     ),
-    *(f"numpy/{name}" for name in ("f2py", "random", "fft", "polynomial", "ma")),
+    *(f"numpy/{name}" for name in ("f2py", "fft", "polynomial", "testing")),
+    # C headers, static libraries and Cython sources: for compiling against numpy, never read at run time.
+    *(f"**/*.{suffix}" for suffix in ("h", "a", "pxd", "pyx")),
     "pycparser",
     "numpy/_pyinstaller",
     "numpy/_core/_simd.*.so",
