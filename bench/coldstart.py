@@ -1,57 +1,178 @@
-"""Cold import time of each function's handler module from the `sam build` output, on python3.13.
+"""Cold start of each function from the `sam build` output on python3.13: import only, and import + first turn.
 
 Each sample is a fresh ``python3.13 -S`` process laid out as in Lambda (the function folder first, then
-/opt/python assembled from the layers, and Lambda's own environment variables) that imports the handler module
-once. "With bytecode" uses the .pyc files the build ships; "without" points ``PYTHONPYCACHEPREFIX`` at an empty
-folder and sets ``PYTHONDONTWRITEBYTECODE``, which is what a read-only code folder without .pyc files costs on
-every cold start. Also reports artifact sizes.
+/opt/python assembled from the layers, Lambda's own environment variables and the function's environment from
+template.yaml pointed at a moto server) that imports the handler module and then, for "first turn", invokes the
+handler once with a sample event: the turn's AWS calls (DynamoDB, @connections or iot-data) go over HTTP to
+loopback servers, so building the clients, the engine and the NLU is all counted. Every round also runs floor B,
+a fresh ``python3.13 -S`` that imports boto3 and builds one DynamoDB client, and each sample is divided by the
+floor of its own round (paired runs), so the shared machine's load cancels out as far as it can.
+Also reports artifact sizes.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import statistics
 import subprocess
 import tempfile
+import uuid
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from bench.report import update_section
 from tests.package.runtime import BUILD_INPUTS, FUNCTIONS, LAYERS, LambdaLayout, SamBuild
 from tests.package.tools import require_python313
 
 EMBEDDING_TEMPLATE = "layers/nlu-embedding/template.yaml"
-RUNS = 7
+RUNS = int(os.environ.get("BENCH_RUNS", "7"))  # paired rounds; the goal needs >= 7
 ARCH = "x86_64"  # the architecture this host can run; arm64 imports the same files
 
+#: What one sample runs: times the import, then the first invoke (an event on stdin), in the same process.
+PROBE = """
+import json, sys, time
+c0, w0 = time.process_time(), time.perf_counter()
+import {module} as handler_module
+c1, w1 = time.process_time(), time.perf_counter()
+event = json.loads(sys.stdin.read() or "null")
+if event is not None:
+    class Context:
+        function_name = "{function}"
+        function_version = "$LATEST"
+        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:{function}"
+        memory_limit_in_mb = 512
+        aws_request_id = "bench-request"
+        log_group_name = "/aws/lambda/{function}"
+        log_stream_name = "bench"
+        def get_remaining_time_in_millis(self):
+            return 10000
+    result = handler_module.handler(event, Context())
+    if not (result.get("statusCode") == 200 or result.get("status") == "replied"):
+        sys.exit("the first turn failed: " + json.dumps(result, default=str)[:400])
+c2, w2 = time.process_time(), time.perf_counter()
+print(json.dumps({{"import": [(c1 - c0) * 1000, (w1 - w0) * 1000], "turn": [(c2 - c0) * 1000, (w2 - w0) * 1000],
+                  "numpy": "numpy" in sys.modules, "fastapi": "fastapi" in sys.modules}}))
+"""
+FLOOR = """
+import json, time
+c0, w0 = time.process_time(), time.perf_counter()
+import boto3
+boto3.client("dynamodb", region_name="us-east-1")
+print(json.dumps({"import": [(time.process_time() - c0) * 1000, (time.perf_counter() - w0) * 1000]}))
+"""
 
-def import_ms(
-    python: Path, function_dir: Path, layout: LambdaLayout, module: str, *, bytecode: bool
-) -> tuple[float, float]:
-    """(CPU ms, wall ms) of one cold import. CPU time is what a busy machine distorts least."""
-    env = {
+
+def lambda_env(function_dir: Path, layout: LambdaLayout, name: str) -> dict[str, str]:
+    return {
         "PATH": "/usr/bin:/bin",
+        "LANG": "C.UTF-8",
         "PYTHONPATH": f"{function_dir}:{layout.opt / 'python'}",
         "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
         # What Lambda sets: the X-Ray SDK reads LAMBDA_TASK_ROOT and, outside Lambda, builds a sampler with a
         # botocore X-Ray client at import (about 300 ms) that a deployed function never builds.
         "LAMBDA_TASK_ROOT": str(function_dir),
-        "AWS_LAMBDA_FUNCTION_NAME": f"clawline-{module}",
+        "AWS_LAMBDA_FUNCTION_NAME": name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
         "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
     }
-    with tempfile.TemporaryDirectory() as empty:
-        if not bytecode:
-            env.update({"PYTHONPYCACHEPREFIX": empty, "PYTHONDONTWRITEBYTECODE": "1"})
-        code = (
-            f"import time; c, w = time.process_time(), time.perf_counter(); import {module}; "
-            "print((time.process_time() - c) * 1000, (time.perf_counter() - w) * 1000)"
-        )
-        done = subprocess.run(
-            [str(python), "-S", "-c", code], cwd=function_dir, env=env, capture_output=True, text=True, check=True
-        )
-    cpu, wall = done.stdout.split()
-    return float(cpu), float(wall)
+
+
+def probe(python: Path, code: str, env: dict[str, str], cwd: Path, event: dict[str, Any] | None) -> dict[str, Any]:
+    done = subprocess.run(
+        [str(python), "-S", "-c", code],
+        cwd=cwd,
+        env=env,
+        input=json.dumps(event),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"probe failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    result["log"] = done.stderr
+    return result
+
+
+@contextmanager
+def loopback_stack(template: Any) -> Iterator[tuple[str, str, dict[str, str]]]:
+    """A moto server with the template's tables, a dead-letter queue and a KMS key, plus a recorder for
+    @connections and iot-data: (moto endpoint, recorder url, function environment overrides)."""
+    from moto.server import ThreadedMotoServer
+
+    from local.template import create_tables
+    from tests.helpers.aws import Recorder, client, serve_recorder
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        os.environ.setdefault(name, "testing")  # moto accepts any; the host's own clients need some
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    recorder_gen = serve_recorder(Recorder())
+    recorder_url = next(recorder_gen)
+    try:
+        tables = create_tables(client("dynamodb", endpoint), template)
+        queue = str(template.resolve({"Ref": "DeadLetterQueue"}))
+        overrides = {
+            **tables,
+            "DeadLetterQueue": client("sqs", endpoint).create_queue(QueueName=queue)["QueueUrl"],
+            "DataKey.Arn": client("kms", endpoint).create_key(Description="bench")["KeyMetadata"]["Arn"],
+            "JwtIssuer": "https://issuer.clawline.test/",
+            "JwtAudience": "clawline",
+            "JwksUrl": f"{recorder_url}/.well-known/jwks.json",
+            "JwtAlgorithms": "RS256",
+        }
+        yield endpoint, recorder_url, overrides
+    finally:
+        next(recorder_gen, None)
+        server.stop()
+
+
+def turn_events(logical_id: str, text: str) -> dict[str, Any] | None:
+    """A sample event carrying ``text`` with fresh conversation and message ids (a new turn, never a replay)."""
+    from tests.helpers.events import load_event
+
+    ids = {"conversation_id": f"bench-{uuid.uuid4().hex}", "message_id": f"bench-{uuid.uuid4().hex}"}
+    if logical_id == "HttpFunction":
+        event = load_event("http/post_message.json")
+        event["body"] = json.dumps({"text": text, **ids})
+        return event
+    if logical_id == "WebSocketFunction":
+        event = load_event("websocket/message.json")
+        event["body"] = json.dumps({"action": "message", "text": text, **ids})
+        return event
+    if logical_id == "MqttFunction":
+        import base64
+
+        event = load_event("mqtt/message.json")
+        event["payload"] = base64.b64encode(json.dumps({"text": text, "message_id": ids["message_id"]}).encode())
+        event["payload"] = event["payload"].decode()
+        event["thing"] = event["client_id"] = f"bench-{uuid.uuid4().hex[:12]}"
+        return event
+    return None
+
+
+#: The first turns: one the default bot's rules answer without NLU (MQTT's ping rule), one that classifies, and the
+#: same with X-Ray tracing on as deployed (``Tracing: Active``: a sampled trace header, segments sent over UDP to a
+#: daemon address nobody listens on here).
+TURNS = {"rules": "ping", "nlu": "hello there", "nlu, traced": "hello there"}
+TRACE_HEADER = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+
+
+def traced(env: dict[str, str]) -> dict[str, str]:
+    on = {k: v for k, v in env.items() if k != "POWERTOOLS_TRACE_DISABLED"}
+    return {**on, "_X_AMZN_TRACE_ID": TRACE_HEADER, "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000"}
 
 
 def sizes(path: Path) -> tuple[float, float]:
@@ -65,48 +186,116 @@ def sizes(path: Path) -> tuple[float, float]:
     return unzipped / 1e6, len(buffer.getvalue()) / 1e6
 
 
+def median_ratio(samples: list[tuple[float, float]]) -> float:
+    return statistics.median(value / floor for value, floor in samples)
+
+
 def main() -> None:
+    from local.template import Template
+    from tests.package.conftest import function_environment
+
     python = require_python313()
     build = SamBuild(ARCH).run()
-    with tempfile.TemporaryDirectory() as tmp:
+    template = Template.read(build.directory / "template.yaml")
+    with tempfile.TemporaryDirectory() as tmp, loopback_stack(template) as (endpoint, recorder_url, overrides):
         layout = LambdaLayout.assemble(Path(tmp), [build.artifact(layer) for layer in LAYERS])
-        rows = []
-        for logical_id, module in FUNCTIONS.items():
+        envs: dict[str, dict[str, str]] = {}
+        for logical_id in FUNCTIONS:
             function_dir = build.artifact(logical_id)
-            import_ms(python, function_dir, layout, module, bytecode=True)  # warm the page cache
-            with_pyc = [import_ms(python, function_dir, layout, module, bytecode=True) for _ in range(RUNS)]
-            without = [import_ms(python, function_dir, layout, module, bytecode=False) for _ in range(RUNS)]
-            cpu_with = statistics.median(c for c, _ in with_pyc)
-            cpu_without = statistics.median(c for c, _ in without)
-            wall_with = statistics.median(w for _, w in with_pyc)
-            wall_without = statistics.median(w for _, w in without)
+            rerooted = {"CLAWLINE_BOT_PATH": str(layout.opt / "bots" / "default")}
+            env = function_environment(template, logical_id, overrides, rerooted)
+            env.update(lambda_env(function_dir, layout, f"clawline-{logical_id}"))
+            env.update(
+                {
+                    **{f"AWS_ENDPOINT_URL_{s}": endpoint for s in ("DYNAMODB", "SQS", "KMS", "SECRETS_MANAGER", "SSM")},
+                    "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": f"{recorder_url}/dev",
+                    "AWS_ENDPOINT_URL_IOT_DATA_PLANE": recorder_url,
+                    "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here; see the section's note
+                }
+            )
+            envs[logical_id] = env
+        # The WebSocket turn needs its connection record, as $connect leaves it.
+        ws_dir = build.artifact("WebSocketFunction")
+        connect = {
+            "requestContext": {
+                "routeKey": "$connect",
+                "connectionId": "Cq4Z9dC4oAMCJdA=",
+                "stage": "dev",
+                "domainName": "bench.example",
+                "authorizer": {"sub": "user-123"},
+            }
+        }
+        probe(
+            python, PROBE.format(module="websocket_handler", function="ws"), envs["WebSocketFunction"], ws_dir, connect
+        )
+        floor_env = lambda_env(build.artifact("AuthorizerFunction"), layout, "floor")
+        kinds = ["import", *TURNS]
+        samples: dict[tuple[str, str], list[tuple[dict[str, Any], dict[str, Any]]]] = {}
+        flags: dict[tuple[str, str], dict[str, bool]] = {}
+        for run in range(RUNS + 1):  # the first round warms the page cache and is dropped
+            for logical_id, module in FUNCTIONS.items():
+                function_dir = build.artifact(logical_id)
+                for kind in kinds:
+                    event = None if kind == "import" else turn_events(logical_id, TURNS[kind])
+                    if kind != "import" and event is None:
+                        continue
+                    floor = probe(python, FLOOR, floor_env, function_dir, None)
+                    code = PROBE.format(module=module, function=logical_id)
+                    env = traced(envs[logical_id]) if "traced" in kind else envs[logical_id]
+                    got = probe(python, code, env, function_dir, event)
+                    if run:
+                        samples.setdefault((logical_id, kind), []).append((got, floor))
+                        flags[(logical_id, kind)] = {"numpy": got["numpy"], "fastapi": got["fastapi"]}
+            print(f"round {run} done", flush=True)
+        rows = []
+        for (logical_id, kind), pairs in samples.items():
+            key = "import" if kind == "import" else "turn"
+            cpu = [(g[key][0], f["import"][0]) for g, f in pairs]
+            wall = [(g[key][1], f["import"][1]) for g, f in pairs]
+            label = "import only" if kind == "import" else f'import + first turn ({kind}: "{TURNS[kind]}")'
+            loaded = ", ".join(name for name, on in flags[(logical_id, kind)].items() if on) or "-"
             rows.append(
-                f"| {logical_id} | `{module}` | {cpu_with:.0f} | {cpu_without:.0f} | {cpu_without / cpu_with:.1f}x "
-                f"| {wall_with:.0f} | {wall_without:.0f} |"
+                f"| {logical_id} | {label} | {statistics.median(c for c, _ in cpu):.0f} "
+                f"| **{median_ratio(cpu):.2f}x** | {statistics.median(w for w, _ in wall):.0f} "
+                f"| {median_ratio(wall):.2f}x | {loaded} |"
             )
             print(rows[-1], flush=True)
+        floors = [f["import"] for pairs in samples.values() for _, f in pairs]
+        floor_cpu = statistics.median(c for c, _ in floors)
+        floor_wall = statistics.median(w for _, w in floors)
         size_rows = []
         for name in [*LAYERS, *FUNCTIONS]:
             unzipped, zipped = sizes(build.artifact(name))
             size_rows.append(f"| {name} | {unzipped:.2f} | {zipped:.2f} |")
-        embedding = SamBuild(ARCH, template=EMBEDDING_TEMPLATE, inputs=(*BUILD_INPUTS, "tools/nlu")).run()
-        unzipped, zipped = sizes(embedding.artifact("NluEmbeddingLayer"))
-        size_rows.append(f"| NluEmbeddingLayer (optional: onnxruntime + model) | {unzipped:.2f} | {zipped:.2f} |")
+        for extra in sorted(p.name for p in build.directory.iterdir() if p.name.endswith("Layer")):
+            if extra not in LAYERS:
+                unzipped, zipped = sizes(build.artifact(extra))
+                size_rows.append(f"| {extra} | {unzipped:.2f} | {zipped:.2f} |")
+        if os.environ.get("BENCH_EMBEDDING", "1") == "1":
+            embedding = SamBuild(ARCH, template=EMBEDDING_TEMPLATE, inputs=(*BUILD_INPUTS, "tools/nlu")).run()
+            unzipped, zipped = sizes(embedding.artifact("NluEmbeddingLayer"))
+            size_rows.append(f"| NluEmbeddingLayer (optional: onnxruntime + model) | {unzipped:.2f} | {zipped:.2f} |")
     load = os.getloadavg()[0]
     markdown = "\n".join(
         [
-            "### Cold import of each function (python3.13, `sam build` output, x86_64)",
+            "### Cold start of each function: import, and import + first turn (python3.13, `sam build`, x86_64)",
             "",
-            f"Median of {RUNS} fresh `python3.13 -S` processes importing the handler module with the function "
-            "folder and the layers laid out as in Lambda (`tests/package/runtime.py`) and Lambda's "
-            "`LAMBDA_TASK_ROOT`, `AWS_LAMBDA_FUNCTION_NAME` and `AWS_EXECUTION_ENV` set (the X-Ray SDK takes its "
-            "Lambda path). Without bytecode = no .pyc and nowhere to write one (Lambda's code folders are "
-            "read-only). CPU ms is the import's process time, which a busy machine distorts least; wall ms is what "
-            f"a cold start waits here. Run by `python -m bench coldstart`; 2 cores, 1-minute load average at the "
-            f"end: {load:.1f} (shared machine).",
+            f"Median of {RUNS} paired rounds. Each sample is a fresh `python3.13 -S` process with the function "
+            "folder and the layers laid out as in Lambda (`tests/package/runtime.py`), Lambda's variables "
+            "(`LAMBDA_TASK_ROOT`, `AWS_LAMBDA_FUNCTION_NAME`, `AWS_EXECUTION_ENV`) and the function's environment "
+            'from template.yaml; "first turn" then invokes the handler once with a sample event carrying the text '
+            "shown (fresh ids: a new turn, never a replay), its DynamoDB calls going to a moto server and its reply "
+            "to a loopback @connections / iot-data recorder. Floor B = a fresh `python3.13 -S` running "
+            "`import boto3; boto3.client('dynamodb', region_name='us-east-1')` from the same layer, run just before "
+            "every sample; each ratio is the median of sample / floor of the same round. Tracing is off "
+            "(`POWERTOOLS_TRACE_DISABLED`: no X-Ray daemon here); with it on, the X-Ray SDK loads on the first "
+            'invoke. "loaded" = numpy / FastAPI in `sys.modules` after the run. The authorizer has no turn '
+            "(its first call fetches the issuer's JWKS). Goal: <= 1.5x (WebSocket, MQTT, authorizer), <= 2.0x "
+            f"(HTTP). Floor B here: {floor_cpu:.0f} ms CPU, {floor_wall:.0f} ms wall. Run by "
+            f"`python -m bench coldstart`; 2 cores shared by other jobs, 1-minute load average at the end: {load:.1f}.",
             "",
-            "| function | module | CPU ms, bytecode | CPU ms, none | slower | wall ms, bytecode | wall ms, none |",
-            "|---|---|---:|---:|---:|---:|---:|",
+            "| function | sample | CPU ms | CPU / floor B | wall ms | wall / floor B | loaded |",
+            "|---|---|---:|---:|---:|---:|---|",
             *rows,
             "",
             "### Artifact sizes (x86_64 build; arm64 is within a few MB)",

@@ -26,6 +26,43 @@ from pathlib import Path
 ELF_MACHINES = {"x86_64": 62, "arm64": 183}
 #: Folders that are never imported at run time: test suites, console scripts, stale caches.
 DROPPED_DIRS = {"tests", "__pycache__"}
+#: The botocore service models the functions call (``clawline.aws`` clients: DynamoDB, @connections, iot-data, KMS,
+#: SQS; Powertools' parameters: Secrets Manager and SSM; credentials and the X-Ray SDK: STS, X-Ray). Every other
+#: model (about 22 MB of the layer) is never read. A plugin that calls another service adds it here; the package
+#: test ``test_lean_layer`` fails when one of these is missing from the built layer.
+BOTOCORE_SERVICES = frozenset(
+    {"dynamodb", "apigatewaymanagementapi", "iot-data", "kms", "sqs", "secretsmanager", "ssm", "sts", "xray"}
+)
+#: Parts of the layer's dependencies that no function imports (the package tests run every function from the built
+#: layer without them): Powertools utilities Clawline does not use (data_classes stays: Powertools' event handler
+#: needs it); numpy's test extensions, SIMD test module, f2py, PyInstaller hooks, C headers and the submodules the
+#: NLU never uses (fft, polynomial, testing: numpy loads them only when asked; ma stays, np.unique uses it; a plugin
+#: that needs them ships its own numpy); pycparser (cffi needs it only to compile declarations); boto3's resource
+#: definitions for services Clawline never makes resources of.
+UNUSED_PATHS = (
+    *(
+        f"aws_lambda_powertools/utilities/{name}"
+        for name in (
+            "parser",
+            "auth_alpha",
+            "kafka",
+            "circuit_breaker",
+            "feature_flags",
+            "data_masking",
+            "streaming",
+            "batch",
+            "validation",
+        )
+    ),
+    *(f"numpy/{name}" for name in ("f2py", "fft", "polynomial", "testing")),
+    # C headers, static libraries and Cython sources: for compiling against numpy, never read at run time.
+    *(f"**/*.{suffix}" for suffix in ("h", "a", "pxd", "pyx")),
+    "pycparser",
+    "numpy/_pyinstaller",
+    "numpy/_core/_simd.*.so",
+    "numpy/_core/_*_tests.*.so",
+    *(f"boto3/data/{name}" for name in ("cloudformation", "cloudwatch", "ec2", "glacier", "iam", "s3", "sns")),
+)
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
@@ -102,6 +139,24 @@ def drop_unused(root: Path) -> None:
         stale.unlink()
 
 
+def prune_lean(root: Path) -> None:
+    """The lean layer: botocore keeps only ``BOTOCORE_SERVICES`` (and its shared files: endpoints, partitions,
+    retry and default configuration); ``UNUSED_PATHS`` and type stubs (``.pyi``, ``*-stubs``), which no
+    interpreter imports, go."""
+    data = root / "botocore" / "data"
+    if data.is_dir():
+        for service in data.iterdir():
+            if service.is_dir() and service.name not in BOTOCORE_SERVICES:
+                shutil.rmtree(service)
+    for pattern in UNUSED_PATHS:
+        for path in list(root.glob(pattern)):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    for stub in list(root.rglob("*.pyi")):
+        stub.unlink()
+    for folder in [p for p in root.iterdir() if p.is_dir() and p.name.endswith("-stubs")]:
+        shutil.rmtree(folder)
+
+
 def check_native_files(root: Path, arch: str) -> None:
     wrong = []
     for path in root.rglob("*.so*"):
@@ -150,6 +205,8 @@ def main(argv: list[str]) -> int:
             sys.exit(f"--drop {name}: not installed in {root}; update the list in packaging/Makefile")
         remove_distribution(root, dists[name][0])
     drop_unused(root)
+    if args.kind == "layer":
+        prune_lean(root)
     check_native_files(root, args.arch)
     compile_bytecode(root)
     print(f"{root}: {size_mb(root):.1f} MB unzipped ({args.arch})")

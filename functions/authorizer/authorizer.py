@@ -24,11 +24,11 @@ from clawline.auth.context import authorizer_context
 from clawline.auth.factory import verifier
 from clawline.auth.jwt_verifier import Principal, bearer_token, query_token
 from clawline.errors import AuthenticationError, ClawlineError
-from clawline.observability import MetricName, count, logger, metrics, tracer
+from clawline.observability import MetricName, count, logger, metrics, trace_libraries, traced_handler
 
 # Only http.client (the JWKS fetch): patching botocore would import it, and the authorizer makes no AWS call
 # unless it reads an HS256 secret (once per cold start and max_age).
-tracer.patch(("httplib",))
+trace_libraries(("httplib",))
 
 __all__ = ["authorize", "handler", "verifier"]
 
@@ -73,6 +73,6 @@ def authorize(event: dict[str, Any]) -> dict[str, Any]:
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-@tracer.capture_lambda_handler
+@traced_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return authorize(event)

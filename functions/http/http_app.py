@@ -22,8 +22,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from clawline import __version__, composition
 from clawline.auth.context import check_not_expired
-from clawline.auth.factory import verifier
-from clawline.auth.jwt_verifier import bearer_token
 from clawline.channels.actions import carry_out_for_bot
 from clawline.channels.payloads import (
     MessagePayload,
@@ -41,10 +39,18 @@ from clawline.errors import (
     RateLimitedError,
 )
 from clawline.messages import Action, Channel, Identifier, OutboundMessage
-from clawline.observability import MetricName, channel_dimensions, count, logger, metrics, tracer
+from clawline.observability import (
+    MetricName,
+    channel_dimensions,
+    count,
+    logger,
+    metrics,
+    trace_libraries,
+    traced_handler,
+)
 
 # Every supported library the engine and plugins may call (botocore, http.client, requests...) is traced.
-tracer.patch()
+trace_libraries()
 
 
 class MessageResponse(BaseModel):
@@ -132,6 +138,11 @@ def caller(request: Request) -> tuple[str, frozenset[str]]:
         check_not_expired(ctx, leeway_seconds=composition.settings().jwt_leeway_seconds)
         scope = ctx.get("scope")
         return sub, frozenset(scope.split() if isinstance(scope, str) else ())
+    # Imported on this path only: PyJWT and cryptography cost about 0.2 s of cold start, and behind the
+    # authorizer (every deployed route) the token was verified before this function ran.
+    from clawline.auth.factory import verifier
+    from clawline.auth.jwt_verifier import bearer_token
+
     token = bearer_token(dict(request.headers))
     if token is None:
         raise AuthenticationError("missing or invalid credentials")
@@ -316,7 +327,7 @@ def _adapter(stage: str) -> Mangum:
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics(capture_cold_start_metric=True)
-@tracer.capture_lambda_handler
+@traced_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     channel_dimensions(Channel.HTTP.value)
     composition.register_lambda_context(context)

@@ -23,10 +23,18 @@ from clawline.channels.deadletter import SqsDeadLetterSink
 from clawline.channels.payloads import decode_json_object, envelope_limit, parse_payload, to_inbound
 from clawline.errors import ClawlineError, ConfigurationError, InvalidInputError, RateLimitedError
 from clawline.messages import Channel
-from clawline.observability import MetricName, channel_dimensions, count, logger, metrics, tracer
+from clawline.observability import (
+    MetricName,
+    channel_dimensions,
+    count,
+    logger,
+    metrics,
+    trace_libraries,
+    traced_handler,
+)
 
 # Every supported library the engine and plugins may call (botocore, http.client, requests...) is traced.
-tracer.patch()
+trace_libraries()
 
 
 @cache
@@ -92,7 +100,7 @@ def _message_id_of(event: dict[str, Any]) -> str | None:
 
 @logger.inject_lambda_context
 @metrics.log_metrics(capture_cold_start_metric=True)
-@tracer.capture_lambda_handler
+@traced_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     channel_dimensions(Channel.MQTT.value)
     composition.register_lambda_context(context)

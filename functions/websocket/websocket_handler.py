@@ -26,12 +26,20 @@ from clawline.channels.payloads import decode_json_object, envelope_limit, parse
 from clawline.channels.websocket import WebSocketNotifier
 from clawline.errors import AuthenticationError, ClawlineError, ForbiddenError, InvalidInputError
 from clawline.messages import Channel
-from clawline.observability import MetricName, channel_dimensions, count, logger, metrics, tracer
+from clawline.observability import (
+    MetricName,
+    channel_dimensions,
+    count,
+    logger,
+    metrics,
+    trace_libraries,
+    traced_handler,
+)
 
 OK = {"statusCode": 200}
 
 # Every supported library the engine and plugins may call (botocore, http.client, requests...) is traced.
-tracer.patch()
+trace_libraries()
 
 
 def _authorized_principal(request_context: dict[str, Any]) -> str | None:
@@ -118,7 +126,7 @@ def on_message(ctx: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @metrics.log_metrics(capture_cold_start_metric=True)
-@tracer.capture_lambda_handler
+@traced_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     channel_dimensions(Channel.WEBSOCKET.value)
     composition.register_lambda_context(context)

@@ -9,9 +9,10 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from clawline.aws import client
+from clawline.aws import client, session
 from clawline.channels.connections import DynamoDBConnectionStore
-from clawline.engine import Engine, load_engine, nlu_factory
+from clawline.engine import Engine, load_engine
+from clawline.nlu.lazy import lazy_nlu_factory
 from clawline.settings import Settings
 from clawline.store.dynamodb import DynamoDBConversationStore
 from clawline.turns import TurnRunner
@@ -99,7 +100,8 @@ def engine() -> Engine:
         cfg.bot_path,
         conversation_store(),
         window=cfg.conversation_window,
-        nlu_factory=nlu_factory(cfg.nlu_backend, model_dir),
+        # Built on the first turn that classifies: a turn the rules answer never loads numpy.
+        nlu_factory=lazy_nlu_factory(cfg.nlu_backend, model_dir),
     )
 
 
@@ -168,4 +170,5 @@ def reset() -> None:
     ):
         factory.cache_clear()
     client.cache_clear()
+    session.cache_clear()
     _lambda_context.clear()

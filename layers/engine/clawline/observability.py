@@ -19,17 +19,24 @@ the monthly figure.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Sequence
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from functools import cache
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from clawline.security.masking import MaskingFormatter, install_root_filter, mask_text
 
 if TYPE_CHECKING:
     from clawline.messages import InboundMessage, Reply
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Tracer
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 NAMESPACE = "Clawline"
 SERVICE = "clawline"
@@ -64,10 +71,46 @@ class MetricName(StrEnum):
 logger = Logger(service=SERVICE, utc=True, logger_formatter=MaskingFormatter(utc=True))
 install_root_filter()
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
-# Each function patches the libraries it calls (``tracer.patch()`` in its module): Powertools' default patches
-# everything it supports at import, which imports botocore (~0.2 s of cold start) into the authorizer too, and the
-# authorizer makes no AWS call on its hot path.
-tracer = Tracer(service=SERVICE, auto_patch=False)
+
+
+def tracing_enabled() -> bool:
+    """Powertools' own rule: on in Lambda, off when ``POWERTOOLS_TRACE_DISABLED`` is truthy or under SAM local."""
+    from aws_lambda_powertools.shared import constants
+    from aws_lambda_powertools.shared.functions import resolve_truthy_env_var_choice
+
+    if resolve_truthy_env_var_choice(env=os.getenv(constants.TRACER_DISABLED_ENV, "false")):
+        return False
+    outside = os.getenv(constants.SAM_LOCAL_ENV) or os.getenv(constants.CHALICE_LOCAL_ENV)
+    return bool(os.getenv(constants.LAMBDA_TASK_ROOT_ENV)) and not outside
+
+
+@cache
+def tracer() -> Tracer | None:
+    """The X-Ray tracer, or None when tracing is off. Built on demand: constructing Powertools' Tracer imports the
+    X-Ray SDK (100-180 ms of cold start) even when tracing is disabled, so a function without tracing never does."""
+    if not tracing_enabled():
+        return None
+    from aws_lambda_powertools import Tracer
+
+    # auto_patch=False: each function patches only the libraries it calls (``trace_libraries``); Powertools'
+    # default patches everything, which imports botocore (~0.2 s) into the authorizer too.
+    return Tracer(service=SERVICE, auto_patch=False)
+
+
+def trace_libraries(modules: Sequence[str] | None = None) -> None:
+    """Patch ``modules`` (all supported libraries when None) for X-Ray, only when tracing is on."""
+    active = tracer()
+    if active is not None:
+        active.patch(modules)
+
+
+def traced_handler(handler: Handler) -> Handler:
+    """``Tracer.capture_lambda_handler`` when tracing is on (ColdStart and service annotations, the response and
+    errors as metadata); the handler itself when it is off."""
+    active = tracer()
+    if active is None:
+        return handler
+    return cast("Handler", active.capture_lambda_handler(handler))
 
 #: Called with (message, reply, latency in ms) after every executed turn. Empty in Lambda; the local runtime's
 #: console registers one to show each turn's trace.

@@ -1,0 +1,70 @@
+"""The bot's NLU built on the first message that needs a classification, not when the engine loads.
+
+Building the default classifier imports numpy and loads (or trains) the model: 150-550 ms of a cold start that a
+turn the rules answer alone never needs. ``lazy_nlu_factory`` decides at load what is cheap to decide (whether the
+bot has NLU at all) and defers the rest to the first ``parse``. This module imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from clawline.bot.compiled import Bot
+    from clawline.nlu.types import NluBackend, NluResult
+
+
+class LazyNlu:
+    """An ``NluBackend`` that builds the real one on the first ``parse`` (once, thread-safe)."""
+
+    def __init__(self, build: Callable[[], NluBackend | None]) -> None:
+        self._build = build
+        self._backend: NluBackend | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def built(self) -> bool:
+        return self._backend is not None
+
+    def backend(self) -> NluBackend:
+        if self._backend is None:
+            with self._lock:
+                if self._backend is None:
+                    built = self._build()
+                    if built is None:  # the factory said there is NLU; a None here is a wiring bug
+                        raise RuntimeError("the NLU factory built nothing for a bot with intents or entities")
+                    self._backend = built
+        return self._backend
+
+    def parse(self, text: str) -> NluResult:
+        return self.backend().parse(text)
+
+    def __getattr__(self, name: str) -> Any:
+        # Attributes of the real backend (``source``, ``model``...) as before; asking for one builds it.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self.backend(), name)
+
+
+def lazy_nlu_factory(
+    backend: Literal["linear", "embedding"] = "linear", model_dir: Path | None = None
+) -> Callable[[Bot], NluBackend | None]:
+    """Like ``clawline.engine.nlu_factory``, deferred: None for a bot without intents or entities (decided now),
+    else a ``LazyNlu``. The embedding backend stays eager: its missing-layer error belongs at load, and a bot that
+    chose it classifies on nearly every turn."""
+    from clawline.engine import nlu_factory
+
+    factory = nlu_factory(backend, model_dir)
+    if backend == "embedding":
+        return factory
+
+    def build(bot: Bot) -> NluBackend | None:
+        definition = bot.definition
+        if not definition.intents and not definition.entities:
+            return None
+        return LazyNlu(lambda: factory(bot))
+
+    return build

@@ -1,0 +1,105 @@
+"""Architecture: what a cold start imports. Each check runs in a fresh interpreter (this test process has long
+imported everything), as Lambda runs it: the handler module imported, then invoked once against the moto stack.
+
+- The WebSocket, MQTT and authorizer functions never import FastAPI (or Starlette): it is the HTTP function's
+  framework and costs about a second of import.
+- A turn the rules answer (the default bot's MQTT ``ping``) never imports numpy: the NLU is built on the first
+  turn that needs a classification. The next turn, which classifies, does load it (so the check can fail).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.functional.conftest import Stack
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PROBE = """
+import json, sys
+import {module} as handler_module
+
+class Context:
+    function_name = "clawline-{module}"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:clawline-{module}"
+    memory_limit_in_mb = 512
+    aws_request_id = "cold-start-imports"
+    def get_remaining_time_in_millis(self):
+        return 10000
+
+report = {{"after_import": sorted(m for m in ("fastapi", "starlette", "numpy") if m in sys.modules), "turns": []}}
+for event in json.loads(sys.stdin.read()):
+    try:
+        result = handler_module.handler(event, Context())
+    except Exception as exc:  # the authorizer refuses a request without a token by raising, as API Gateway expects
+        result = {{"raised": type(exc).__name__}}
+    report["turns"].append({{"result": result, "numpy": "numpy" in sys.modules, "fastapi": "fastapi" in sys.modules}})
+print(json.dumps(report, default=str))
+"""
+
+
+def run_cold(folder: str, module: str, events: list[dict[str, Any]]) -> dict[str, Any]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "functions" / folder), str(ROOT / "layers" / "engine"), str(ROOT)]),
+        "CLAWLINE_BOT_PATH": str(ROOT / "bots" / "default"),
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(module=module)],
+        input=json.dumps(events),
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return report
+
+
+def mqtt_event(thing: str, text: str, message_id: str) -> dict[str, Any]:
+    payload = json.dumps({"text": text, "message_id": message_id}).encode()
+    return {"payload": base64.b64encode(payload).decode(), "thing": thing, "client_id": thing, "received_at": 0}
+
+
+@pytest.mark.parametrize(
+    ("folder", "module", "event"),
+    [
+        ("websocket", "websocket_handler", {"requestContext": {"routeKey": "$disconnect", "connectionId": "c-1"}}),
+        ("mqtt", "mqtt_handler", mqtt_event("arch-thing", "ping", "arch-1")),
+        ("authorizer", "authorizer", {"version": "2.0", "headers": {}}),
+    ],
+)
+def test_websocket_mqtt_and_authorizer_never_import_fastapi(
+    stack: Stack, folder: str, module: str, event: dict[str, Any]
+) -> None:
+    report = run_cold(folder, module, [event])
+    assert report["after_import"] == []
+    assert [turn["fastapi"] for turn in report["turns"]] == [False]
+
+
+def test_a_turn_the_rules_answer_never_imports_numpy_and_one_that_classifies_does(stack: Stack) -> None:
+    report = run_cold(
+        "mqtt",
+        "mqtt_handler",
+        [mqtt_event("arch-thing", "ping", "arch-ping-1"), mqtt_event("arch-thing", "hello there", "arch-hello-1")],
+    )
+    rules_turn, nlu_turn = report["turns"]
+    assert rules_turn["result"] == {"status": "replied", "message_id": "arch-ping-1"}
+    assert rules_turn["numpy"] is False
+    assert nlu_turn["result"] == {"status": "replied", "message_id": "arch-hello-1"}
+    assert nlu_turn["numpy"] is True
+    published = [json.loads(body) for _topic, body in stack.recorder.publishes]
+    assert published[0]["messages"][0]["text"] == "pong"  # the rule answered the first turn
