@@ -64,6 +64,9 @@ class BotSettings(_Model):
     include: list[str] = []
     #: Per-caller message rate for this bot; overrides the function's CLAWLINE_RATE_LIMIT_* defaults.
     rate_limit: RateLimitSettings | None = None
+    #: Intent classifier: ``linear`` (numpy, the default) or ``embedding`` (MiniLM; needs the NLU embedding
+    #: layer). Unset: the deployment's CLAWLINE_NLU_BACKEND. ``clawline train`` recommends one (docs/nlu.md).
+    nlu_backend: Literal["linear", "embedding"] | None = None
 
 
 class Example(_Model):
