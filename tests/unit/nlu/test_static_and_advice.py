@@ -121,3 +121,16 @@ def test_a_bot_yaml_backend_choice_wins_over_the_deployment_default(tmp_path):
     bot = Bot.load(_bank_bot(tmp_path / "bank", "{mode: nlu, nlu_backend: embedding}"))
     with pytest.raises(ConfigurationError, match="embedding NLU backend"):
         build_nlu(bot, backend="linear", model_dir=tmp_path / "empty")
+
+
+def test_train_folds_refuses_fewer_than_two_and_explains_an_intent_too_thin_to_split(tmp_path, capsys):
+    data = tmp_path / "tiny.json"
+    data.write_text(json.dumps({"intents": {"hi": ["hi", "hello", "hey"], "bye": ["bye"]}}), encoding="utf-8")
+    out = tmp_path / "m.npz"
+    assert clawline(["train", "--data", str(data), "--out", str(out), "--folds", "1"]) == 2
+    assert "--folds needs at least 2" in capsys.readouterr().err
+    assert clawline(["train", "--data", str(data), "--out", str(out), "--folds", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert "cannot cross-validate: an intent has 1 example(s)" in printed
+    assert "bye (1: add 9)" in printed
+    assert out.is_file()

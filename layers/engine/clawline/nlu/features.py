@@ -57,7 +57,7 @@ class FeatureConfig:
     char_weight: float = 1.0
     #: Weight of the static sentence vector (``clawline.nlu.static``, a unit vector) appended to the n-grams;
     #: 0 turns it off. Artifacts written before it existed have none.
-    static_weight: float = 2.5
+    static_weight: float = 1.5
 
     def to_json(self) -> dict[str, float | int | str]:
         out: dict[str, float | int | str] = {
