@@ -31,6 +31,7 @@ DATA = Path(os.environ.get("CLAWLINE_CLINC150", ROOT.parent / "shared/data/clinc
 OUT = ROOT / "build/nlu/bench"
 MODEL_DIR = ROOT / "build/nlu/minilm"
 NLU_SRC = ROOT / "layers/engine/clawline/nlu"
+STATIC_TABLE = NLU_SRC / "data/minilm-static.npz"
 
 
 def _fresh_process(code: str, repeats: int = 5) -> dict[str, float]:
@@ -353,7 +354,9 @@ def render(rows: list[dict], load_before: float, load_after: float) -> str:
         "process is checked to import neither scikit-learn nor onnxruntime.",
         "- Model size: the artifact file (embedding: head + `model.onnx`; baseline: pickled pipeline). "
         f"What the default backend adds to the engine layer: the `clawline.nlu` sources ({nlu_kb:.0f} KB) and the "
-        f"bot's artifact ({default['artifact_mb']:.2f} MB); numpy is already in the layer. The embedding backend "
+        f"bot's artifact ({default['artifact_mb']:.2f} MB), and the static token table shared by every bot "
+        f"(`clawline/nlu/data/minilm-static.npz`, {STATIC_TABLE.stat().st_size / 1e6:.1f} MB); numpy is already in "
+        "the layer. The embedding backend "
         "needs its own layer: onnxruntime (arm64 wheel) + the 23 MB model directory.",
         f"- Machine load: 1-minute load average {load_before:.1f} at the start and {load_after:.1f} at the end on "
         f"{os.cpu_count()} cores (other sessions' jobs share this machine): timings are upper bounds.",

@@ -339,6 +339,30 @@ NAMES = {
 }
 
 
+def _goal_lines(
+    summary: dict[tuple[str, int], dict[str, tuple[float, float, float, float]]], costs: dict[str, dict[str, Any]]
+) -> list[str]:
+    """Issue 19's goal rows at 10 examples per intent, met or not, with the numbers."""
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "**not met**"
+
+    lines = ["Goal at 10 examples per intent (mean of the seeds):", ""]
+    for backend, n_way_goal, oos_goal in (("linear", 90.0, 60.0), ("embedding", 93.0, None), ("cascade", 90.0, 60.0)):
+        key = (backend, 10)
+        if key not in summary:
+            continue
+        n_way, oos = summary[key]["n_way"][0], summary[key]["oos_recall"][0]
+        parts = [f"N-way {n_way:.1f}% (goal >= {n_way_goal:.0f}: {verdict(n_way >= n_way_goal)})"]
+        if oos_goal is not None:
+            parts.append(f"OOS recall {oos:.1f}% (goal >= {oos_goal:.0f}: {verdict(oos >= oos_goal)})")
+        if backend in costs:
+            p50 = costs[backend]["latency"]["p50"]
+            parts.append(f"parse p50 {p50:.3f} ms (goal <= 1: {verdict(p50 <= 1.0)})")
+        lines.append(f"- {NAMES[backend]}: " + "; ".join(parts) + ".")
+    return lines
+
+
 def render(result: dict[str, Any], load: tuple[float, float]) -> list[str]:
     summary = _summary(result["rows"])
 
@@ -368,6 +392,7 @@ def render(result: dict[str, Any], load: tuple[float, float]) -> list[str]:
                     f"| {NAMES[backend]} | {k} | {cell(key, 'n_way')} | {cell(key, 'in_scope')} | "
                     f"{cell(key, 'oos_recall')} | {summary[key]['train_s'][0]:.0f} |"
                 )
+    md += ["", *_goal_lines(summary, result["costs"])]
     md += [
         "",
         "Cost of each option (its 10-shot, seed-0 model; the default's `nlu.npz` grows with the bot, the shared "

