@@ -134,3 +134,16 @@ def test_train_folds_refuses_fewer_than_two_and_explains_an_intent_too_thin_to_s
     assert "cannot cross-validate: an intent has 1 example(s)" in printed
     assert "bye (1: add 9)" in printed
     assert out.is_file()
+
+
+def test_an_artifact_trained_with_another_static_table_is_refused_with_a_clear_error(tmp_path):
+    model = build_backend(BANK_BOT).model
+    assert isinstance(model, LinearModel)
+    model.save(tmp_path / "nlu.npz")
+    data = dict(np.load(tmp_path / "nlu.npz"))
+    header = read_header(data)
+    header["features"]["static_table"] = "another-model:000000000000:256"
+    data["header"] = np.frombuffer(json.dumps(header).encode(), np.uint8)
+    np.savez(tmp_path / "other.npz", **data)
+    with pytest.raises(ValueError, match="trained with static table another-model"):
+        LinearModel.load(tmp_path / "other.npz")
