@@ -5,7 +5,9 @@ What a new bot has: ``k`` examples per intent (drawn from ``train`` with the see
 cross-validation on those examples alone (``clawline train``'s recipe). Scores are on the full ``test`` and
 ``oos_test`` sets. Run with the rest of ``python -m bench nlu``, or alone: ``CLAWLINE_BENCH_NLU=fewshot python
 -m bench nlu``. MiniLM encodings of CLINC150 are computed once and cached in ``build/nlu/bench/`` (keyed by the
-model's SHA-256); training runs on ``CLAWLINE_BENCH_JOBS`` processes (default 2).
+model's SHA-256); training runs on ``CLAWLINE_BENCH_JOBS`` processes (default 2). Each measured row is appended to
+``build/nlu/bench/fewshot-rows.jsonl`` and a new run skips the rows found there (delete it to measure again);
+``CLAWLINE_BENCH_ROWS_ONLY=1`` measures rows without the cost part, so two processes can share the work.
 """
 
 from __future__ import annotations
@@ -338,6 +340,8 @@ def run(data: dict[str, Any], model_dir: Path, out_dir: Path, jobs: int) -> dict
             log.write(json.dumps(row) + "\n")
             log.flush()
             rows.append(row)
+    if os.environ.get("CLAWLINE_BENCH_ROWS_ONLY"):  # another process measures the rest (see the docstring)
+        return {"rows": rows, "costs": {}, "wall_s": time.perf_counter() - started, "jobs": jobs}
     rows += cascade_rows(rows, out_dir, len(test_texts) - len(_STATE["test_labels"]))
     wall = time.perf_counter() - started
     rng = np.random.default_rng(0)
