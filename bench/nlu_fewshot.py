@@ -320,11 +320,14 @@ def run(data: dict[str, Any], model_dir: Path, out_dir: Path, jobs: int) -> dict
     # The linear backend's k-fold recipe is the slow part on a busy machine: CLAWLINE_BENCH_LINEAR_SEEDS (e.g.
     # "5:3,30:4,ngrams:2") caps its seeds per k; the table says how many seeds each row has.
     caps = dict(part.split(":") for part in os.environ.get("CLAWLINE_BENCH_LINEAR_SEEDS", "").split(",") if part)
+    # CLAWLINE_BENCH_SEEDS_OF (e.g. "baseline:3,embedding:5") caps the seeds of other backends the same way.
+    others = dict(part.split(":") for part in os.environ.get("CLAWLINE_BENCH_SEEDS_OF", "").split(",") if part)
     tasks = [
         (b, k, s)
         for b, k, s in tasks
         if not (b == "linear" and str(k) in caps and s >= int(caps[str(k)]))
         and not (b == "linear-ngrams" and "ngrams" in caps and s >= int(caps["ngrams"]))
+        and not (b in others and s >= int(others[b]))
     ]
     # Rows already measured (a run that was stopped) are kept: append-only, one JSON row per line.
     done_path = out_dir / "fewshot-rows.jsonl"
@@ -413,6 +416,18 @@ def render(result: dict[str, Any], load: tuple[float, float]) -> list[str]:
                     f"{cell(key, 'in_scope')} | "
                     f"{cell(key, 'oos_recall')} | {summary[key]['train_s'][0]:.0f} |"
                 )
+    missing = [
+        f"{backend} at {k}"
+        for backend in ("linear", "linear-ngrams", "embedding", "baseline")
+        for k in SHOTS
+        if (backend, k) not in summary and not (backend == "linear-ngrams" and k != 10)
+    ]
+    if missing:
+        md += [
+            "",
+            f"Not measured in this run (the run was cut short on a busy machine; `python -m bench nlu` measures "
+            f"them, resuming from `build/nlu/bench/fewshot-rows.jsonl`): {', '.join(missing)} examples per intent.",
+        ]
     md += ["", *_goal_lines(summary, result["costs"])]
     md += [
         "",
