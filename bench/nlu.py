@@ -3,7 +3,8 @@
 Trains on ``train`` (+ ``oos_train`` as an out-of-scope class where stated), calibrates and picks the
 threshold on ``val`` + ``oos_val``, refits on train + val, and reports on ``test`` + ``oos_test`` only.
 Run: ``python -m bench nlu`` (part of ``make bench``). Results go to the ``nlu`` section of BENCHMARKS.md,
-details to ``reports/bench-nlu.json``.
+details to ``reports/bench-nlu.json``; the few-shot part (``bench/nlu_fewshot.py``) to
+``reports/bench-nlu-fewshot.json``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ DATA = Path(os.environ.get("CLAWLINE_CLINC150", ROOT.parent / "shared/data/clinc
 OUT = ROOT / "build/nlu/bench"
 MODEL_DIR = ROOT / "build/nlu/minilm"
 NLU_SRC = ROOT / "layers/engine/clawline/nlu"
+STATIC_TABLE = NLU_SRC / "data/minilm-static.npz"
 
 
 def _fresh_process(code: str, repeats: int = 5) -> dict[str, float]:
@@ -271,26 +273,55 @@ def _ratios(rows: list[dict]) -> list[str]:
     return [f"Median per-query time against the baseline in this run: {'; '.join(parts)}.", ""]
 
 
+FULL_REPORT = ROOT / "reports/bench-nlu.json"
+FEWSHOT_REPORT = ROOT / "reports/bench-nlu-fewshot.json"
+
+
 def main() -> None:
-    load_before = os.getloadavg()[0]
+    """``CLAWLINE_BENCH_NLU=full`` or ``=fewshot`` runs one part; the other part's last results (from
+    ``reports/``) are kept in the section."""
+    parts = os.environ.get("CLAWLINE_BENCH_NLU", "full,fewshot").split(",")
     data = json.loads(DATA.read_text(encoding="utf-8"))
     OUT.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for name, fn in (
-        ("linear+oos", lambda: bench_linear(data, oos_class=True)),
-        ("linear", lambda: bench_linear(data, oos_class=False)),
-        ("embedding", lambda: bench_embedding(data)),
-        ("baseline", lambda: bench_baseline(data)),
-    ):
-        print(f"-- {name}", flush=True)
-        row = fn()
-        if row is not None:
-            print(json.dumps(row), flush=True)
-            rows.append(row)
-    load_after = os.getloadavg()[0]
     (ROOT / "reports").mkdir(exist_ok=True)
-    (ROOT / "reports/bench-nlu.json").write_text(json.dumps(rows, indent=2), encoding="utf-8")
-    update_section("nlu", render(rows, load_before, load_after))
+    if "full" in parts:
+        load_before = os.getloadavg()[0]
+        rows = []
+        for name, fn in (
+            ("linear+oos", lambda: bench_linear(data, oos_class=True)),
+            ("linear", lambda: bench_linear(data, oos_class=False)),
+            ("embedding", lambda: bench_embedding(data)),
+            ("baseline", lambda: bench_baseline(data)),
+        ):
+            print(f"-- {name}", flush=True)
+            row = fn()
+            if row is not None:
+                print(json.dumps(row), flush=True)
+                rows.append(row)
+        full = {"rows": rows, "load": [load_before, os.getloadavg()[0]]}
+        FULL_REPORT.write_text(json.dumps(full, indent=2), encoding="utf-8")
+    if "fewshot" in parts:
+        from bench import nlu_fewshot
+
+        if not (MODEL_DIR / "model.onnx").exists():
+            subprocess.run(
+                [sys.executable, str(ROOT / "tools/nlu/build_minilm_onnx.py"), "--out", str(MODEL_DIR)], check=True
+            )
+        load_before = os.getloadavg()[0]
+        jobs = int(os.environ.get("CLAWLINE_BENCH_JOBS", "2"))
+        few = nlu_fewshot.run(data, MODEL_DIR, OUT, jobs) | {"load": [load_before, os.getloadavg()[0]]}
+        FEWSHOT_REPORT.write_text(json.dumps(few, indent=2), encoding="utf-8")
+    md = []
+    if FULL_REPORT.exists():
+        full = json.loads(FULL_REPORT.read_text(encoding="utf-8"))
+        if isinstance(full, dict):
+            md.append(render(full["rows"], *full["load"]))
+    if FEWSHOT_REPORT.exists():
+        from bench import nlu_fewshot
+
+        few = json.loads(FEWSHOT_REPORT.read_text(encoding="utf-8"))
+        md += ["", *nlu_fewshot.render(few, tuple(few["load"]))]
+    update_section("nlu", "\n".join(md))
 
 
 def render(rows: list[dict], load_before: float, load_after: float) -> str:
@@ -323,7 +354,9 @@ def render(rows: list[dict], load_before: float, load_after: float) -> str:
         "process is checked to import neither scikit-learn nor onnxruntime.",
         "- Model size: the artifact file (embedding: head + `model.onnx`; baseline: pickled pipeline). "
         f"What the default backend adds to the engine layer: the `clawline.nlu` sources ({nlu_kb:.0f} KB) and the "
-        f"bot's artifact ({default['artifact_mb']:.2f} MB); numpy is already in the layer. The embedding backend "
+        f"bot's artifact ({default['artifact_mb']:.2f} MB), and the static token table shared by every bot "
+        f"(`clawline/nlu/data/minilm-static.npz`, {STATIC_TABLE.stat().st_size / 1e6:.1f} MB); numpy is already in "
+        "the layer. The embedding backend "
         "needs its own layer: onnxruntime (arm64 wheel) + the 23 MB model directory.",
         f"- Machine load: 1-minute load average {load_before:.1f} at the start and {load_after:.1f} at the end on "
         f"{os.cpu_count()} cores (other sessions' jobs share this machine): timings are upper bounds.",

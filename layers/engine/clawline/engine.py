@@ -114,6 +114,7 @@ def build_nlu(
     d = bot.definition
     if not d.intents and not d.entities:
         return None
+    backend = d.settings.nlu_backend or backend  # the bot's own choice (bot.yaml) wins over the deployment's
     try:
         # Imported here: the trained classifier (numpy) loads only for bots that have NLU.
         from clawline.nlu.backend import build_backend

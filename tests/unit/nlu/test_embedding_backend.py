@@ -163,7 +163,7 @@ def _write_bot(directory: Path) -> Path:
         for name, examples in BANK_BOT.items()
     )
     (directory / "bot.yaml").write_text(
-        f"name: bank\nsettings: {{mode: nlu}}\nintents:\n{intents}\nresponses:\n  fallback: [\"Sorry?\"]\n",
+        f'name: bank\nsettings: {{mode: nlu}}\nintents:\n{intents}\nresponses:\n  fallback: ["Sorry?"]\n',
         encoding="utf-8",
     )
     return directory

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clawline.nlu.backend import NluEngine, build_backend
-from clawline.nlu.features import Featurizer
+from clawline.nlu.features import Featurizer, words
 from clawline.nlu.linear import LinearModel
 
 from .conftest import BANK_BOT, BANK_OOS
@@ -21,7 +21,7 @@ def _featurizer(engine: NluEngine) -> Featurizer:
 
 
 def _training_view(featurizer: Featurizer, text: str) -> tuple[np.ndarray, np.ndarray]:
-    return featurizer.transform_hashes(*featurizer.hasher.hash(text))
+    return featurizer.transform_hashes(*featurizer.hasher.hash(text), words(text))
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -41,6 +41,10 @@ def test_run_time_features_equal_the_training_features_bit_for_bit(bank_engine: 
 def test_each_block_is_unit_length_and_the_bias_is_last(bank_engine: NluEngine):
     featurizer = _featurizer(bank_engine)
     indices, values = featurizer.transform("i lost my card, my card is lost")
+    static = len(featurizer._static_indices)
+    assert static == 256, "the default appends the static MiniLM vector after the bias"
+    indices, values, dense = indices[:-static], values[:-static], values[-static:]
+    assert float(np.linalg.norm(dense)) == pytest.approx(featurizer.config.static_weight, rel=1e-5)
     assert indices[-1] == featurizer.bias_index and values[-1] == 1.0
     assert len(set(indices.tolist())) == len(indices), "each n-gram appears once, with its count folded in"
     word_hashes, _ = featurizer.hasher.hash("i lost my card, my card is lost")

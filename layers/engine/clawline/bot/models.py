@@ -91,6 +91,9 @@ class BotSettings(_Model):
     forms: FormSettings = FormSettings()
     #: MQTT topics ``publish`` actions may send to (``{placeholder}`` = one topic level); nothing else is.
     publish_topics: list[Annotated[str, AfterValidator(check_pattern)]] = []
+    #: Intent classifier: ``linear`` (numpy, the default) or ``embedding`` (MiniLM; needs the NLU embedding
+    #: layer). Unset: the deployment's CLAWLINE_NLU_BACKEND. ``clawline train`` recommends one (docs/nlu.md).
+    nlu_backend: Literal["linear", "embedding"] | None = None
 
 
 class Example(_Model):

@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,7 +53,9 @@ def _add_data_args(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--bot", type=Path, help="bot directory (reads bot.yaml; writes model/ beside it)")
     source.add_argument("--data", type=Path, help="data set: CLINC-style JSON, Rasa NLU YAML, bot YAML/JSON, or CSV")
-    parser.add_argument("--backend", choices=["linear", "embedding"], default="linear")
+    parser.add_argument(
+        "--backend", choices=["linear", "embedding"], default=None, help="default: the bot's nlu_backend, else linear"
+    )
     parser.add_argument("--embedding-model", type=Path, default=DEFAULT_EMBEDDING_DIR, help="ONNX model directory")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -66,6 +69,9 @@ def register(subparsers: Any) -> None:
     train = subparsers.add_parser("train", help="train the bot's NLU model into a compact artifact")
     _add_data_args(train)
     train.add_argument("--out", type=Path, help="artifact path (default: <bot>/model/nlu.npz or build/nlu/<name>.npz)")
+    train.add_argument(
+        "--folds", type=int, default=0, help="first compare the backends by K-fold cross-validation and recommend one"
+    )
     train.set_defaults(handler=_train)
 
     nlu = subparsers.add_parser("nlu", help="NLU tools")
@@ -99,10 +105,14 @@ def _dataset(args: argparse.Namespace) -> tuple[NluDataset, str]:
 
         # The whole bot is validated first: a model of a bot that does not load would never be used.
         definition = Bot.load(args.bot).definition
+        if args.backend is None:
+            args.backend = definition.settings.nlu_backend or "linear"
         inputs = nlu_inputs(definition)
         oos = [] if args.no_oos_class else inputs["oos_examples"]
         train = IntentData.from_intents(inputs["intents"], oos)
         return NluDataset(train=train, entities=inputs["entities"]), args.bot.name
+    if args.backend is None:
+        args.backend = "linear"
     columns = {"text_column": args.text_column, "intent_column": args.intent_column}
     return load_dataset(args.data, oos_class=not args.no_oos_class, **columns), args.data.stem
 
@@ -119,8 +129,10 @@ def _default_out(args: argparse.Namespace, name: str) -> Path:
 def _train(args: argparse.Namespace) -> int:
     _limit_blas_threads()
     from clawline.errors import ConfigurationError
+    from clawline.nlu.advice import ExampleCounts
     from clawline.nlu.backend import train_artifact
     from clawline.nlu.datasets import DatasetError
+    from clawline.nlu.linear import OOS_LABEL
 
     try:
         ds, name = _dataset(args)
@@ -129,6 +141,17 @@ def _train(args: argparse.Namespace) -> int:
         return 1
     _report_thin_intents(ds.intents())
     out = _default_out(args, name)
+    pool = ds.train + ds.validation if ds.validation is not None else ds.train
+    counts = ExampleCounts.of_labels(pool.labels, OOS_LABEL)
+    for line in counts.summary():
+        print(line)
+    if args.folds:
+        if args.folds < 2:
+            print("--folds needs at least 2", file=sys.stderr)
+            return 2
+        _compare_backends(args, ds, pool)
+    elif counts.thin() or counts.median < 30:
+        print(f"to compare backends on this data: clawline train {_source_flag(args)} --folds 5")
     progress = ProgressBar()
     started = time.perf_counter()
     if args.backend == "embedding":
@@ -167,8 +190,73 @@ def _report_thin_intents(intents: dict[str, list[str]]) -> None:
         )
 
 
+def _source_flag(args: argparse.Namespace) -> str:
+    return f"--bot {args.bot}" if args.bot is not None else f"--data {args.data}"
+
+
+def _embedding_unavailable(model_dir: Path) -> str | None:
+    """Why the embedding backend cannot run here, or None when it can."""
+    from clawline.errors import ConfigurationError
+    from clawline.nlu.embedding import require_encoder
+
+    try:
+        require_encoder(model_dir)
+    except ConfigurationError as exc:
+        return str(exc)
+    return None
+
+
+def _compare_backends(args: argparse.Namespace, ds: NluDataset, pool: IntentData) -> None:
+    """K-fold cross-validation of each available backend on the bot's own examples, and a recommendation."""
+    import numpy as np
+
+    from clawline.nlu.advice import EMBEDDING_LINE, BackendScore, recommend, score_table
+    from clawline.nlu.evaluation import evaluate_folds
+    from clawline.nlu.training import stratified_folds
+
+    smallest = min(Counter(pool.labels).values())
+    n_folds = min(args.folds, smallest)
+    if n_folds < 2:
+        print(f"cannot cross-validate: an intent has {smallest} example(s); every intent needs 2 or more")
+        return
+    backends = ["linear", "embedding"]
+    missing = _embedding_unavailable(args.embedding_model)
+    if missing is not None:
+        backends.remove("embedding")
+        print(f"embedding backend not compared: {missing}")
+    fold_of = stratified_folds(pool.labels, n_folds, args.seed)
+    scores = []
+    chosen = args.backend
+    for backend in backends:
+        args.backend = backend
+        folds = []
+        for k in range(n_folds):
+            train = pool.subset(np.flatnonzero(fold_of != k))
+            folds.append((_engine_from(args, ds, train, None, quiet=True), pool.subset(np.flatnonzero(fold_of == k))))
+        report = evaluate_folds(folds)
+        scores.append(
+            BackendScore(
+                backend, report.n_way_accuracy, report.in_scope_accuracy, report.oos_recall, report.latency_ms["p50"]
+            )
+        )
+    args.backend = chosen
+    print(f"{n_folds}-fold cross-validation on {len(pool)} examples:")
+    for line in score_table(scores):
+        print("  " + line)
+    best, why = recommend(scores, chosen)
+    print(f"recommended backend: {best} ({why})")
+    if best == "embedding" and chosen != "embedding":
+        print("to use it, add to bot.yaml:\n  " + EMBEDDING_LINE.replace("\n", "\n  "))
+        print(
+            "then run this command again (it trains the backend bot.yaml names) and deploy with the NLU embedding "
+            "layer (docs/deploy.md)"
+        )
+    elif missing is not None and smallest < 30:
+        print("with few examples per intent the embedding backend is often several points ahead: see docs/nlu.md")
+
+
 def _engine_from(
-    args: argparse.Namespace, ds: NluDataset, train: IntentData, validation: IntentData | None
+    args: argparse.Namespace, ds: NluDataset, train: IntentData, validation: IntentData | None, *, quiet: bool = False
 ) -> NluEngine:
     from clawline.nlu.backend import NluEngine, train_artifact
     from clawline.nlu.entities import EntityExtractor
@@ -184,7 +272,8 @@ def _engine_from(
 
         emb = train_embedding_model(intents, oos, validation=validation, seed=args.seed, model_dir=args.embedding_model)
         return NluEngine(emb, EntityExtractor(ds.entities))
-    linear = train_artifact(intents, oos_examples=oos, validation=validation, seed=args.seed, progress=ProgressBar())
+    progress = None if quiet else ProgressBar()
+    linear = train_artifact(intents, oos_examples=oos, validation=validation, seed=args.seed, progress=progress)
     return NluEngine(linear, EntityExtractor(ds.entities))
 
 

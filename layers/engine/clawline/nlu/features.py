@@ -16,9 +16,13 @@ import zlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from clawline.nlu.static import StaticEmbeddings
 
 #: Words: letters/digits of any script, keeping in-word apostrophes ("what's", "don't").
 _WORD = re.compile(r"\w+(?:['\u2019]\w+)*")
@@ -51,22 +55,32 @@ class FeatureConfig:
     char_max: int = 5
     #: Weight of the character block relative to the word block (each block is L2-normalized).
     char_weight: float = 1.0
+    #: Weight of the static sentence vector (``clawline.nlu.static``, a unit vector) appended to the n-grams;
+    #: 0 turns it off. Artifacts written before it existed have none.
+    static_weight: float = 1.5
 
-    def to_json(self) -> dict[str, float | int]:
-        return {
+    def to_json(self) -> dict[str, float | int | str]:
+        out: dict[str, float | int | str] = {
             "word_ngrams": self.word_ngrams,
             "char_min": self.char_min,
             "char_max": self.char_max,
             "char_weight": self.char_weight,
         }
+        if self.static_weight:
+            from clawline.nlu.static import table_name
+
+            # The table's identity is part of the recipe: a model is only used with the table it was trained on.
+            out |= {"static_weight": self.static_weight, "static_table": table_name()}
+        return out
 
     @classmethod
-    def from_json(cls, data: dict[str, float | int]) -> FeatureConfig:
+    def from_json(cls, data: dict[str, float | int | str]) -> FeatureConfig:
         return cls(
             word_ngrams=int(data["word_ngrams"]),
             char_min=int(data["char_min"]),
             char_max=int(data["char_max"]),
             char_weight=float(data["char_weight"]),
+            static_weight=float(data.get("static_weight", 0.0)),
         )
 
 
@@ -171,6 +185,14 @@ class Featurizer:
         self.vocab = vocab
         self.hasher = NgramHasher(config)
         self.bias_index = vocab.size
+        self._static: StaticEmbeddings | None = None
+        self._static_indices: I64 = np.zeros(0, np.int64)
+        if config.static_weight:
+            from clawline.nlu.static import static_embeddings
+
+            self._static = static_embeddings()
+            # The static vector's components follow the bias feature.
+            self._static_indices = np.arange(vocab.size + 1, vocab.size + 1 + self._static.dim, dtype=np.int64)
         self._idf = vocab.idf.astype(np.float64)
         #: word -> (unigram feature index or -1, feature indices of its character n-grams)
         self._words: dict[str, tuple[int, list[int]]] = {}
@@ -179,13 +201,23 @@ class Featurizer:
 
     @property
     def dim(self) -> int:
-        return self.vocab.size + 1
+        return self.vocab.size + 1 + len(self._static_indices)
 
-    def transform_hashes(self, word_hashes: list[int], char_hashes: list[int]) -> tuple[I64, F32]:
+    def transform_hashes(
+        self, word_hashes: list[int], char_hashes: list[int], tokens: Sequence[str] = ()
+    ) -> tuple[I64, F32]:
+        """Features from precomputed hashes; ``tokens`` (the message's ``words``) feed the static vector."""
         index = self.vocab.index()
         word_ids = [i for h in word_hashes if (i := index.get(h)) is not None]
         char_ids = [i for h in char_hashes if (i := index.get(h)) is not None]
-        return self._weigh(word_ids, char_ids)
+        return self._with_static(self._weigh(word_ids, char_ids), tokens)
+
+    def _with_static(self, sparse: tuple[I64, F32], tokens: Sequence[str]) -> tuple[I64, F32]:
+        if self._static is None:
+            return sparse
+        vector = self._static.embed_words(tokens)
+        vector *= self.config.static_weight
+        return np.concatenate([sparse[0], self._static_indices]), np.concatenate([sparse[1], vector])
 
     def transform(self, text: str) -> tuple[I64, F32]:
         tokens = words(text)
@@ -203,7 +235,7 @@ class Featurizer:
                 if pair >= 0:
                     word_ids.append(pair)
                 previous = token
-        return self._weigh(word_ids, char_ids)
+        return self._with_static(self._weigh(word_ids, char_ids), tokens)
 
     def _word(self, word: str) -> tuple[int, list[int]]:
         entry = self._words.get(word)

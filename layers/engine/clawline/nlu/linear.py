@@ -117,6 +117,12 @@ class LinearModel:
         header = read_header(data)
         if header.get("format") != FORMAT or header.get("version") != FORMAT_VERSION:
             raise ValueError(f"{path} is not a {FORMAT} v{FORMAT_VERSION} artifact")
+        trained_with = header["features"].get("static_table")
+        if trained_with is not None:
+            from clawline.nlu.static import table_name
+
+            if trained_with != table_name():
+                raise ValueError(f"{path} was trained with static table {trained_with}, not {table_name()}: retrain")
         return cls(
             labels=list(header["labels"]),
             features=FeatureConfig.from_json(header["features"]),

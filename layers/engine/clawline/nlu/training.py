@@ -21,7 +21,7 @@ from typing import Protocol
 import numpy as np
 
 from clawline.nlu.blas import single_threaded_blas
-from clawline.nlu.features import F32, I64, FeatureConfig, Featurizer, NgramHasher, SparseRows, Vocabulary
+from clawline.nlu.features import F32, I64, FeatureConfig, Featurizer, NgramHasher, SparseRows, Vocabulary, words
 from clawline.nlu.linear import FORMAT_VERSION, OOS_LABEL, LinearModel
 from clawline.nlu.optim import Progress, SparseTrainConfig, fit_temperature, softmax, train_sparse_softmax
 from clawline.nlu.threshold import calibration_plan, choose_threshold, thin_intents
@@ -98,7 +98,9 @@ def fit_model(data: IntentData, recipe: LinearRecipe, progress: Progress | None 
     hashed = [hasher.hash(text) for text in data.texts]
     vocab = Vocabulary.fit(hashed, min_df=2 if len(data) >= MIN_DF_FROM else 1)
     featurizer = Featurizer(recipe.features, vocab)
-    x = SparseRows.stack([featurizer.transform_hashes(w, c) for w, c in hashed])
+    x = SparseRows.stack(
+        [featurizer.transform_hashes(w, c, words(text)) for (w, c), text in zip(hashed, data.texts, strict=True)]
+    )
     y = np.array([position[label] for label in data.labels], dtype=np.int64)
     with single_threaded_blas():
         weights = train_sparse_softmax(x, y, len(labels), featurizer.dim, recipe.optim, progress)

@@ -32,12 +32,21 @@ def _is_cjk(cp: int) -> bool:
 
 
 class WordPieceTokenizer:
-    def __init__(self, vocab_path: Path, *, max_tokens: int = 128) -> None:
-        tokens = vocab_path.read_text(encoding="utf-8").splitlines()
-        self.vocab = {tok: i for i, tok in enumerate(tokens)}
+    def __init__(
+        self, vocab_path: Path | None = None, *, max_tokens: int = 128, tokens: list[str] | None = None
+    ) -> None:
+        if tokens is None:
+            if vocab_path is None:
+                raise ValueError("WordPieceTokenizer needs a vocabulary file or a token list")
+            tokens = vocab_path.read_text(encoding="utf-8").splitlines()
+        self.vocab = dict(zip(tokens, range(len(tokens)), strict=True))
         self.max_tokens = max_tokens
         self.cls, self.sep, self.unk = self.vocab["[CLS]"], self.vocab["[SEP]"], self.vocab["[UNK]"]
         self._cache: dict[str, list[int]] = {}
+
+    @classmethod
+    def from_tokens(cls, tokens: list[str], *, max_tokens: int = 128) -> WordPieceTokenizer:
+        return cls(max_tokens=max_tokens, tokens=tokens)
 
     def _basic(self, text: str) -> list[str]:
         out: list[str] = []

@@ -1,0 +1,121 @@
+"""What ``clawline train`` tells a bot author about their data: examples per intent, thin intents, and which
+backend fits the bot, measured by cross-validation on the bot's own examples.
+
+The figures behind the advice are the few-shot rows of BENCHMARKS.md (CLINC150, 150 intents): the default
+backend gains several points of accuracy from 5 to 10 examples per intent and again from 10 to 30, and the
+embedding backend is ahead most where examples are fewest. So an intent is *thin* under ``THIN`` examples,
+and the embedding backend is recommended when cross-validation measures it ``GAP_POINTS`` ahead.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+#: Fewer examples than this makes an intent thin: accuracy still climbs steeply below it.
+THIN = 10
+#: With this many examples per intent the default backend is close to its full-data accuracy.
+PLENTY = 30
+#: In-scope accuracy (at the threshold) points by which another backend must win to be recommended.
+GAP_POINTS = 2.0
+EMBEDDING_LINE = "settings:\n  nlu_backend: embedding"
+
+
+@dataclass(frozen=True)
+class ThinIntent:
+    intent: str
+    examples: int
+
+    @property
+    def missing(self) -> int:
+        """Examples to add to reach ``THIN``."""
+        return max(0, THIN - self.examples)
+
+
+@dataclass(frozen=True)
+class ExampleCounts:
+    per_intent: dict[str, int]
+    out_of_scope: int
+
+    @classmethod
+    def of(cls, intents: Mapping[str, Sequence[str]], oos_examples: Sequence[str] = ()) -> ExampleCounts:
+        return cls({name: len(examples) for name, examples in sorted(intents.items())}, len(oos_examples))
+
+    @classmethod
+    def of_labels(cls, labels: Sequence[str], oos_label: str) -> ExampleCounts:
+        counts = Counter(labels)
+        oos = counts.pop(oos_label, 0)
+        return cls(dict(sorted(counts.items())), oos)
+
+    @property
+    def median(self) -> float:
+        return float(statistics.median(self.per_intent.values())) if self.per_intent else 0.0
+
+    def thin(self) -> list[ThinIntent]:
+        """Intents under ``THIN`` examples, the thinnest first."""
+        thin = [ThinIntent(name, n) for name, n in self.per_intent.items() if n < THIN]
+        return sorted(thin, key=lambda t: (t.examples, t.intent))
+
+    def summary(self, limit: int = 10) -> list[str]:
+        if not self.per_intent:
+            return ["no intents"]
+        values = list(self.per_intent.values())
+        lines = [
+            f"examples per intent: {len(values)} intents, min {min(values)}, median {self.median:g}, "
+            f"max {max(values)}; {self.out_of_scope} out-of-scope examples"
+        ]
+        thin = self.thin()
+        if thin:
+            shown = ", ".join(f"{t.intent} ({t.examples}: add {t.missing})" for t in thin[:limit])
+            more = f" and {len(thin) - limit} more" if len(thin) > limit else ""
+            lines.append(
+                f"thin intents (fewer than {THIN} examples; accuracy climbs steeply up to {THIN} and still "
+                f"gains up to {PLENTY}): {shown}{more}"
+            )
+        elif self.median < PLENTY:
+            lines.append(f"every intent has {THIN}+ examples; up to {PLENTY} per intent still improves accuracy")
+        if self.out_of_scope == 0:
+            lines.append(
+                "no out-of-scope examples: add some (`out_of_scope:` in bot.yaml) so the model learns what to turn away"
+            )
+        return lines
+
+
+@dataclass(frozen=True)
+class BackendScore:
+    backend: str
+    n_way: float
+    in_scope: float
+    oos_recall: float | None
+    p50_ms: float
+
+
+def recommend(scores: Sequence[BackendScore], current: str = "linear") -> tuple[str, str]:
+    """The backend to use and why: the default unless another is ``GAP_POINTS`` ahead at the threshold."""
+    by_name = {s.backend: s for s in scores}
+    base = by_name.get(current) or scores[0]
+    best = max(scores, key=lambda s: s.in_scope)
+    gap = 100 * (best.in_scope - base.in_scope)
+    if best.backend != base.backend and gap >= GAP_POINTS:
+        return best.backend, (
+            f"{best.backend} answers {gap:.1f} points more of the held-out messages correctly than {base.backend} "
+            f"({100 * best.in_scope:.1f}% vs {100 * base.in_scope:.1f}%)"
+        )
+    return base.backend, (
+        f"{base.backend} is within {GAP_POINTS:g} points of the best backend here "
+        f"({100 * base.in_scope:.1f}% vs {100 * best.in_scope:.1f}% for {best.backend})"
+    )
+
+
+def score_table(scores: Sequence[BackendScore]) -> list[str]:
+    def pct(x: float | None) -> str:
+        return "n/a" if x is None else f"{100 * x:.1f}%"
+
+    lines = [f"{'backend':<10} {'N-way':>7} {'in-scope':>9} {'OOS recall':>11} {'p50 ms':>7}"]
+    lines += [
+        f"{s.backend:<10} {pct(s.n_way):>7} {pct(s.in_scope):>9} {pct(s.oos_recall):>11} {s.p50_ms:>7.2f}"
+        for s in scores
+    ]
+    return lines

