@@ -32,7 +32,7 @@ from typing import Any, Literal
 from clawline.bot import models
 from clawline.bot.compiled import Bot
 from clawline.bot.models import Mode, SlotType
-from clawline.conversation import ConversationState, Turn
+from clawline.conversation import ConversationState, Turn, TurnAlreadyStoredError
 from clawline.errors import ConfigurationError, ConflictError
 from clawline.messages import Action, InboundMessage, OutboundMessage, Reply
 from clawline.nlu.types import NluBackend, NluResult
@@ -192,10 +192,16 @@ class Engine:
         nlu_cache: dict[str, NluResult] = {}
         for attempt in range(1, MAX_TURN_ATTEMPTS + 1):
             state = self.store.load(message.conversation_id, message.sender, window=self.window)
+            stored = state.stored_turn(message.message_id)
+            if stored is not None:
+                # A replay: answered from the stored turn by the turn runner, never decided twice.
+                raise TurnAlreadyStoredError(stored)
             turn = _Turn(self, message, state, nlu_cache)
             await self._decide(turn)
+            record = turn.record()
             try:
-                saved = self.store.save(turn.state, turn.record())
+                # The reply is stored with the turn (a replay answers it again); its slots are the state's.
+                saved = self.store.save(turn.state, record, reply=turn.reply(turn.state))
             except ConflictError:
                 # Another turn of this conversation saved first: decide again on its result (no lost update).
                 logger.info("turn lost a race, retrying", extra={"attempt": attempt})

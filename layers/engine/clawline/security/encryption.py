@@ -12,8 +12,11 @@ Two ciphers behind one interface (``FieldCipher``), chosen by ``CLAWLINE_ENCRYPT
 The encryption context is ``{"tenant_id", "user_id", "conversation_id"}``: the tenant is the bot, the user
 is the principal that owns the conversation.
 
-A data key is reused for one context for a few minutes (like the AWS Encryption SDK's caching CMM), so a
-conversation does not cost a KMS call per turn; decrypted data keys are cached by their ciphertext.
+Conversations use **one data key each** (``conversation_key``): generated once, when the conversation starts,
+and carried KMS-encrypted with every turn item, so the fields of a turn are sealed with ``seal`` (AES-GCM, no
+per-field key blob). A warm container holds the plaintext key (cached by its ciphertext and context); a cold
+one pays one ``Decrypt`` per conversation it meets, never one per stored turn. ``encrypt``/``decrypt`` (one data
+key per context for a few minutes, like the AWS Encryption SDK's caching CMM) remain for other records.
 
 Examples
 --------
@@ -43,7 +46,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from clawline.errors import ClawlineError, ConfigurationError, RetryableError
-from clawline.security import FERNET_PREFIX, KMS_PREFIX, is_encrypted
+from clawline.security import FERNET_PREFIX, KMS_KEYED_PREFIX, KMS_PREFIX, is_encrypted
 
 __all__ = ["DecryptionError", "FernetCipher", "FieldCipher", "KmsEnvelopeCipher", "is_encrypted"]
 #: How long one data key may encrypt fields of one context, and how many, before a new one is asked for.
@@ -126,6 +129,48 @@ class KmsEnvelopeCipher:
         self._decrypt_keys.put((blob, aad), plaintext)
         return plaintext, blob
 
+    def conversation_key(self, context: Context, sealed_key: bytes | None) -> tuple[bytes, bytes]:
+        """The conversation's (plaintext, KMS-encrypted) data key: ``sealed_key`` opened, or a new key when None."""
+        aad = _aad(context)
+        if sealed_key is None:
+            try:
+                resp = self._kms.generate_data_key(
+                    KeyId=self._key_id, KeySpec="AES_256", EncryptionContext=dict(context)
+                )
+            except ClientError as exc:
+                raise RetryableError("encryption keys are unavailable", details={"code": _code(exc)}) from exc
+            plaintext, blob = bytes(resp["Plaintext"]), bytes(resp["CiphertextBlob"])
+            self._decrypt_keys.put((blob, aad), plaintext)
+            return plaintext, blob
+        return self._open_key(sealed_key, aad, context), sealed_key
+
+    def _open_key(self, blob: bytes, aad: bytes, context: Context) -> bytes:
+        key: bytes | None = self._decrypt_keys.get((blob, aad))
+        if key is None:
+            try:
+                resp = self._kms.decrypt(CiphertextBlob=blob, EncryptionContext=dict(context), KeyId=self._key_id)
+            except ClientError as exc:
+                if _code(exc) in ("InvalidCiphertextException", "IncorrectKeyException", "AccessDeniedException"):
+                    raise DecryptionError("data key does not decrypt under this context") from exc
+                raise RetryableError("encryption keys are unavailable", details={"code": _code(exc)}) from exc
+            key = bytes(resp["Plaintext"])
+            self._decrypt_keys.put((blob, aad), key)
+        return key
+
+    @staticmethod
+    def seal(key: bytes, plaintext: str, context: Context) -> str:
+        """``plaintext`` sealed with a conversation key (``conversation_key``); the context is the AEAD data."""
+        nonce = os.urandom(12)
+        return KMS_KEYED_PREFIX + _b64(nonce + AESGCM(key).encrypt(nonce, plaintext.encode("utf-8"), _aad(context)))
+
+    @staticmethod
+    def unseal(key: bytes, token: str, context: Context) -> str:
+        try:
+            raw = _unb64(token[len(KMS_KEYED_PREFIX) :])
+            return AESGCM(key).decrypt(raw[:12], raw[12:], _aad(context)).decode("utf-8")
+        except (InvalidTag, ValueError, binascii.Error) as exc:
+            raise DecryptionError("ciphertext does not decrypt under this context") from exc
+
     def encrypt(self, plaintext: str, context: Context) -> str:
         key, blob = self._data_key(context)
         nonce = os.urandom(12)
@@ -141,16 +186,7 @@ class KmsEnvelopeCipher:
         except (ValueError, binascii.Error) as exc:
             raise DecryptionError("malformed envelope") from exc
         aad = _aad(context)
-        key = self._decrypt_keys.get((blob, aad))
-        if key is None:
-            try:
-                resp = self._kms.decrypt(CiphertextBlob=blob, EncryptionContext=dict(context), KeyId=self._key_id)
-            except ClientError as exc:
-                if _code(exc) in ("InvalidCiphertextException", "IncorrectKeyException", "AccessDeniedException"):
-                    raise DecryptionError("data key does not decrypt under this context") from exc
-                raise RetryableError("encryption keys are unavailable", details={"code": _code(exc)}) from exc
-            key = bytes(resp["Plaintext"])
-            self._decrypt_keys.put((blob, aad), key)
+        key = self._open_key(blob, aad, context)
         try:
             return AESGCM(key).decrypt(nonce, sealed, aad).decode("utf-8")
         except (InvalidTag, ValueError) as exc:
