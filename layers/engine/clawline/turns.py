@@ -92,7 +92,9 @@ class TurnRunner:
             reply = self._loop.run_until_complete(self.engine.handle(message))
         # Counted only when the engine stored a new turn, so a replayed message is not counted as a second turn.
         count(MetricName.TURNS)
-        logger.info(
+        # DEBUG: the Turns metric already counts every turn, and a line per turn is most of a turn's log bill
+        # (CloudWatch Logs ingestion); POWERTOOLS_LOGGER_SAMPLE_RATE shows it for a sample of invocations.
+        logger.debug(
             "turn answered",
             extra={"channel": message.channel.value, "message_id": message.message_id, "intent": reply.intent},
         )

@@ -3,10 +3,8 @@
 #: Stored values starting with one of these are ciphertexts (``clawline.security.encryption``). Kept here, free
 #: of imports, so the stores can tell without loading the cryptography package.
 KMS_PREFIX = "kms1:"
-#: Sealed with the conversation's own data key, carried KMS-encrypted beside it (``KmsEnvelopeCipher.seal``).
-KMS_KEYED_PREFIX = "kms2:"
 FERNET_PREFIX = "fer1:"
-ENCRYPTED_PREFIXES = (KMS_PREFIX, KMS_KEYED_PREFIX, FERNET_PREFIX)
+ENCRYPTED_PREFIXES = (KMS_PREFIX, FERNET_PREFIX)
 
 
 def is_encrypted(value: str) -> bool:

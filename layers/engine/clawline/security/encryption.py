@@ -46,7 +46,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from clawline.errors import ClawlineError, ConfigurationError, RetryableError
-from clawline.security import FERNET_PREFIX, KMS_KEYED_PREFIX, KMS_PREFIX, is_encrypted
+from clawline.security import FERNET_PREFIX, KMS_PREFIX, is_encrypted
 
 __all__ = ["DecryptionError", "FernetCipher", "FieldCipher", "KmsEnvelopeCipher", "is_encrypted"]
 #: How long one data key may encrypt fields of one context, and how many, before a new one is asked for.
@@ -158,17 +158,17 @@ class KmsEnvelopeCipher:
         return key
 
     @staticmethod
-    def seal(key: bytes, plaintext: str, context: Context) -> str:
-        """``plaintext`` sealed with a conversation key (``conversation_key``); the context is the AEAD data."""
+    def seal(key: bytes, plaintext: str, context: Context) -> bytes:
+        """``plaintext`` sealed with a conversation key (``conversation_key``): nonce + AES-GCM ciphertext, raw
+        bytes (a DynamoDB binary attribute, a third smaller than base64); the context is the associated data."""
         nonce = os.urandom(12)
-        return KMS_KEYED_PREFIX + _b64(nonce + AESGCM(key).encrypt(nonce, plaintext.encode("utf-8"), _aad(context)))
+        return nonce + AESGCM(key).encrypt(nonce, plaintext.encode("utf-8"), _aad(context))
 
     @staticmethod
-    def unseal(key: bytes, token: str, context: Context) -> str:
+    def unseal(key: bytes, sealed: bytes, context: Context) -> str:
         try:
-            raw = _unb64(token[len(KMS_KEYED_PREFIX) :])
-            return AESGCM(key).decrypt(raw[:12], raw[12:], _aad(context)).decode("utf-8")
-        except (InvalidTag, ValueError, binascii.Error) as exc:
+            return AESGCM(key).decrypt(sealed[:12], sealed[12:], _aad(context)).decode("utf-8")
+        except (InvalidTag, ValueError) as exc:
             raise DecryptionError("ciphertext does not decrypt under this context") from exc
 
     def encrypt(self, plaintext: str, context: Context) -> str:

@@ -42,8 +42,9 @@ from clawline.store.dynamodb import raise_for_client_error
 
 #: Conditional updates tried in a row before the caller is told to slow down (it is racing itself).
 MAX_RACES = 4
-#: Tokens leased per request: a quarter of the burst, so idle containers can hold little of it.
-LEASE_FRACTION = 4
+#: Tokens leased per request: half the burst (at most MAX_LEASE), so a container asks about once per ten turns
+#: of a principal and two containers can still share a burst.
+LEASE_FRACTION = 2
 MAX_LEASE = 10
 #: Principals whose leases a container remembers (least recently used forgotten first).
 LEASE_ENTRIES = 4096

@@ -4,7 +4,8 @@ Item layout (one table, on-demand), one item per turn and nothing else::
 
     pk = C#{owner}#{conversation_id}   sk = T#{seq:012d}
          message_id   the client's message id (plain: replays are recognised without decrypting)
-         doc          JSON {"t": the turn, "r": the reply it answered, "s": the conversation state after it}
+         doc          JSON {"t": the turn, "r": the reply it answered, "s": the conversation state after it};
+                      with KMS, ``sdoc`` instead: that JSON sealed (binary) with the conversation's data key
          dk           (KMS only) the conversation's data key, KMS-encrypted, carried from turn to turn
          rid          the invocation (Lambda request id) that stored it
          expires_at   TTL
@@ -48,7 +49,7 @@ from botocore.exceptions import ClientError
 from clawline.conversation import ConversationState, Turn, TurnAlreadyStoredError, TurnPage
 from clawline.errors import ConfigurationError, ConflictError, InvalidInputError, RetryableError
 from clawline.messages import Reply
-from clawline.security import KMS_KEYED_PREFIX, is_encrypted
+from clawline.security import is_encrypted
 from clawline.store.keys import TURN_PREFIX, conversation_pk, decode_cursor, encode_cursor, turn_sk
 
 if TYPE_CHECKING:
@@ -113,34 +114,29 @@ class DynamoDBConversationStore:
         """The cipher when it keeps one data key per conversation (KMS), else None."""
         return self._cipher if self._cipher is not None and hasattr(self._cipher, "conversation_key") else None
 
-    def _seal(self, doc: str, context: dict[str, str], key: bytes | None) -> str:
-        if key is not None:
-            sealed: str = self._keyed().seal(key, doc, context)
-            return sealed
-        return doc if self._cipher is None else self._cipher.encrypt(doc, context)
-
     def _open(self, item: dict[str, Any], context: dict[str, str]) -> str:
+        if "sdoc" in item:
+            keyed = self._keyed()
+            if keyed is None or "dk" not in item:
+                raise ConfigurationError("stored data is sealed with a KMS data key but KMS is not configured")
+            key, _blob = keyed.conversation_key(context, bytes(item["dk"]["B"]))
+            opened: str = keyed.unseal(key, bytes(item["sdoc"]["B"]), context)
+            return opened
         doc: str = item["doc"]["S"]
         if not is_encrypted(doc):
             return doc  # written before encryption was turned on
         if self._cipher is None:
             raise ConfigurationError("stored data is encrypted but no cipher is configured (CLAWLINE_ENCRYPTION)")
-        if doc.startswith(KMS_KEYED_PREFIX):
-            keyed = self._keyed()
-            if keyed is None or "dk" not in item:
-                raise ConfigurationError("stored data is sealed with a KMS data key but KMS is not configured")
-            key, _blob = keyed.conversation_key(context, bytes(item["dk"]["B"]))
-            opened: str = keyed.unseal(key, doc, context)
-            return opened
         return self._cipher.decrypt(doc, context)
 
     def _turn(self, item: dict[str, Any], context: dict[str, str]) -> tuple[Turn, dict[str, Any]]:
         """The turn an item holds, and the state stored with it."""
         data = json.loads(self._open(item, context))
+        message_id = item["message_id"]["S"]
         reply = Reply.model_validate(
             {
                 **data.get("r", {}),
-                "message_id": data["t"]["message_id"],
+                "message_id": message_id,
                 "conversation_id": context["conversation_id"],
                 "intent": data["t"].get("intent"),
                 "slots": data["s"].get("slots", {}),
@@ -149,10 +145,13 @@ class DynamoDBConversationStore:
         turn = Turn.model_validate(
             {
                 **data["t"],
+                "message_id": message_id,
                 "seq": int(item["sk"]["S"][len(TURN_PREFIX) :]),
                 "bot_texts": [m.text for m in reply.messages],
             }
         )
+        # The state was updated when the turn was made: one timestamp serves both.
+        data["s"].setdefault("updated_at", data["t"].get("created_at"))
         turn.reply = reply
         turn.invocation_id = item.get("rid", {}).get("S")
         return turn, data["s"]
@@ -210,9 +209,16 @@ class DynamoDBConversationStore:
             answered.confidence = turn.confidence
         doc = json.dumps(
             {
-                "t": json.loads(turn.model_dump_json(exclude={"seq", "bot_texts"}, exclude_defaults=True)),
+                "t": json.loads(
+                    turn.model_dump_json(exclude={"seq", "bot_texts", "message_id"}, exclude_defaults=True)
+                ),
                 "r": json.loads(answered.model_dump_json(exclude=_REPLY_REBUILT, exclude_defaults=True)),
-                "s": json.loads(saved.model_dump_json(exclude=_STATE_KEYS, exclude_defaults=True)),
+                "s": json.loads(
+                    saved.model_dump_json(
+                        exclude=_STATE_KEYS | ({"updated_at"} if saved.updated_at == turn.created_at else set()),
+                        exclude_defaults=True,
+                    )
+                ),
             },
             separators=(",", ":"),
             ensure_ascii=False,
@@ -222,13 +228,14 @@ class DynamoDBConversationStore:
             "sk": {"S": turn_sk(new_version)},
             "message_id": {"S": turn.message_id},
         }
-        key: bytes | None = None
         keyed = self._keyed()
         if keyed is not None:
             key, blob = keyed.conversation_key(context, state.sealed_key)
+            item["sdoc"] = {"B": keyed.seal(key, doc, context)}
             item["dk"] = {"B": blob}
             saved.sealed_key = blob
-        item["doc"] = {"S": self._seal(doc, context, key)}
+        else:
+            item["doc"] = {"S": doc if self._cipher is None else self._cipher.encrypt(doc, context)}
         invocation = self._invocation_id()
         if invocation:
             item["rid"] = {"S": invocation}
