@@ -30,6 +30,7 @@ MIN_TIMEOUT = 0.2
 #: The current invocation's (deadline in epoch ms, reserve in ms); None outside an invocation. A context
 #: variable: the local runtime runs several invocations at once, and it follows a turn into worker threads.
 _deadline: ContextVar[tuple[float, float] | None] = ContextVar("clawline_deadline", default=None)
+_longest_ms: list[float] = []
 
 
 def set_deadline(context: Any) -> None:
@@ -37,10 +38,13 @@ def set_deadline(context: Any) -> None:
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     if not callable(remaining):
         _deadline.set(None)
+        _longest_ms[:] = []
         return
     left = float(remaining())
-    # A short function (or a test's short context) keeps a tenth of its time, at most RESERVE_MS.
-    _deadline.set((time.time() * 1000 + left, min(RESERVE_MS, left / 10)))
+    # The function's timeout, as far as this container can tell: the most time any invocation started with.
+    _longest_ms[:] = [max([left, *_longest_ms])]
+    # A short function keeps a tenth of its time, at most RESERVE_MS.
+    _deadline.set((time.time() * 1000 + left, min(RESERVE_MS, _longest_ms[0] / 10)))
 
 
 def remaining_ms() -> float | None:
