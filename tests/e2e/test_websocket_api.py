@@ -151,3 +151,29 @@ def test_idle_connection_is_closed_with_1001_and_gets_its_disconnect(runtime: Ru
         wait_for(lambda: not connections_of(runtime, sub), what="$disconnect to remove the record")
     finally:
         limits.idle_seconds = saved
+
+
+def test_messages_act_as_the_principal_connect_authorized_without_reading_the_connection_table(
+    runtime: Runtime,
+) -> None:
+    """The gateway hands $connect's authorizer context to every message event, as API Gateway does, so the
+    function needs no connection-table read per message: with the record gone, messages still act as the user."""
+    sub = unique("ws-authctx")
+    ws = WsClient(runtime, runtime.token(sub))
+    try:
+        assert ws.say("hi")["type"] == "reply"
+        (connection_id,) = wait_for(lambda: connections_of(runtime, sub), what="the connection record")
+        aws(runtime, "dynamodb").delete_item(
+            TableName=runtime.tables["ConnectionsTable"], Key={"connection_id": {"S": connection_id}}
+        )
+        reply = ws.say("thanks", conversation_id="authctx")
+        assert reply["type"] == "reply", reply
+    finally:
+        ws.close()
+    # The turn was stored under the principal the authorizer vouched for.
+    items = aws(runtime, "dynamodb").query(
+        TableName=runtime.tables["StateTable"],
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"C#{sub}#authctx"}},
+    )["Items"]
+    assert len(items) == 1
