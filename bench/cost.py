@@ -61,6 +61,8 @@ LOG_EVENT_OVERHEAD = 26
 #: A WebSocket session of 10 turns over 5 minutes.
 WS_CONNECTION_MINUTES_PER_TURN = 0.5
 GOALS = {"http": 3.00, "websocket": 3.70, "mqtt": 4.00}
+#: The sampling rate a production X-Ray sampling rule would use (reported beside the template's default).
+PROPOSED_XRAY_SAMPLED = 0.01
 
 
 @dataclass
@@ -445,6 +447,17 @@ def report(results: dict[str, list[TurnCost]], cold: dict[str, int]) -> str:
             f"**{totals[c]:.2f}** (goal {GOALS[c]:.2f}: {'met' if totals[c] <= GOALS[c] else 'MISSED'})"
             for c in results
         )
+        + " |"
+    )
+    # What two production settings outside the turn would save: Lambda's system log level at WARN (no
+    # START/END/REPORT lines; LoggingConfig) and an X-Ray sampling rule at 1% instead of the default 5%.
+    events = PLATFORM_LOG_BYTES + LOG_EVENT_OVERHEAD * PLATFORM_LOG_EVENTS
+    platform = events / 1e9 * PRICES["logs_per_gb_ingested"] * 1e6
+    xray_saved = (XRAY_SAMPLED - PROPOSED_XRAY_SAMPLED) * PRICES["xray_per_million_traces"]
+    proposed = {c: totals[c] - platform - xray_saved for c in results}
+    cost_rows.append(
+        "| total with system logs at WARN and X-Ray at 1% | "
+        + " | ".join(f"{proposed[c]:.2f} ({'met' if proposed[c] <= GOALS[c] else 'missed'})" for c in results)
         + " |"
     )
     sources = ", ".join(f"[{k}]({v})" for k, v in SOURCES.items())

@@ -352,6 +352,7 @@ def _message_id_in(record: dict[str, Any]) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(max(300, TURNS // 2))  # about 15 turns/s on moto in process; 10,000 turns take ~12 min
 def test_fault_turns_under_throttling_and_a_slow_plugin_are_answered_or_dead_lettered_never_twice(
     faulty: dict[str, Any],
 ) -> None:
