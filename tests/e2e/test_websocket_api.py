@@ -68,21 +68,6 @@ def test_frame_over_32kb_closes_the_connection_with_1009(runtime: Runtime) -> No
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
 
 
-def test_message_from_a_connection_the_function_does_not_know_gets_a_forbidden_frame(runtime: Runtime) -> None:
-    # The connection's record is gone (its TTL passed, say) while the socket stays open.
-    sub = unique("ws-unknown")
-    ws = WsClient(runtime, runtime.token(sub))
-    try:
-        (connection_id,) = wait_for(lambda: connections_of(runtime, sub), what="the connection record")
-        aws(runtime, "dynamodb").delete_item(
-            TableName=runtime.tables["ConnectionsTable"], Key={"connection_id": {"S": connection_id}}
-        )
-        reply = ws.say("hi")
-        assert reply["type"] == "error" and reply["error"] == "forbidden"
-    finally:
-        ws.close()
-
-
 def test_connections_api_pushes_to_the_socket_and_answers_410_for_gone_ids(runtime: Runtime) -> None:
     sub = unique("ws-mgmt")
     ws = WsClient(runtime, runtime.token(sub))
