@@ -86,8 +86,8 @@ sast: security-tools ## bandit against its baseline, checkov with in-template ju
 security: install sast ## SAST + IaC scan + the JWT attack tests
 	$(BIN)/pytest -q tests/security/test_jwt.py
 
-fault: install ## the 1,000-turn fault test (DynamoDB throttling on 5% of calls, a timing-out plugin)
-	CLAWLINE_FAULT_TURNS=1000 $(BIN)/pytest -q tests/security/test_fault_injection.py
+fault: install ## the 10,000-turn fault test (concurrent clients, duplicates in flight, 5% DynamoDB throttling, a slow plugin)
+	CLAWLINE_FAULT_TURNS=10000 $(BIN)/pytest -q tests/security/test_fault_injection.py
 
 fuzz: install ## atheris on the event parsers and the bot loader (bounded; the hypothesis mirror runs in `test`)
 	POWERTOOLS_TRACE_DISABLED=1 $(BIN)/python -m tests.fuzz.atheris_parsers -max_total_time=60
@@ -97,7 +97,7 @@ test: install tools browser ## everything CI runs (`make security` included: sas
 	$(BIN)/ruff check .
 	$(BIN)/mypy layers/engine/clawline functions local plugins
 	$(MAKE) sast
-	@# The fault test runs 300 turns here (~35 s); `make fault` runs the full 1,000 (~5 min on moto).
+	@# The fault test runs 300 turns here (~25 s); `make fault` runs the full 10,000.
 	CLAWLINE_FAULT_TURNS=$${CLAWLINE_FAULT_TURNS:-300} $(BIN)/pytest
 
 ARCH ?= arm64

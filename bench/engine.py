@@ -25,7 +25,7 @@ from clawline.bot.models import BotDefinition
 from clawline.conversation import ConversationState, Turn, TurnPage
 from clawline.engine import Engine
 from clawline.errors import ConflictError
-from clawline.messages import Channel, Entity, InboundMessage
+from clawline.messages import Channel, Entity, InboundMessage, Reply
 from clawline.nlu.types import IntentScore, NluResult
 from clawline.rules.cel import cel_module
 from clawline.store.memory import InMemoryConversationStore
@@ -104,7 +104,7 @@ class SnapshotStore:
         state.recent_turns = self.turns[(owner, conversation_id)][-window:] if window else []
         return state
 
-    def save(self, state: ConversationState, turn: Turn) -> ConversationState:
+    def save(self, state: ConversationState, turn: Turn, *, reply: Reply | None = None) -> ConversationState:
         key = (state.owner, state.conversation_id)
         current = self.states.get(key, (0, ""))[0]
         if current != state.version:

@@ -272,8 +272,9 @@ process.
 | send -> reply latency p50 / p95 / max | {p50:.0f} / {p95:.0f} / {lat[-1]:.0f} ms |
 
 Each function is one warm instance, so a function's turns run one after another (as on one Lambda instance)
-and latency is mostly queueing behind the other clients' turns. Each turn makes about seven DynamoDB calls to
-moto's server, which bounds the throughput. 1-minute load average before the run: {load_before:.1f} on
+and latency is mostly queueing behind the other clients' turns. Each warm turn makes two DynamoDB calls to
+moto's server (a Query and a conditional PutItem), plus a rate-limit lease about once per ten turns.
+1-minute load average before the run: {load_before:.1f} on
 {os.cpu_count()} cores (the runtime, moto, the broker and the clients themselves are the rest of the load).
 """
     print(md)

@@ -59,7 +59,9 @@ class FunctionError(Exception):
 class Function(Protocol):
     spec: FunctionSpec
 
-    def invoke(self, event: dict[str, Any]) -> Future[Any]: ...
+    def invoke(self, event: dict[str, Any], request_id: str | None = None) -> Future[Any]:
+        """Run the handler; ``request_id`` is the invocation's (Lambda keeps it across async retries)."""
+        ...
 
     def close(self) -> None: ...
 
@@ -98,8 +100,8 @@ class InProcessFunction:
             self._handler = getattr(module, self.spec.attribute)
         return self._handler
 
-    def _call(self, event: dict[str, Any]) -> Any:
-        request_id = str(uuid.uuid4())
+    def _call(self, event: dict[str, Any], request_id: str | None = None) -> Any:
+        request_id = request_id or str(uuid.uuid4())
         try:
             # Lambda runs the module's import in its INIT phase, which the function's Timeout does not cover.
             handler = self._load()
@@ -119,8 +121,8 @@ class InProcessFunction:
         # Lambda serializes the result to JSON; do the same so a non-serializable result fails here too.
         return json.loads(json.dumps(result))
 
-    def invoke(self, event: dict[str, Any]) -> Future[Any]:
-        return self._executor.submit(self._call, event)
+    def invoke(self, event: dict[str, Any], request_id: str | None = None) -> Future[Any]:
+        return self._executor.submit(self._call, event, request_id)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
@@ -183,7 +185,8 @@ class ProcessFunction:
             raise FunctionError(*value)
         return value
 
-    def invoke(self, event: dict[str, Any]) -> Future[Any]:
+    def invoke(self, event: dict[str, Any], request_id: str | None = None) -> Future[Any]:
+        # The child process and the emulator choose their own request ids.
         return self._executor.submit(self._call, event)
 
     def close(self) -> None:
@@ -285,7 +288,8 @@ class RieFunction:
             )
         return body
 
-    def invoke(self, event: dict[str, Any]) -> Future[Any]:
+    def invoke(self, event: dict[str, Any], request_id: str | None = None) -> Future[Any]:
+        # The child process and the emulator choose their own request ids.
         return self._executor.submit(self._call, event)
 
     def close(self) -> None:
@@ -405,7 +409,8 @@ class AsyncInvoker:
         error: FunctionError | None = None
         result: Any = None
         try:
-            result = self.function.invoke(item.event).result()
+            # Lambda retries an asynchronous event under the request id it first gave it.
+            result = self.function.invoke(item.event, item.request_id).result()
         except FunctionError as exc:
             error = exc
         except Exception as exc:  # noqa: BLE001 - the worker is gone (shutdown): report it like a function error

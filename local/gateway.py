@@ -76,6 +76,8 @@ class Connection:
     close_code: int | None = None
     close_reason: str = ""
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: What $connect's authorizer returned: API Gateway passes it in every later event of the connection.
+    authorizer: dict[str, Any] | None = None
 
 
 def _now_text(epoch: float | None = None) -> str:
@@ -442,7 +444,14 @@ class Gateway:
             )
             return
         await websocket.accept()
-        connection = Connection(connection_id, websocket, source_ip, user_agent, connected_at=connected_at)
+        connection = Connection(
+            connection_id,
+            websocket,
+            source_ip,
+            user_agent,
+            connected_at=connected_at,
+            authorizer=request_context.get("authorizer"),
+        )
         self.connections[connection_id] = connection
         try:
             await self._ws_receive_loop(connection)
@@ -552,6 +561,8 @@ class Gateway:
             connection.id, route, "MESSAGE", connection.connected_at, connection.source_ip, connection.user_agent
         )
         context["messageId"] = _request_id()
+        if connection.authorizer is not None:
+            context["authorizer"] = dict(connection.authorizer)
         event = {
             "requestContext": context,
             "body": text if text is not None else base64.b64encode(data).decode(),
@@ -600,6 +611,8 @@ class Gateway:
             connection.source_ip,
             connection.user_agent,
         )
+        if connection.authorizer is not None:
+            context["authorizer"] = dict(connection.authorizer)
         context["disconnectStatusCode"] = connection.close_code or 1005
         context["disconnectReason"] = connection.close_reason
         event = {"headers": {}, "multiValueHeaders": {}, "requestContext": context, "isBase64Encoded": False}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from functools import cache
 from typing import Annotated, Any
 
@@ -121,6 +122,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (400, 401, 403, 404, 405, 409, 413, 422, 429, 500, 503)
 }
 
+#: What a 503 asks the client to wait: storage throttling and lost races clear within a second or so.
+RETRY_AFTER_SECONDS = 1
+
 app = FastAPI(title="Clawline", version=__version__, responses=ERROR_RESPONSES)
 
 
@@ -166,6 +170,9 @@ async def clawline_error(_request: Request, exc: ClawlineError) -> JSONResponse:
     headers = {}
     if isinstance(exc, RateLimitedError):
         headers["Retry-After"] = str(exc.retry_after_seconds)
+    elif exc.http_status == 503:
+        # Every "try again" says when: throttled storage, a turn racing another, no time left in the invocation.
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     if isinstance(exc, AuthenticationError):
         headers["WWW-Authenticate"] = "Bearer"
         count(MetricName.AUTH_FAILURES)
@@ -240,11 +247,15 @@ async def post_message(
     payload = parse_payload(data, max_text_bytes=cfg.max_text_bytes)
     if idempotency_key and payload.message_id and idempotency_key != payload.message_id:
         raise InvalidInputError("Idempotency-Key header and body message_id differ")
+    named_id = payload.message_id or idempotency_key
     message = to_inbound(
         payload,
         channel=Channel.HTTP,
         sender=sender,
         default_message_id=idempotency_key,
+        # Without a conversation id a message starts a new conversation, named after the message when the client
+        # named the message: a retry of it then lands in the same conversation and gets the first reply.
+        default_conversation_id=uuid.uuid5(uuid.NAMESPACE_URL, f"http:{sender}:{named_id}").hex if named_id else None,
         max_text_bytes=cfg.max_text_bytes,
     )
     composition.rate_limiter().check(sender)

@@ -1,8 +1,10 @@
 """WebSocket API function: $connect, $disconnect and $default (every message) on one Lambda.
 
-Authentication happens once, at $connect, in the authorizer; the connection record keeps the principal, and
-every later frame on that connection acts as that principal. Replies and error frames go back through the
-@connections API. This module never imports FastAPI: it keeps the cold start small.
+Authentication happens once, at $connect, in the authorizer. API Gateway hands what that authorizer returned
+to every later event of the connection (``requestContext.authorizer``), so a message acts as that principal
+with no connection-table read; the connection record (kept for fan-out and 410 clean-up) is read only for a
+message event without that context (a $connect deployed without the authorizer). Replies and error frames go
+back through the @connections API. This module never imports FastAPI: it keeps the cold start small.
 
 Every frame the client gets is typed (``reply`` or ``error``) and names the ``message_id`` once it is known,
 including for failures that are not Clawline's own (a botocore error, a bug): those are logged with their
@@ -87,9 +89,12 @@ def on_message(ctx: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
     cfg = composition.settings()
     message_id: str | None = None
     try:
-        connection = connections.get(connection_id)
-        if connection is None:
-            raise ForbiddenError("unknown connection: reconnect to authenticate")
+        sender = _authorized_principal(ctx)
+        if sender is None:
+            connection = connections.get(connection_id)
+            if connection is None:
+                raise ForbiddenError("unknown connection: reconnect to authenticate")
+            sender = connection.principal
         data = decode_json_object(frame_body(event), max_bytes=envelope_limit(cfg.max_text_bytes))
         if isinstance(data.get("message_id"), str) and len(data["message_id"]) <= 256:
             message_id = data["message_id"]  # known before validation: an invalid frame's error names it too
@@ -99,13 +104,14 @@ def on_message(ctx: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
         message = to_inbound(
             payload,
             channel=Channel.WEBSOCKET,
-            sender=connection.principal,
-            # One conversation per connection unless the client names one.
-            default_conversation_id=uuid.uuid5(uuid.NAMESPACE_URL, f"ws:{connection_id}").hex,
+            sender=sender,
+            # Unless the client names one, a user's WebSocket messages share one conversation, which outlives
+            # the connection: a message resent after a reconnect lands where its first delivery did (a replay).
+            default_conversation_id=uuid.uuid5(uuid.NAMESPACE_URL, f"ws:{sender}").hex,
             default_message_id=str(ctx.get("messageId") or "").replace("=", "") or None,
             max_text_bytes=cfg.max_text_bytes,
         )
-        composition.rate_limiter().check(connection.principal)
+        composition.rate_limiter().check(sender)
         reply, fresh = composition.turn_runner().run_once(message)
     except ClawlineError as exc:
         count(MetricName.ERRORS if exc.http_status >= 500 else MetricName.REJECTED_INPUT)

@@ -89,9 +89,9 @@ def test_redelivered_message_id_is_processed_once(runtime: Runtime, runtime_log:
 
 
 def test_function_error_is_retried_twice_then_sent_to_the_on_failure_queue(runtime: Runtime, device: Device) -> None:
-    # Without its idempotency table the function fails on every attempt, as on a DynamoDB outage.
+    # Without its state table the function fails on every attempt, as on a DynamoDB outage.
     dynamodb = aws(runtime, "dynamodb")
-    table = runtime.tables["IdempotencyTable"]
+    table = runtime.tables["StateTable"]
     dynamodb.delete_table(TableName=table)
     try:
         device.publish({"text": "hi", "message_id": "retry-1"})
@@ -101,7 +101,7 @@ def test_function_error_is_retried_twice_then_sent_to_the_on_failure_queue(runti
         create_tables(
             dynamodb,
             type(template)(
-                {"Resources": {"IdempotencyTable": template.resources["IdempotencyTable"]}}, template.parameters
+                {"Resources": {"StateTable": template.resources["StateTable"]}}, template.parameters
             ),
         )
     context = record["requestContext"]

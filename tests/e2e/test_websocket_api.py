@@ -70,21 +70,6 @@ def test_frame_over_32kb_closes_the_connection_with_1009(runtime: Runtime) -> No
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
 
 
-def test_message_from_a_connection_the_function_does_not_know_gets_a_forbidden_frame(runtime: Runtime) -> None:
-    # The connection's record is gone (its TTL passed, say) while the socket stays open.
-    sub = unique("ws-unknown")
-    ws = WsClient(runtime, runtime.token(sub))
-    try:
-        (connection_id,) = wait_for(lambda: connections_of(runtime, sub), what="the connection record")
-        aws(runtime, "dynamodb").delete_item(
-            TableName=runtime.tables["ConnectionsTable"], Key={"connection_id": {"S": connection_id}}
-        )
-        reply = ws.say("hi")
-        assert reply["type"] == "error" and reply["error"] == "forbidden"
-    finally:
-        ws.close()
-
-
 def test_connections_api_pushes_to_the_socket_and_answers_410_for_gone_ids(runtime: Runtime) -> None:
     sub = unique("ws-mgmt")
     ws = WsClient(runtime, runtime.token(sub))
@@ -153,3 +138,29 @@ def test_idle_connection_is_closed_with_1001_and_gets_its_disconnect(runtime: Ru
         wait_for(lambda: not connections_of(runtime, sub), what="$disconnect to remove the record")
     finally:
         limits.idle_seconds = saved
+
+
+def test_messages_act_as_the_principal_connect_authorized_without_reading_the_connection_table(
+    runtime: Runtime,
+) -> None:
+    """The gateway hands $connect's authorizer context to every message event, as API Gateway does, so the
+    function needs no connection-table read per message: with the record gone, messages still act as the user."""
+    sub = unique("ws-authctx")
+    ws = WsClient(runtime, runtime.token(sub))
+    try:
+        assert ws.say("hi")["type"] == "reply"
+        (connection_id,) = wait_for(lambda: connections_of(runtime, sub), what="the connection record")
+        aws(runtime, "dynamodb").delete_item(
+            TableName=runtime.tables["ConnectionsTable"], Key={"connection_id": {"S": connection_id}}
+        )
+        reply = ws.say("thanks", conversation_id="authctx")
+        assert reply["type"] == "reply", reply
+    finally:
+        ws.close()
+    # The turn was stored under the principal the authorizer vouched for.
+    items = aws(runtime, "dynamodb").query(
+        TableName=runtime.tables["StateTable"],
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"C#{sub}#authctx"}},
+    )["Items"]
+    assert len(items) == 1

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from clawline.conversation import ConversationState, Turn
+from clawline.conversation import ConversationState, Turn, TurnAlreadyStoredError
 from clawline.errors import ConflictError, InvalidInputError
 from clawline.messages import Channel
 from clawline.ports import ConversationStore
@@ -156,7 +156,7 @@ def test_delete_removes_the_state_and_every_turn(store):
     for n in range(1, 31):
         advance(store, store.load("c1", "alice", window=0), n)
     advance(store, store.load("c2", "alice"), 1)
-    assert store.delete("c1", "alice") == 31
+    assert store.delete("c1", "alice") == 30  # one item per turn; the newest carries the state
     assert store.load("c1", "alice").is_new
     assert store.list_turns("c1", "alice").turns == []
     assert store.delete("c1", "alice") == 0
@@ -180,6 +180,27 @@ def test_dynamodb_items_carry_a_ttl_in_the_future(state_table):
     for n in range(1, 4):
         advance(store, store.load("c1", "alice"), n)
     items = dynamodb.scan(TableName=table)["Items"]
-    assert len(items) == 4  # one state item + one item per turn
+    assert len(items) == 3  # one item per turn, the newest carrying the state: nothing else to expire
     now = time.time()
     assert all(now < int(i["expires_at"]["N"]) <= now + 3600 + 5 for i in items)
+
+
+def test_a_message_id_is_stored_once_per_conversation(store):
+    """The write that stores a turn is what makes its message id exactly-once: a second save of the same id,
+    from a stale state (it raced its first delivery) or a fresh one (a replay), is refused or recognised."""
+    stale = store.load("c1", "alice")
+    advance(store, store.load("c1", "alice"), 1)
+    with pytest.raises(ConflictError):
+        advance(store, stale, 1)  # the duplicate in flight loses the write ...
+    reloaded = store.load("c1", "alice")
+    assert reloaded.stored_turn("m1") is not None  # ... and its reload finds the stored turn
+    with pytest.raises(TurnAlreadyStoredError):
+        advance(store, reloaded, 1)
+    assert [t.message_id for t in store.list_turns("c1", "alice").turns] == ["m1"]
+
+
+def test_a_replay_is_recognised_even_with_a_window_of_zero(store):
+    advance(store, store.load("c1", "alice", window=0), 1)
+    state = store.load("c1", "alice", window=0)
+    assert state.recent_turns == []
+    assert state.stored_turn("m1") is not None

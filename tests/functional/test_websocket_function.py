@@ -58,10 +58,14 @@ def test_a_conversation_continues_across_frames(stack: Stack) -> None:
         invoke(message({"text": f"hello {i}", "conversation_id": "multi", "message_id": f"w-{i}"}))
     frames = stack.recorder.frames(CONNECTION)
     assert [f["message_id"] for f in frames] == ["w-0", "w-1", "w-2"]
-    state = stack.dynamodb().get_item(
-        TableName=stack.tables["StateTable"], Key={"pk": {"S": "C#user-123#multi"}, "sk": {"S": "STATE"}}
-    )["Item"]
-    assert state["version"]["N"] == "3"
+    # One item per turn, numbered in order; the newest (T#3) carries the conversation's state.
+    items = stack.dynamodb().query(
+        TableName=stack.tables["StateTable"],
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "C#user-123#multi"}},
+    )["Items"]
+    assert [i["sk"]["S"] for i in items] == [f"T#{n:012d}" for n in (1, 2, 3)]
+    assert [i["message_id"]["S"] for i in items] == ["w-0", "w-1", "w-2"]
 
 
 def test_message_from_an_unknown_connection_gets_an_error_frame_and_no_turn(stack: Stack) -> None:

@@ -35,7 +35,6 @@ def wired() -> Iterator[dict[str, str]]:
         env = {
             "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
             "CLAWLINE_STATE_TABLE": tables["StateTable"],
-            "CLAWLINE_IDEMPOTENCY_TABLE": tables["IdempotencyTable"],
             "CLAWLINE_CONNECTIONS_TABLE": tables["ConnectionsTable"],
             "CLAWLINE_JWKS_URL": jwks_url,
             "CLAWLINE_JWT_ISSUER": issuer.issuer,

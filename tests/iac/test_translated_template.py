@@ -196,7 +196,7 @@ def test_alarm_topic_is_not_encrypted_with_the_key_cloudwatch_cannot_use(
 
 def test_tables_are_on_demand_encrypted_and_expire_items(resources: dict[str, dict[str, Any]]) -> None:
     tables = of_type(resources, "AWS::DynamoDB::Table")
-    assert {"StateTable", "ConnectionsTable", "IdempotencyTable"} <= set(tables)
+    assert {"StateTable", "ConnectionsTable", "RateLimitTable"} <= set(tables)
     for name, table in tables.items():
         props = table["Properties"]
         assert props["BillingMode"] == "PAY_PER_REQUEST", name
@@ -215,7 +215,7 @@ def test_tables_have_point_in_time_recovery_unless_a_documented_exception(
         skips = (table.get("Metadata", {}).get("checkov") or {}).get("skip", [])
         reasons = [s.get("comment", "") for s in skips if s.get("id") == "CKV_AWS_28"]
         assert reasons and all(len(r) > 20 for r in reasons), f"{name}: no PITR and no stated reason"
-    for name in ("StateTable", "ConnectionsTable", "IdempotencyTable"):
+    for name in ("StateTable", "ConnectionsTable"):
         assert resources[name]["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
 
 

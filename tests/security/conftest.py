@@ -94,16 +94,20 @@ def emf_metrics(text: str) -> list[str]:
 
 @pytest.fixture
 def engine_calls(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> list[str]:  # noqa: F811 - the fixture
-    """The real engine of the default bot, wrapped to record the message id of every turn it runs."""
+    """The real engine of the default bot, wrapped to record the message id of every turn it decides.
+
+    A replay is recognised when the conversation is loaded (its turn is stored), before anything is decided:
+    the decision is where a turn runs (rules, NLU, plugins), so that is what is counted.
+    """
     engine = composition.engine()
     calls: list[str] = []
-    original = engine.handle
+    original = engine._decide
 
-    async def counting(message: Any) -> Any:
-        calls.append(message.message_id)
-        return await original(message)
+    async def counting(turn: Any) -> Any:
+        calls.append(turn.message.message_id)
+        return await original(turn)
 
-    monkeypatch.setattr(engine, "handle", counting)
+    monkeypatch.setattr(engine, "_decide", counting)
     return calls
 
 

@@ -1,22 +1,32 @@
-"""Fault test: 1,000 turns across HTTP, WebSocket and MQTT with DynamoDB throttling injected on 5% of calls and a
-plugin that times out. Nothing is lost: every turn is answered or lands in the dead-letter queue, and none twice.
+"""Fault test: 10,000 turns (``make fault``; ``make test`` runs fewer) across HTTP, WebSocket and MQTT, with
+DynamoDB throttling injected on 5% of calls and a plugin that times out. Every turn is answered or dead-lettered,
+none twice, each conversation's turns stored in the order its client sent them.
 
-The handlers run in-process against moto (in-process, for speed) with the template's tables. A botocore hook,
+The handlers run in process against moto (in process, for speed) with the template's tables. A botocore hook,
 registered first on the functions' DynamoDB client, answers 5% of requests with a throttling error before moto
 sees them, and the SDK is allowed 2 attempts, so throttling regularly survives the SDK's retries and reaches the
-code (RetryableError). Clients behave as the real ones do: an HTTP or WebSocket client resends the same message
-id after a 503 / "temporarily_unavailable"; Lambda retries an MQTT event twice, then hands it to the OnFailure
-destination (the dead-letter queue).
+code (RetryableError).
+
+Clients run concurrently (threads), one conversation each, and behave as real ones do: an HTTP or WebSocket client
+resends the same message id after a 503 / "temporarily_unavailable", and now and then sends a message twice at
+once (a retry while the first is still in flight). MQTT events go through the local runtime's emulation of
+Lambda's asynchronous invoke (``local.functions.AsyncInvoker``: two retries under the same request id, then the
+OnFailure destination, the dead-letter queue); the IoT broker sometimes delivers an event twice at once. What
+each client sent is recorded by the client (the ``Ledger``), never read back from the system under test.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 import textwrap
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +42,16 @@ from tests.helpers.aws import Recorder, serve_recorder
 from tests.helpers.events import load_event
 from tests.helpers.lambda_context import lambda_context
 from tests.helpers.plugins import manifest, write_manifest
-from tests.security.conftest import invoke_http, invoke_mqtt, invoke_ws, mqtt_event, ws_connect, ws_message
+from tests.security.conftest import invoke_http, invoke_ws, mqtt_event, ws_connect, ws_message
 
-TURNS = int(__import__("os").environ.get("CLAWLINE_FAULT_TURNS", "1000"))
+TURNS = int(__import__("os").environ.get("CLAWLINE_FAULT_TURNS", "10000"))
+#: Messages per conversation (each client sends them in order, waiting for each answer).
+PER_CONVERSATION = 10
+#: How often a client sends a message twice at once.
+DUPLICATE_RATE = 0.05
+#: Dead letters allowed, as a share of MQTT messages: an event fails all three attempts only when throttling
+#: beats the SDK's two attempts on every one of them.
+MAX_DEAD_LETTER_SHARE = 0.02
 THROTTLE_RATE = 0.05
 RETRYABLE = {"temporarily_unavailable", "conflict"}
 INJECTED = "x-clawline-fault-injected"
@@ -148,6 +165,9 @@ def faulty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str
     # Backoff is computed as usual but not slept: the test is about outcomes, not wall-clock waits.
     monkeypatch.setattr(standard.ExponentialBackoff, "delay_amount", lambda self, context: 0.0)
 
+    import asyncio
+
+    asyncio.set_event_loop(asyncio.new_event_loop())  # Mangum, on this thread too
     recorder = Recorder()
     serving = serve_recorder(recorder)
     recorder_url = next(serving)
@@ -162,7 +182,6 @@ def faulty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str
             "CLAWLINE_BOT_PATH": str(bot),
             "CLAWLINE_STATE_TABLE": tables["StateTable"],
             "CLAWLINE_CONNECTIONS_TABLE": tables["ConnectionsTable"],
-            "CLAWLINE_IDEMPOTENCY_TABLE": tables["IdempotencyTable"],
             "CLAWLINE_RATE_LIMIT_TABLE": tables["RateLimitTable"],
             "CLAWLINE_RATE_LIMIT_CAPACITY": "100000",
             "CLAWLINE_RATE_LIMIT_PER_SECOND": "1000",
@@ -183,129 +202,272 @@ def faulty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str
     next(serving, None)
 
 
-def context() -> Any:
-    # A short invocation deadline, so an in-progress record left by a failed completion expires quickly.
-    return lambda_context(timeout_seconds=0.3)
+@dataclass
+class Ledger:
+    """What the clients sent and saw, kept by the clients: the test's record, independent of the system."""
+
+    sent: dict[str, list[str]] = field(default_factory=dict)  # conversation -> message ids, in send order
+    answered: dict[str, dict[str, Any]] = field(default_factory=dict)  # message id -> the reply the client got
+    duplicated: set[str] = field(default_factory=set)
+    given_up: list[str] = field(default_factory=list)
+    stats: Counter[str] = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def send(self, conversation: str, message_id: str) -> None:
+        with self.lock:
+            self.sent.setdefault(conversation, []).append(message_id)
+
+    def answer(self, message_id: str, reply: dict[str, Any]) -> None:
+        with self.lock:
+            first = self.answered.setdefault(message_id, reply)
+        # A message asked twice is answered with the same reply both times.
+        assert first == reply, (message_id, first, reply)
+
+    def count(self, what: str) -> None:
+        with self.lock:
+            self.stats[what] += 1
 
 
-def http_turn(i: int, text: str, outcomes: dict[str, str], stats: Counter[str]) -> None:
-    message_id = f"h-{i}"
-    event = load_event("http/post_message.json")
-    event["body"] = json.dumps({"text": text, "conversation_id": f"hc-{i % 300}", "message_id": message_id})
-    for _attempt in range(12):
-        status, body, _ = invoke_http(event)
-        if status == 200:
-            assert body is not None and body["message_id"] == message_id and body["replies"]
-            outcomes[message_id] = "answered"
-            return
-        assert status in (503, 409), (status, body)
-        stats["http_retries"] += 1
-        time.sleep(0.05)
-    outcomes[message_id] = "lost"
+def text_for(n: int) -> str:
+    return f"slow order {n}" if n % 25 == 0 else f"hello {n}"
 
 
-def ws_turn(i: int, text: str, recorder: Recorder, outcomes: dict[str, str], stats: Counter[str]) -> None:
-    message_id = f"w-{i}"
-    connection = f"conn-{i % 20}"
-    body = {"text": text, "message_id": message_id, "conversation_id": f"wc-{i % 300}"}
-    for _attempt in range(12):
-        seen = len(recorder.posts)
-        invoke_ws(ws_message(connection, body), context())
-        frames = [json.loads(data) for cid, data in recorder.posts[seen:] if cid == connection]
-        assert len(frames) == 1, frames
-        if frames[0]["type"] == "reply":
-            outcomes[message_id] = "answered"
-            return
-        assert frames[0]["error"] in RETRYABLE, frames[0]
-        stats["ws_retries"] += 1
-        time.sleep(0.05)
-    outcomes[message_id] = "lost"
+def twice(random_: random.Random, lock: threading.Lock) -> bool:
+    with lock:
+        return random_.random() < DUPLICATE_RATE
 
 
-def mqtt_turn(i: int, text: str, dlq: Any, queue_url: str, outcomes: dict[str, str], stats: Counter[str]) -> None:
-    message_id = f"m-{i}"
-    event = mqtt_event({"text": text, "message_id": message_id}, thing=f"device-{i % 300}")
-    for _attempt in range(3):  # the first invoke and Lambda's MaximumRetryAttempts: 2
-        try:
-            result = invoke_mqtt(event, context())
-        except Exception:  # noqa: BLE001 - whatever the function raises, Lambda retries the event
-            stats["mqtt_retries"] += 1
-            time.sleep(0.35)  # past the in-progress expiry, as Lambda's retry delay is
-            continue
-        outcomes[message_id] = {"replied": "answered", "undelivered": "dead-lettered"}.get(
-            result["status"], result["status"]
+def in_parallel(*calls: Any) -> None:
+    threads = [threading.Thread(target=c) for c in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+
+
+def http_client(c: int, ledger: Ledger, rnd: random.Random, lock: threading.Lock) -> None:
+    import asyncio
+
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    conversation = f"hc-{c}"
+    for k in range(PER_CONVERSATION):
+        message_id = f"h{c}-{k}"
+        event = load_event("http/post_message.json")
+        event["requestContext"]["authorizer"] = {"lambda": {"sub": f"http-user-{c}", "scope": "chat"}}
+        event["body"] = json.dumps(
+            {"text": text_for(c * PER_CONVERSATION + k), "conversation_id": conversation, "message_id": message_id}
         )
-        return
-    # OnFailure destination: Lambda sends the event to the dead-letter queue.
-    dlq.send_message(QueueUrl=queue_url, MessageBody=json.dumps({"reason": "on_failure", "event": event}))
-    outcomes[message_id] = "dead-lettered"
+        ledger.send(conversation, message_id)
+
+        def deliver(event: dict[str, Any] = event, message_id: str = message_id) -> None:
+            asyncio.set_event_loop(asyncio.new_event_loop())
+            for _attempt in range(12):
+                status, body, headers = invoke_http(json.loads(json.dumps(event)))
+                if status == 200:
+                    assert body is not None and body["message_id"] == message_id and body["replies"]
+                    ledger.answer(message_id, body)
+                    return
+                assert status in (503, 409), (status, body)
+                if status == 503:
+                    assert int(headers["retry-after"]) >= 1
+                ledger.count("http_retries")
+                time.sleep(0.02)
+            ledger.given_up.append(message_id)
+
+        if twice(rnd, lock):
+            ledger.duplicated.add(message_id)
+            in_parallel(deliver, deliver)
+        else:
+            deliver()
 
 
-def dead_lettered_ids(dlq: Any, queue_url: str) -> list[str]:
-    import base64
+def ws_client(c: int, recorder: Recorder, ledger: Ledger, rnd: random.Random, lock: threading.Lock) -> None:
+    connection = f"conn-{c}="
+    sub = f"ws-user-{c}"
+    authorizer = {"principalId": sub, "sub": sub, "scope": "chat"}
+    connect = ws_connect(connection, sub)
+    while invoke_ws(connect, lambda_context()) != {"statusCode": 200}:
+        ledger.count("connect_retries")  # $connect throttled: API Gateway would answer 500; the client retries
+        composition.connection_store().remove(connection)
+    conversation = f"wc-{c}"
+    for k in range(PER_CONVERSATION):
+        message_id = f"w{c}-{k}"
+        body = {"text": text_for(c * PER_CONVERSATION + k), "message_id": message_id, "conversation_id": conversation}
+        ledger.send(conversation, message_id)
 
-    ids: list[str] = []
+        def deliver(body: dict[str, Any] = body, message_id: str = message_id) -> None:
+            for _attempt in range(12):
+                event = ws_message(connection, body)
+                event["requestContext"]["authorizer"] = dict(authorizer)
+                invoke_ws(event, lambda_context())
+                with recorder.lock:
+                    frames = [json.loads(d) for cid, d in recorder.posts if cid == connection]
+                mine = [f for f in frames if f.get("message_id") == message_id]
+                replies = [f for f in mine if f["type"] == "reply"]
+                if replies:
+                    ledger.answer(message_id, replies[-1])
+                    return
+                assert mine and mine[-1]["error"] in RETRYABLE, mine
+                ledger.count("ws_retries")
+                time.sleep(0.02)
+            ledger.given_up.append(message_id)
+
+        if twice(rnd, lock):
+            ledger.duplicated.add(message_id)
+            in_parallel(deliver, deliver)
+        else:
+            deliver()
+
+
+def mqtt_device(
+    c: int, invoker: Any, done: dict[str, threading.Event], ledger: Ledger, rnd: random.Random, lock: threading.Lock
+) -> None:
+    thing = f"device-{c}"
+    for k in range(PER_CONVERSATION):
+        message_id = f"m{c}-{k}"
+        event = mqtt_event({"text": text_for(c * PER_CONVERSATION + k), "message_id": message_id}, thing=thing)
+        ledger.send(thing, message_id)
+        finished = done.setdefault(message_id, threading.Event())
+        invoker.submit(event)
+        if twice(rnd, lock):
+            ledger.duplicated.add(message_id)
+            invoker.submit(event)  # the broker delivers it twice; the rule invokes the function twice
+        # A device waits for its answer (or, here, for Lambda to give up) before it sends the next message.
+        assert finished.wait(120), message_id
+
+
+def dead_lettered(dlq: Any, queue_url: str) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = []
     while True:
         messages = dlq.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
         if not messages:
-            return ids
+            return records
         for m in messages:
-            event = json.loads(m["Body"])["event"]
-            ids.append(json.loads(base64.b64decode(event["payload"]))["message_id"])
+            records.append(json.loads(m["Body"]))
             dlq.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
 
 
+def _message_id_in(record: dict[str, Any]) -> str:
+    # Lambda's OnFailure record carries the event as requestPayload; the function's own records carry "event".
+    event = record.get("requestPayload") or record["event"]
+    return str(json.loads(base64.b64decode(event["payload"]))["message_id"])
+
+
 @pytest.mark.slow
+@pytest.mark.timeout(max(300, TURNS // 2))  # about 15 turns/s on moto in process; 10,000 turns take ~12 min
 def test_fault_turns_under_throttling_and_a_slow_plugin_are_answered_or_dead_lettered_never_twice(
     faulty: dict[str, Any],
 ) -> None:
+    from local.functions import AsyncInvoker, InProcessFunction
+    from local.template import ROOT, FunctionSpec
+
     recorder: Recorder = faulty["recorder"]
     throttler: Throttler = faulty["throttler"]
     dlq = boto3.client("sqs", region_name="us-east-1")
-    outcomes: dict[str, str] = {}
-    stats: Counter[str] = Counter()
-    for c in range(20):
-        connect = ws_connect(f"conn-{c}", f"ws-user-{c}")
-        while invoke_ws(connect, context()) != {"statusCode": 200}:
-            stats["connect_retries"] += 1  # $connect throttled: API Gateway would answer 500; the client retries
-            composition.connection_store().remove(f"conn-{c}")
+    ledger = Ledger()
+    rnd, rnd_lock = random.Random(16), threading.Lock()
 
-    for i in range(TURNS):
-        text = f"slow order {i}" if i % 25 == 0 else f"hello {i}"
-        channel = i % 3
-        if channel == 0:
-            http_turn(i, text, outcomes, stats)
-        elif channel == 1:
-            ws_turn(i, text, recorder, outcomes, stats)
+    mqtt = Template.read().resources["MqttFunction"]["Properties"]
+    async_config = mqtt.get("EventInvokeConfig") or {}
+    spec = FunctionSpec(
+        logical_id="MqttFunction",
+        name="clawline-mqtt",
+        code_uri=ROOT / "functions" / "mqtt",
+        handler=mqtt["Handler"],
+        timeout_seconds=15,
+        memory_mb=512,
+        environment={},
+        max_retry_attempts=int(async_config.get("MaximumRetryAttempts", 2)),
+    )
+    done: dict[str, threading.Event] = {}
+
+    def on_done(item: Any, result: Any, error: Any) -> None:
+        message_id = _message_id_in({"event": item.event})
+        if error is None:
+            status = result["status"]
+            assert status in ("replied", "undelivered"), result
+            if status == "replied":
+                ledger.count("mqtt_replied_invocations")
+            done.setdefault(message_id, threading.Event()).set()
         else:
-            mqtt_turn(i, text, dlq, faulty["queue_url"], outcomes, stats)
+            ledger.count("mqtt_retries")
+
+    def on_failure(record: dict[str, Any]) -> None:
+        # Lambda's OnFailure destination (the system under test, not this test) sends the record to the queue.
+        dlq.send_message(QueueUrl=faulty["queue_url"], MessageBody=json.dumps(record))
+        done.setdefault(_message_id_in(record), threading.Event()).set()
+
+    mqtt_function = InProcessFunction(spec)
+    invoker = AsyncInvoker(
+        mqtt_function, on_failure=on_failure, retry_delays=(0.02, 0.02), log=lambda _l: None, on_done=on_done
+    )
+
+    # Warm containers: one turn first, alone (the CEL extension sets up its logger on first use, once).
+    warm = load_event("http/post_message.json")
+    warm["body"] = json.dumps({"text": "warm up", "conversation_id": "warm-up", "message_id": "warm-up"})
+    assert invoke_http(warm)[0] == 200
+
+    conversations = max(3, TURNS // PER_CONVERSATION)
+    clients = []
+    for c in range(conversations):
+        if c % 3 == 0:
+            clients.append(lambda c=c: http_client(c, ledger, rnd, rnd_lock))
+        elif c % 3 == 1:
+            clients.append(lambda c=c: ws_client(c, recorder, ledger, rnd, rnd_lock))
+        else:
+            clients.append(lambda c=c: mqtt_device(c, invoker, done, ledger, rnd, rnd_lock))
+    with ThreadPoolExecutor(8) as pool:
+        for future in [pool.submit(client) for client in clients]:
+            future.result()
+    assert invoker.wait_idle(120)
+    invoker.close()
+    mqtt_function.close()
 
     # The faults really happened, and really reached the code (not only the SDK's own retries).
     assert throttler.injected >= 0.03 * throttler.calls
-    assert sum(stats.values()) > 0, stats
+    assert ledger.stats["http_retries"] + ledger.stats["ws_retries"] + ledger.stats["mqtt_retries"] > 0, ledger.stats
 
-    # Nothing lost: every turn answered or dead-lettered.
-    assert len(outcomes) == TURNS
-    assert Counter(outcomes.values()).keys() <= {"answered", "dead-lettered"}, Counter(outcomes.values())
-    dead = dead_lettered_ids(dlq, faulty["queue_url"])
-    assert sorted(dead) == sorted(k for k, v in outcomes.items() if v == "dead-lettered")
+    sent = [m for ids in ledger.sent.values() for m in ids]
+    assert len(sent) == len(set(sent)) == conversations * PER_CONVERSATION
+    assert ledger.duplicated, "duplicates in flight were sent"
+    # HTTP and WebSocket clients retry until answered: none gives up.
+    assert ledger.given_up == []
 
-    # None twice: one stored turn per answered message, one reply frame / publish per message.
-    ddb = boto3.client("dynamodb", region_name="us-east-1")
-    stored: Counter[str] = Counter()
-    for page in ddb.get_paginator("scan").paginate(TableName=faulty["tables"]["StateTable"]):
-        stored.update(i["message_id"]["S"] for i in page["Items"] if i["sk"]["S"].startswith("T#"))
-    assert max(stored.values()) == 1, [k for k, v in stored.items() if v > 1]
-    assert {k for k, v in outcomes.items() if v == "answered"} <= set(stored)
-    replies = Counter(
-        json.loads(data)["message_id"] for _cid, data in recorder.posts if json.loads(data).get("type") == "reply"
-    )
-    replies.update(
-        json.loads(data)["message_id"] for _t, data in recorder.publishes if json.loads(data)["type"] == "reply"
-    )
+    records = dead_lettered(dlq, faulty["queue_url"])
+    dead = Counter(_message_id_in(r) for r in records)
+    mqtt_sent = [m for m in sent if m.startswith("m")]
+    assert max(dead.values(), default=0) <= 1, "a message dead-lettered twice"
+    assert len(dead) <= MAX_DEAD_LETTER_SHARE * len(mqtt_sent), (len(dead), len(mqtt_sent))
+
+    # Every turn answered or dead-lettered.
+    replies = Counter(json.loads(d)["message_id"] for _t, d in recorder.publishes if json.loads(d)["type"] == "reply")
+    answered = set(ledger.answered) | set(replies)
+    assert set(sent) == answered | set(dead), sorted(set(sent) - answered - set(dead))[:10]
+    assert not answered & set(dead), sorted(answered & set(dead))[:10]
+
+    # None twice: one stored turn per message, one MQTT reply per message.
     assert max(replies.values()) == 1, [k for k, v in replies.items() if v > 1]
-    assert not set(replies) & set(dead)
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    stored: dict[str, list[str]] = {}
+    for page in ddb.get_paginator("scan").paginate(TableName=faulty["tables"]["StateTable"]):
+        for item in page["Items"]:
+            stored.setdefault(item["pk"]["S"].rsplit("#", 1)[1], []).append((item["sk"]["S"], item["message_id"]["S"]))
+    all_stored = Counter(m for turns in stored.values() for _sk, m in turns)
+    assert max(all_stored.values()) == 1, [k for k, v in all_stored.items() if v > 1]
+    assert answered <= set(all_stored)
+
+    # In order: each conversation's stored turns are its client's messages in the order it sent them.
+    for conversation, ids in ledger.sent.items():
+        kept = [m for _sk, m in sorted(stored.get(conversation, []))]
+        assert kept == [m for m in ids if m in set(kept)], (conversation, kept, ids)
+
+    # WebSocket: one reply frame per message, two identical ones at most for a message sent twice.
+    frames = [json.loads(d) for _c, d in recorder.posts]
+    ws_replies = Counter(f["message_id"] for f in frames if f["type"] == "reply")
+    for message_id, n in ws_replies.items():
+        assert n == 1 or (n == 2 and message_id in ledger.duplicated), (message_id, n)
 
     # The slow plugin timed out on its turns and they were answered with the plugin-error reply.
-    slow_texts = [json.loads(d) for _c, d in recorder.posts if json.loads(d).get("type") == "reply"]
-    assert any(m["messages"][0]["text"] == "The lookup is slow today." for m in slow_texts)
+    assert any(
+        r["replies"][0]["text"] == "The lookup is slow today." for r in ledger.answered.values() if "replies" in r
+    )

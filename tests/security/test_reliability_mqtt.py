@@ -6,8 +6,8 @@ Every test invokes the real handler with the sample events against moto's Dynamo
 
 from __future__ import annotations
 
-import time
-import warnings
+import asyncio
+import threading
 from typing import Any
 
 import pytest
@@ -16,7 +16,6 @@ from clawline import composition
 from clawline.errors import RetryableError
 from tests.functional.conftest import Stack
 from tests.helpers.events import load_event
-from tests.helpers.lambda_context import lambda_context
 from tests.security.conftest import emf_metrics, invoke_mqtt, mqtt_event
 
 REPLY_TOPIC = "clawline/kitchen-speaker-1/out"
@@ -87,11 +86,11 @@ class FlakyStore:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    def save(self, state: Any, turn: Any) -> Any:
+    def save(self, state: Any, turn: Any, **kwargs: Any) -> Any:
         self.saves += 1
         if self.saves == 1:
             raise RetryableError("storage is busy, try again", details={"code": "ThrottlingException"})
-        return self.inner.save(state, turn)
+        return self.inner.save(state, turn, **kwargs)
 
 
 def test_r04_transient_failure_raises_releases_the_record_and_the_retry_processes_exactly_once(
@@ -103,8 +102,8 @@ def test_r04_transient_failure_raises_releases_the_record_and_the_retry_processe
 
     with pytest.raises(RetryableError):
         invoke_mqtt(load_event("mqtt/message.json"))
-    # The idempotency record was released: nothing says "in progress" or "completed" for this message.
-    assert stack.count_items("IdempotencyTable") == 0
+    # Nothing says "in progress" or "completed" for this message: the turn's one write never happened.
+    assert stack.count_items("StateTable") == 0
     assert not stack.recorder.published(REPLY_TOPIC)
 
     assert invoke_mqtt(load_event("mqtt/message.json")) == {"status": "replied", "message_id": "dev-msg-0001"}
@@ -114,76 +113,90 @@ def test_r04_transient_failure_raises_releases_the_record_and_the_retry_processe
     assert not stack.dead_letters()
 
 
-def _only_idempotency_record(stack: Stack) -> dict[str, Any]:
-    (item,) = stack.dynamodb().scan(TableName=stack.tables["IdempotencyTable"])["Items"]
-    return dict(item)
+def _second_container() -> Any:
+    """Another warm container of the same function: its own engine and turn runner, the same tables."""
+    from clawline.turns import TurnRunner
+
+    return TurnRunner(composition.engine.__wrapped__(), invocation_id=composition.invocation_id)
 
 
-def test_r06_concurrent_in_flight_duplicate_is_retryable_on_iot_and_503_on_http(
-    stack: Stack, engine_calls: list[str]
+def _held_in_decision(engine: Any) -> tuple[threading.Event, threading.Event]:
+    """Make ``engine`` stop inside its first decision until released: a delivery still in flight."""
+    entered, release = threading.Event(), threading.Event()
+    original = engine._decide
+
+    async def holding(turn: Any) -> Any:
+        if not entered.is_set():
+            entered.set()
+            await asyncio.get_running_loop().run_in_executor(None, release.wait, 10)
+        return await original(turn)
+
+    engine._decide = holding
+    return entered, release
+
+
+@pytest.mark.parametrize("channel", ["mqtt", "http"])
+def test_r06_a_duplicate_delivered_while_the_first_is_in_flight_is_stored_and_answered_once(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, channel: str
 ) -> None:
+    """Two containers get the same message at once (IoT redelivery, a client retrying a slow request)."""
     from tests.security.conftest import invoke_http
 
-    assert invoke_mqtt(load_event("mqtt/message.json"))["status"] == "replied"
-    item = _only_idempotency_record(stack)
-    # Make that record look like a turn still running in another container.
-    future_ms = int((time.time() + 60) * 1000)
-    stack.dynamodb().put_item(
-        TableName=stack.tables["IdempotencyTable"],
-        Item={
-            "id": item["id"],
-            "status": {"S": "INPROGRESS"},
-            "expiration": {"N": str(int(time.time()) + 3600)},
-            "in_progress_expiration": {"N": str(future_ms)},
-            **({"validation": item["validation"]} if "validation" in item else {}),
-        },
-    )
-    with pytest.raises(RetryableError):
-        invoke_mqtt(load_event("mqtt/message.json"))
-    assert engine_calls == ["dev-msg-0001"]
+    def deliver() -> Any:
+        if channel == "mqtt":
+            return invoke_mqtt(load_event("mqtt/message.json"))
+        return invoke_http(load_event("http/post_message.json"))[:2]
+
+    entered, release = _held_in_decision(composition.engine())
+    first: list[Any] = []
+    def deliver_in_another_thread() -> None:
+        asyncio.set_event_loop(asyncio.new_event_loop())  # Mangum wants one, as the Lambda runtime's thread has
+        first.append(deliver())
+
+    in_flight = threading.Thread(target=deliver_in_another_thread)
+    in_flight.start()
+    assert entered.wait(10)
+    try:
+        second_container = _second_container()
+        with monkeypatch.context() as patched:
+            patched.setattr(composition, "turn_runner", lambda: second_container)
+            duplicate = deliver()
+    finally:
+        release.set()
+        in_flight.join(15)
+
+    # Both deliveries get the same answer; one turn is stored and (on IoT) one reply published.
+    assert first == [duplicate]
+    if channel == "mqtt":
+        assert duplicate == {"status": "replied", "message_id": "dev-msg-0001"}
+        assert len(stack.recorder.published(REPLY_TOPIC)) == 1
+    else:
+        assert duplicate[0] == 200 and duplicate[1]["message_id"] == "msg-0001"
+    assert len(turn_items(stack)) == 1
     assert not stack.dead_letters()
 
-    # The same on HTTP: an in-flight duplicate is "try again", never a second turn.
-    event = load_event("http/post_message.json")
-    assert invoke_http(event)[0] == 200
-    http_items = [
-        i
-        for i in stack.dynamodb().scan(TableName=stack.tables["IdempotencyTable"])["Items"]
-        if i["id"]["S"] != item["id"]["S"]
-    ]
-    (http_item,) = http_items
-    stack.dynamodb().update_item(
-        TableName=stack.tables["IdempotencyTable"],
-        Key={"id": http_item["id"]},
-        UpdateExpression="SET #s = :s, in_progress_expiration = :e",
-        ExpressionAttributeNames={"#s": "status"},
-        ExpressionAttributeValues={":s": {"S": "INPROGRESS"}, ":e": {"N": str(future_ms)}},
-    )
-    status, body, _ = invoke_http(load_event("http/post_message.json"))
-    assert status == 503
-    assert body is not None and body["error"] == "temporarily_unavailable"
-    assert engine_calls == ["dev-msg-0001", "msg-0001"]
 
-
-def test_r07_in_progress_record_expires_with_the_invocation_deadline(
+def test_r07_a_turn_cut_off_by_its_deadline_leaves_nothing_that_blocks_its_retry(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Lambda kills an invocation at its timeout: no in-progress record may outlive it and refuse the retry."""
     engine = composition.engine()
-    seen: list[int] = []
-    original = engine.handle
+    original = engine._decide
+    calls: list[str] = []
 
-    async def reading_the_record(message: Any) -> Any:
-        seen.append(int(_only_idempotency_record(stack)["in_progress_expiration"]["N"]))
-        return await original(message)
+    async def timing_out_once(turn: Any) -> Any:
+        calls.append(turn.message.message_id)
+        if len(calls) == 1:
+            raise TimeoutError("Task timed out after 1.00 seconds")  # what the runtime does to the invocation
+        return await original(turn)
 
-    monkeypatch.setattr(engine, "handle", reading_the_record)
-    with warnings.catch_warnings():
-        # Powertools warns when no Lambda context was registered: that warning is the bug this test guards.
-        warnings.simplefilter("error", UserWarning)
-        before_ms = time.time() * 1000
-        assert (
-            invoke_mqtt(load_event("mqtt/message.json"), lambda_context("clawline-mqtt", timeout_seconds=1.0))["status"]
-            == "replied"
-        )
-    (expiration_ms,) = seen
-    assert before_ms + 500 <= expiration_ms <= before_ms + 1500
+    monkeypatch.setattr(engine, "_decide", timing_out_once)
+    with pytest.raises(TimeoutError):
+        invoke_mqtt(load_event("mqtt/message.json"))
+    assert stack.count_items("StateTable") == 0
+    # Lambda's retry, at once: answered, stored once, published once.
+    retry = invoke_mqtt(load_event("mqtt/message.json"))
+    assert retry == {"status": "replied", "message_id": "dev-msg-0001"}
+    assert calls == ["dev-msg-0001", "dev-msg-0001"]
+    assert len(turn_items(stack)) == 1
+    assert len(stack.recorder.published(REPLY_TOPIC)) == 1

@@ -203,9 +203,10 @@ def test_r14_any_interleaving_of_racing_writers_loses_no_update(stack: Stack, sc
     assert sorted(final.slots) == sorted(committed)
 
 
-def test_r15_every_transactional_write_carries_a_condition_and_no_client_token(stack: Stack) -> None:
+def test_r15_every_write_of_a_turn_carries_a_condition_and_no_client_token(stack: Stack) -> None:
     client = stack.dynamodb()
     seen: list[dict[str, Any]] = []
+    client.meta.events.register("provide-client-params.dynamodb.PutItem", lambda params, **_: seen.append(params))
     client.meta.events.register(
         "provide-client-params.dynamodb.TransactWriteItems", lambda params, **_: seen.append(params)
     )
@@ -213,15 +214,13 @@ def test_r15_every_transactional_write_carries_a_condition_and_no_client_token(s
     saved = store.save(ConversationState(conversation_id="c15", owner="u1"), _turn("m1", "hi"))
     store.save(saved, _turn("m2", "again"))
 
-    assert len(seen) == 2
+    assert len(seen) == 2  # one write per turn
     for params in seen:
-        for item in params["TransactItems"]:
-            (op,) = item.values()
-            assert op.get("ConditionExpression"), item
-    # botocore fills in a ClientRequestToken, which moto (like a token that expired after 10 minutes) ignores:
-    # replaying the very same request must still be refused by its conditions, not applied twice.
-    with pytest.raises(client.exceptions.TransactionCanceledException):
-        client.transact_write_items(**seen[1])
+        assert params.get("ConditionExpression"), params
+    # Replaying the very same request (as a retry whose first attempt was applied would) must be refused by its
+    # condition, not applied twice.
+    with pytest.raises(client.exceptions.ConditionalCheckFailedException):
+        client.put_item(**seen[1])
     assert store.load("c15", "u1").version == 2
     # Review rule as a test: correctness never rests on ClientRequestToken anywhere in the engine.
     engine_sources = (ROOT / "layers" / "engine" / "clawline").rglob("*.py")

@@ -5,11 +5,12 @@ Handlers call these factories at first invoke. Tests call ``reset()`` after chan
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from clawline.aws import client, session
+from clawline.aws import client, session, set_deadline
 from clawline.channels.connections import DynamoDBConnectionStore
 from clawline.engine import Engine, load_engine
 from clawline.nlu.lazy import lazy_nlu_factory
@@ -42,6 +43,7 @@ def conversation_store() -> DynamoDBConversationStore:
         retention_seconds=cfg.retention_days * 86400,
         cipher=cipher(),
         tenant=tenant(),
+        invocation_id=invocation_id,
     )
 
 
@@ -113,44 +115,25 @@ def connection_store() -> DynamoDBConnectionStore:
     return DynamoDBConnectionStore(dynamodb(), cfg.connections_table, ttl_seconds=cfg.connection_ttl_seconds)
 
 
-@cache
-def idempotency_store() -> Any:
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-
-    cfg = settings()
-    cfg.require("idempotency_table")
-    assert cfg.idempotency_table is not None
-    return DynamoDBPersistenceLayer(table_name=cfg.idempotency_table, boto3_client=dynamodb())
+#: The invocation being handled. A context variable: the local runtime runs several invocations at once in one
+#: process, and a turn runs in a worker thread (HTTP) that copies the context.
+_lambda_context: ContextVar[Any] = ContextVar("clawline_lambda_context", default=None)
 
 
-_lambda_context: list[Any] = []
+def invocation_id() -> str | None:
+    """The current invocation's request id (Lambda keeps it across the retries of an asynchronous event)."""
+    return str(getattr(_lambda_context.get(), "aws_request_id", "") or "") or None
 
 
 @cache
 def turn_runner() -> TurnRunner:
-    cfg = settings()
-    field_cipher = cipher()
-    sealed = None
-    if field_cipher is not None:
-        from clawline.security.idempotency import SealedReplySerializer
-
-        sealed = SealedReplySerializer(field_cipher, tenant())
-    runner = TurnRunner(
-        engine(),
-        persistence_store=idempotency_store(),
-        ttl_seconds=cfg.idempotency_ttl_seconds,
-        reply_serializer=sealed,
-    )
-    if _lambda_context:
-        runner.register_lambda_context(_lambda_context[0])
-    return runner
+    return TurnRunner(engine(), invocation_id=invocation_id)
 
 
 def register_lambda_context(context: Any) -> None:
-    """Give idempotency the invocation's deadline, without building the engine on routes that need none."""
-    _lambda_context[:] = [context]
-    if turn_runner.cache_info().currsize:
-        turn_runner().register_lambda_context(context)
+    """Remember the invocation: its request id marks the turns it stores, its deadline bounds AWS calls."""
+    _lambda_context.set(context)
+    set_deadline(context)
 
 
 def reset() -> None:
@@ -162,7 +145,6 @@ def reset() -> None:
         conversation_store,
         connection_store,
         engine,
-        idempotency_store,
         turn_runner,
         cipher,
         rate_limiter,
@@ -171,4 +153,5 @@ def reset() -> None:
         factory.cache_clear()
     client.cache_clear()
     session.cache_clear()
-    _lambda_context.clear()
+    _lambda_context.set(None)
+    set_deadline(None)

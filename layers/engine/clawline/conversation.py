@@ -1,7 +1,8 @@
-"""Conversation memory: one small state item per conversation plus one item per turn.
+"""Conversation memory: one item per turn, each carrying the conversation's state as that turn left it.
 
-The state never embeds the transcript, so no item grows without bound (DynamoDB caps items at 400 KB);
-a bounded window of recent turns is loaded beside it for rules, templates and plugins.
+No item embeds the transcript, so none grows without bound (DynamoDB caps items at 400 KB); the newest
+turns (the bounded window) are read together, and the newest of them carries the current state
+(``clawline.store.dynamodb`` draws the layout).
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from clawline.messages import Channel, utc_now
+from clawline.errors import ClawlineError
+from clawline.messages import Channel, Reply, utc_now
 
 #: How many recent turns a conversation keeps in its window (and loads per turn).
 DEFAULT_WINDOW = 10
@@ -32,6 +34,11 @@ class Turn(BaseModel):
     intent: str | None = None
     confidence: float | None = None
     created_at: datetime = Field(default_factory=utc_now)
+    #: The reply this turn answered with, as stored: a replay of the message answers it again.
+    reply: Reply | None = Field(default=None, exclude=True)
+    #: The invocation that stored the turn (a Lambda request id): a retry of that same invocation may never
+    #: have delivered the reply, a redelivery in another invocation did.
+    invocation_id: str | None = Field(default=None, exclude=True)
 
 
 class ConversationState(BaseModel):
@@ -52,6 +59,11 @@ class ConversationState(BaseModel):
     updated_at: datetime = Field(default_factory=utc_now)
     #: Most recent turns, oldest first; loaded with the state, never stored inside it.
     recent_turns: list[Turn] = Field(default=[], exclude=True)
+    #: Every turn the store read with the state (at least the newest, even with a window of 0): replays are
+    #: recognised among them.
+    loaded_turns: list[Turn] = Field(default=[], exclude=True)
+    #: The conversation's data key, encrypted under KMS, carried from turn to turn (None: none yet or no KMS).
+    sealed_key: bytes | None = Field(default=None, exclude=True)
 
     @property
     def is_new(self) -> bool:
@@ -60,6 +72,24 @@ class ConversationState(BaseModel):
     def remember_intent(self, intent: str | None) -> None:
         if intent:
             self.last_intents = [*self.last_intents, intent][-LAST_INTENTS:]
+
+    def stored_turn(self, message_id: str) -> Turn | None:
+        """The turn already stored for ``message_id`` among the loaded ones (a replay), or None."""
+        return next((t for t in (*self.loaded_turns, *self.recent_turns) if t.message_id == message_id), None)
+
+
+class TurnAlreadyStoredError(ClawlineError):
+    """This message's turn is already stored: a replay (redelivery, retry, lost acknowledgement), not a new turn.
+
+    The turn runner answers it from the stored turn and never runs the engine on it again.
+    """
+
+    code = "already_processed"
+    http_status = 200
+
+    def __init__(self, turn: Turn) -> None:
+        super().__init__("this message was already processed", details={"message_id": turn.message_id})
+        self.turn = turn
 
 
 class TurnPage(BaseModel):

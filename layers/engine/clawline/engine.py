@@ -34,7 +34,7 @@ from clawline import languages
 from clawline.bot import models
 from clawline.bot.compiled import Bot
 from clawline.bot.models import Mode
-from clawline.conversation import ConversationState, Turn
+from clawline.conversation import ConversationState, Turn, TurnAlreadyStoredError
 from clawline.errors import ConfigurationError, ConflictError
 from clawline.forms import Forms
 from clawline.messages import Action, InboundMessage, OutboundMessage, PluginCall, Reply
@@ -201,12 +201,18 @@ class Engine:
         nlu_cache: dict[str, NluResult] = {}
         for attempt in range(1, MAX_TURN_ATTEMPTS + 1):
             state = self.store.load(message.conversation_id, message.sender, window=self.window)
+            stored = state.stored_turn(message.message_id)
+            if stored is not None:
+                # A replay: answered from the stored turn by the turn runner, never decided twice.
+                raise TurnAlreadyStoredError(stored)
             turn = _Turn(self, message, state, nlu_cache)
             await self._decide(turn)
             if self.plugins.has_before_send and turn.messages:
                 self._rewrite_replies(turn, await self.plugins.before_send(turn.context(), turn.texts()))
+            record = turn.record()
             try:
-                saved = self.store.save(turn.state, turn.record())
+                # The reply is stored with the turn (a replay answers it again); its slots are the state's.
+                saved = self.store.save(turn.state, record, reply=turn.reply(turn.state))
             except ConflictError:
                 # Another turn of this conversation saved first: decide again on its result (no lost update).
                 logger.info("turn lost a race, retrying", extra={"attempt": attempt})

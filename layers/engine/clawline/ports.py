@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from clawline.conversation import ConversationState, Turn, TurnPage
+from clawline.messages import Reply
 
 
 @runtime_checkable
@@ -20,10 +21,11 @@ class ConversationStore(Protocol):
         """The conversation's state with its most recent turns; a fresh state (version 0) if none exists."""
         ...
 
-    def save(self, state: ConversationState, turn: Turn) -> ConversationState:
-        """Store the turn and the state atomically, if nobody wrote since ``state.version`` was read.
+    def save(self, state: ConversationState, turn: Turn, *, reply: Reply | None = None) -> ConversationState:
+        """Store the turn, the reply it answered and the state atomically, if nobody wrote since ``state.version``.
 
-        Returns the state with its new version. Raises ``ConflictError`` when the write lost a race.
+        Returns the state with its new version. Raises ``ConflictError`` when the write lost a race and
+        ``TurnAlreadyStoredError`` when the turn's message id is already stored (a replay).
         """
         ...
 
@@ -32,7 +34,7 @@ class ConversationStore(Protocol):
         ...
 
     def delete(self, conversation_id: str, owner: str) -> int:
-        """Delete the state and every turn; returns how many items were deleted (0 if none existed)."""
+        """Delete the state, every turn and with them every stored reply; returns how many turns were deleted."""
         ...
 
 

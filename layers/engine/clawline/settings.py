@@ -32,12 +32,10 @@ class Settings(BaseModel):
     bot_path: str = Field(default_factory=default_bot_path)
     state_table: str | None = None
     connections_table: str | None = None
-    idempotency_table: str | None = None
     max_text_bytes: int = Field(default=DEFAULT_MAX_TEXT_BYTES, ge=1, le=128 * 1024)
     conversation_window: int = Field(default=10, ge=0, le=100)
     retention_days: int = Field(default=30, ge=1, le=3650)
     reply_topic: str = "clawline/{thing}/out"
-    idempotency_ttl_seconds: int = Field(default=3600, ge=60)
     connection_ttl_seconds: int = Field(default=7200 + 300, ge=60)
     dynamodb_max_attempts: int = Field(default=4, ge=1, le=10)
     dead_letter_queue_url: str | None = None

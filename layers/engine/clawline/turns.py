@@ -1,11 +1,22 @@
-"""Runs one turn for any channel: idempotent on the message id, on one event loop per container.
+"""Runs one turn for any channel: exactly once per message id, on one event loop per container.
 
 A Lambda container handles one event at a time, so one persistent loop (not ``asyncio.run`` per event)
 lets plugins keep loop-bound clients across warm invocations. The lock keeps a local, multi-threaded host
 (the dev server, a test client) from entering the loop twice.
 
-Idempotency (Powertools, DynamoDB persistence) is keyed on ``sender`` + ``message_id``: a replay returns the
-first reply without running the engine again; the same id with another payload is refused.
+Exactly once, at no extra round trip: the conversation store writes each turn with one conditional write that
+a message id can win only once in its conversation (``clawline.store.dynamodb``). So:
+
+- a replay (redelivery, client retry, resend after a reconnect) finds its stored turn when the conversation
+  is loaded and is answered with the stored reply, without running the engine again;
+- the same message id with another text (or from another channel) is refused (``MessageIdReusedError``);
+- a duplicate racing its first delivery loses the write, reloads, and is then answered like a replay;
+- a lost acknowledgement (the function failed after storing, and its invocation is retried) is recognised by
+  the invocation id stored with the turn, so an asynchronous channel sends the stored reply again.
+
+What this does not give: a plugin ``action`` of a duplicate *in flight* may run twice (both deliveries decide
+before either stores); only one turn is stored and one reply sent. Plugins with outside effects key them on
+``ctx.message.message_id``.
 """
 
 from __future__ import annotations
@@ -13,13 +24,13 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
 
+from clawline.conversation import Turn, TurnAlreadyStoredError
 from clawline.engine import Engine
-from clawline.errors import ConflictError, RetryableError
+from clawline.errors import ConflictError
 from clawline.messages import InboundMessage, OutboundMessage, Reply
 from clawline.observability import MetricName, count, record_turn
-from clawline.store.dynamodb import TurnAlreadyStoredError
 
 
 class MessageIdReusedError(ConflictError):
@@ -28,112 +39,57 @@ class MessageIdReusedError(ConflictError):
     retryable = False
 
 
+def _same_text(stored: str, sent: str) -> bool:
+    # The engine stores lone surrogates as U+FFFD (engine._storable): compare what was stored.
+    return stored == sent or stored == "".join("\ufffd" if 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in sent)
+
+
 class TurnRunner:
-    def __init__(
-        self,
-        engine: Engine,
-        *,
-        persistence_store: Any | None = None,
-        ttl_seconds: int = 3600,
-        reply_serializer: Any | None = None,
-    ) -> None:
+    def __init__(self, engine: Engine, *, invocation_id: Callable[[], str | None] | None = None) -> None:
         self.engine = engine
+        self._invocation_id = invocation_id or (lambda: None)
         self._loop = asyncio.new_event_loop()
         self._lock = threading.Lock()
         self._ready = False
-        # Per thread: did the last run() execute the turn (True) or return a stored reply (False)?
-        self._fresh = threading.local()
-        self._config: Any = None
-        self._idempotent: Any = None
-        if persistence_store is not None:
-            from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-            from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
-
-            self._config = IdempotencyConfig(
-                event_key_jmespath="[sender, message_id]",
-                payload_validation_jmespath="[conversation_id, text, channel]",
-                expires_after_seconds=ttl_seconds,
-                raise_on_no_idempotency_key=True,
-            )
-            self._idempotent = idempotent_function(
-                data_keyword_argument="message",
-                persistence_store=persistence_store,
-                config=self._config,
-                # The stored reply: plain JSON, or sealed like the conversation (clawline.security.idempotency).
-                output_serializer=reply_serializer or PydanticSerializer(Reply),
-            )(self._run)
-
-    def register_lambda_context(self, context: Any) -> None:
-        """Lets an in-progress record expire with the invocation, so a timed-out turn can be retried."""
-        if self._config is not None and context is not None:
-            self._config.register_lambda_context(context)
 
     def run(self, message: InboundMessage) -> Reply:
         return self.run_once(message)[0]
 
     def run_once(self, message: InboundMessage) -> tuple[Reply, bool]:
-        """The reply, and whether this call ran the turn (False: a replay answered from the idempotency store).
+        """The reply, and whether it still has to be delivered (False: a replay whose reply already went out).
 
-        Channels that get duplicates from the infrastructure (IoT redelivery, Lambda's async retries) use the
-        flag to send the reply once; channels where the client asked again answer again with the first reply.
+        Channels that get duplicates from the infrastructure (IoT redelivery) use the flag to send the reply
+        once; channels where the client asked again answer again with the first reply.
         """
-        self._fresh.value = False
-        reply = self._run_idempotent(message)
-        fresh = bool(self._fresh.value)
-        if not fresh:
-            count(MetricName.DUPLICATE_MESSAGES)
-        return reply, fresh
-
-    def _run_idempotent(self, message: InboundMessage) -> Reply:
-        if self._idempotent is None:
-            return self._run(message=message)
-        from aws_lambda_powertools.utilities.idempotency.exceptions import (
-            IdempotencyAlreadyInProgressError,
-            IdempotencyPersistenceLayerError,
-            IdempotencyValidationError,
-        )
-
-        from clawline.security.idempotency import sealing_for
-
         try:
-            with sealing_for(message.sender):
-                result: Reply = self._idempotent(message=message)
-        except IdempotencyValidationError as exc:
+            return self._run_engine(message), True
+        except TurnAlreadyStoredError as exc:
+            return self._replay(message, exc.turn)
+
+    def _replay(self, message: InboundMessage, stored: Turn) -> tuple[Reply, bool]:
+        if stored.channel != message.channel or not _same_text(stored.user_text, message.text):
             count(MetricName.TAMPERED_REPLAY)
             raise MessageIdReusedError(
                 "message_id was already used for a different message", details={"message_id": message.message_id}
-            ) from exc
-        except IdempotencyAlreadyInProgressError as exc:
-            raise RetryableError(
-                "this message is being processed, try again shortly", details={"message_id": message.message_id}
-            ) from exc
-        except IdempotencyPersistenceLayerError as exc:
-            # The idempotency table itself failed (throttled past the SDK's retries): transient, retry later.
-            raise RetryableError("storage is busy, try again", details={"message_id": message.message_id}) from exc
-        return result
-
-    def _run(self, message: InboundMessage) -> Reply:
-        try:
-            return self._run_engine(message)
-        except TurnAlreadyStoredError as exc:
-            # Answered before, but the acknowledgement was lost: answer again from the stored turn, never twice.
-            self._fresh.value = True
-            return Reply(
-                message_id=message.message_id,
-                conversation_id=message.conversation_id,
-                messages=[OutboundMessage(text=text) for text in exc.turn.bot_texts],
-                intent=exc.turn.intent,
-                trace=["already_processed"],
             )
+        count(MetricName.DUPLICATE_MESSAGES)
+        reply = stored.reply or Reply(
+            message_id=stored.message_id,
+            conversation_id=message.conversation_id,
+            messages=[OutboundMessage(text=text) for text in stored.bot_texts],
+            intent=stored.intent,
+        )
+        # Stored by this very invocation (Lambda retrying it after a failure): its reply may never have left.
+        undelivered = stored.invocation_id is not None and stored.invocation_id == self._invocation_id()
+        return reply, undelivered
 
     def _run_engine(self, message: InboundMessage) -> Reply:
-        self._fresh.value = True
         with self._lock:
             if not self._ready:
                 self._loop.run_until_complete(self.engine.setup())
                 self._ready = True
             started = time.perf_counter()
             reply = self._loop.run_until_complete(self.engine.handle(message))
-        # Recorded here, inside the idempotent call, so a replayed message is not counted as a second turn.
+        # Recorded only when the engine stored a new turn, so a replayed message is not counted as a second turn.
         record_turn(message, reply, (time.perf_counter() - started) * 1000)
         return reply

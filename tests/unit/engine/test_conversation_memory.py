@@ -9,6 +9,7 @@ import pytest
 from clawline.conversation import ConversationState, Turn
 from clawline.engine import MAX_TURN_ATTEMPTS
 from clawline.errors import ConflictError
+from clawline.messages import Reply
 from clawline.store.memory import InMemoryConversationStore
 
 from .helpers import BASE, ScriptedNlu, make_engine, message, say
@@ -39,13 +40,13 @@ class RacingStore(InMemoryConversationStore):
         super().__init__()
         self.races = races
 
-    def save(self, state: ConversationState, turn: Turn) -> ConversationState:
+    def save(self, state: ConversationState, turn: Turn, *, reply: Reply | None = None) -> ConversationState:
         if self.races > 0:
             self.races -= 1
             rival = self.load(state.conversation_id, state.owner)
             rival.slots["count"] = 7
             super().save(rival, turn.model_copy(update={"message_id": f"rival-{self.races}", "user_text": "rival"}))
-        return super().save(state, turn)
+        return super().save(state, turn, reply=reply)
 
 
 def test_a_turn_that_lost_a_race_is_decided_again_on_the_winner_state(tmp_path):

@@ -38,10 +38,12 @@ rules:
 class SerializingStore(InMemoryConversationStore):
     """Serializes what it saves, as the DynamoDB adapter does."""
 
-    def save(self, state, turn):
+    def save(self, state, turn, *, reply=None):
         state.model_dump_json()
         turn.model_dump_json()
-        return super().save(state, turn)
+        if reply is not None:
+            reply.model_dump_json()
+        return super().save(state, turn, reply=reply)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

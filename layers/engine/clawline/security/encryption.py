@@ -12,8 +12,11 @@ Two ciphers behind one interface (``FieldCipher``), chosen by ``CLAWLINE_ENCRYPT
 The encryption context is ``{"tenant_id", "user_id", "conversation_id"}``: the tenant is the bot, the user
 is the principal that owns the conversation.
 
-A data key is reused for one context for a few minutes (like the AWS Encryption SDK's caching CMM), so a
-conversation does not cost a KMS call per turn; decrypted data keys are cached by their ciphertext.
+Conversations use **one data key each** (``conversation_key``): generated once, when the conversation starts,
+and carried KMS-encrypted with every turn item, so the fields of a turn are sealed with ``seal`` (AES-GCM, no
+per-field key blob). A warm container holds the plaintext key (cached by its ciphertext and context); a cold
+one pays one ``Decrypt`` per conversation it meets, never one per stored turn. ``encrypt``/``decrypt`` (one data
+key per context for a few minutes, like the AWS Encryption SDK's caching CMM) remain for other records.
 
 Examples
 --------
@@ -126,6 +129,48 @@ class KmsEnvelopeCipher:
         self._decrypt_keys.put((blob, aad), plaintext)
         return plaintext, blob
 
+    def conversation_key(self, context: Context, sealed_key: bytes | None) -> tuple[bytes, bytes]:
+        """The conversation's (plaintext, KMS-encrypted) data key: ``sealed_key`` opened, or a new key when None."""
+        aad = _aad(context)
+        if sealed_key is None:
+            try:
+                resp = self._kms.generate_data_key(
+                    KeyId=self._key_id, KeySpec="AES_256", EncryptionContext=dict(context)
+                )
+            except ClientError as exc:
+                raise RetryableError("encryption keys are unavailable", details={"code": _code(exc)}) from exc
+            plaintext, blob = bytes(resp["Plaintext"]), bytes(resp["CiphertextBlob"])
+            self._decrypt_keys.put((blob, aad), plaintext)
+            return plaintext, blob
+        return self._open_key(sealed_key, aad, context), sealed_key
+
+    def _open_key(self, blob: bytes, aad: bytes, context: Context) -> bytes:
+        key: bytes | None = self._decrypt_keys.get((blob, aad))
+        if key is None:
+            try:
+                resp = self._kms.decrypt(CiphertextBlob=blob, EncryptionContext=dict(context), KeyId=self._key_id)
+            except ClientError as exc:
+                if _code(exc) in ("InvalidCiphertextException", "IncorrectKeyException", "AccessDeniedException"):
+                    raise DecryptionError("data key does not decrypt under this context") from exc
+                raise RetryableError("encryption keys are unavailable", details={"code": _code(exc)}) from exc
+            key = bytes(resp["Plaintext"])
+            self._decrypt_keys.put((blob, aad), key)
+        return key
+
+    @staticmethod
+    def seal(key: bytes, plaintext: str, context: Context) -> bytes:
+        """``plaintext`` sealed with a conversation key (``conversation_key``): nonce + AES-GCM ciphertext, raw
+        bytes (a DynamoDB binary attribute, a third smaller than base64); the context is the associated data."""
+        nonce = os.urandom(12)
+        return nonce + AESGCM(key).encrypt(nonce, plaintext.encode("utf-8"), _aad(context))
+
+    @staticmethod
+    def unseal(key: bytes, sealed: bytes, context: Context) -> str:
+        try:
+            return AESGCM(key).decrypt(sealed[:12], sealed[12:], _aad(context)).decode("utf-8")
+        except (InvalidTag, ValueError) as exc:
+            raise DecryptionError("ciphertext does not decrypt under this context") from exc
+
     def encrypt(self, plaintext: str, context: Context) -> str:
         key, blob = self._data_key(context)
         nonce = os.urandom(12)
@@ -141,16 +186,7 @@ class KmsEnvelopeCipher:
         except (ValueError, binascii.Error) as exc:
             raise DecryptionError("malformed envelope") from exc
         aad = _aad(context)
-        key = self._decrypt_keys.get((blob, aad))
-        if key is None:
-            try:
-                resp = self._kms.decrypt(CiphertextBlob=blob, EncryptionContext=dict(context), KeyId=self._key_id)
-            except ClientError as exc:
-                if _code(exc) in ("InvalidCiphertextException", "IncorrectKeyException", "AccessDeniedException"):
-                    raise DecryptionError("data key does not decrypt under this context") from exc
-                raise RetryableError("encryption keys are unavailable", details={"code": _code(exc)}) from exc
-            key = bytes(resp["Plaintext"])
-            self._decrypt_keys.put((blob, aad), key)
+        key = self._open_key(blob, aad, context)
         try:
             return AESGCM(key).decrypt(nonce, sealed, aad).decode("utf-8")
         except (InvalidTag, ValueError) as exc:

@@ -1,34 +1,56 @@
-"""DynamoDB adapter for the ``ConversationStore`` port.
+"""DynamoDB adapter for the ``ConversationStore`` port: a turn is one read request and one write request.
 
-Item layout (one table, on-demand):
+Item layout (one table, on-demand), one item per turn and nothing else::
 
-    pk = C#{owner}#{conversation_id}   sk = STATE            version, doc (JSON), expires_at
-    pk = C#{owner}#{conversation_id}   sk = T#{seq:012d}     doc (JSON), message_id, expires_at (TTL)
+    pk = C#{owner}#{conversation_id}   sk = T#{seq:012d}
+         message_id   the client's message id (plain: replays are recognised without decrypting)
+         doc          JSON {"t": the turn, "r": the reply it answered, "s": the conversation state after it};
+                      with KMS, ``sdoc`` instead: that JSON sealed (binary) with the conversation's data key
+         dk           (KMS only) the conversation's data key, KMS-encrypted, carried from turn to turn
+         rid          the invocation (Lambda request id) that stored it
+         expires_at   TTL
 
-A turn is written in the same transaction as the state, and the state write is conditioned on the version
-read at the start of the turn:
+The newest turn item *is* the conversation's state. A turn costs:
 
-    turn A: load v3 ───────────── save(v3->v4) ✓
-    turn B:      load v3 ──────────────────── save(v3->v4) ✗ ConditionalCheckFailed -> ConflictError
+- **one read**: ``Query(pk, sk begins_with T#, newest first, Limit=window)``: the window of recent turns and,
+  in the newest, the state. Eventually consistent (half the read units): a stale read cannot do harm, because
+  the write below is conditional; after a lost race the next load of that conversation reads consistently.
+- **one write**: ``PutItem(T#{seq+1})`` with ``attribute_not_exists(pk)``. Two racing turns both read seq 3
+  and both try to create T#4; exactly one can::
 
-so two racing turns can never both win (no lost update), whatever client tokens say.
+    turn A: query (newest T#3) ───────────── put T#4 if absent ✓
+    turn B:        query (newest T#3) ──────────────── put T#4 if absent ✗ ConditionalCheckFailed -> ConflictError
+                                                       (the engine reloads, now seeing T#4, and decides again)
 
-With a ``FieldCipher`` (``clawline.security.encryption``) every ``doc`` (message text, slots) is encrypted
-with an encryption context of tenant, owner and conversation: a doc copied into another owner's
-conversation does not decrypt.
+  so no update is lost, turns are numbered in the order they were stored, and a message id is stored once:
+  a replay finds its turn among the loaded ones (``TurnAlreadyStoredError``); a duplicate racing its first
+  delivery loses the put, reloads, and then finds it.
+
+Units: a write unit is 1 KB of item, a read unit 4 KB of the items a Query returns (half that when eventually
+consistent). A turn item of short messages is 0.4-0.9 KB (about 0.2 KB more with KMS), so a turn writes 1 unit
+and a 10-turn window reads 0.5-1 unit. No item grows: the window is read across items, never embedded.
+
+With a ``FieldCipher`` (``clawline.security.encryption``) the doc is encrypted with an encryption context of
+tenant, owner and conversation: a doc copied into another owner's conversation does not decrypt. Under KMS each
+conversation has one data key (``dk``), so a turn costs no KMS call on a warm container and at most one
+``Decrypt`` on a cold one.
 """
 
 from __future__ import annotations
 
+import json
+import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from clawline.conversation import ConversationState, Turn, TurnPage
-from clawline.errors import ClawlineError, ConfigurationError, ConflictError, InvalidInputError, RetryableError
+from clawline.conversation import ConversationState, Turn, TurnAlreadyStoredError, TurnPage
+from clawline.errors import ConfigurationError, ConflictError, InvalidInputError, RetryableError
+from clawline.messages import Reply
 from clawline.security import is_encrypted
-from clawline.store.keys import STATE_SK, TURN_PREFIX, conversation_pk, decode_cursor, encode_cursor, turn_sk
+from clawline.store.keys import TURN_PREFIX, conversation_pk, decode_cursor, encode_cursor, turn_sk
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -36,6 +58,8 @@ if TYPE_CHECKING:
     from clawline.security.encryption import FieldCipher
 else:
     DynamoDBClient = Any
+
+__all__ = ["DynamoDBConversationStore", "TurnAlreadyStoredError", "raise_for_client_error"]
 
 #: Error codes that mean "try again later" after botocore's own retries gave up.
 RETRYABLE_CODES = frozenset(
@@ -49,22 +73,9 @@ RETRYABLE_CODES = frozenset(
     }
 )
 BATCH_WRITE_MAX = 25
-
-
-class TurnAlreadyStoredError(ClawlineError):
-    """This message's turn is already stored: a re-run after a lost acknowledgement (not a new turn).
-
-    The idempotency record is completed only after the turn is saved; if completing it fails (throttled past
-    the SDK's retries) the client retries and the engine runs the message again. Saving it a second time would
-    answer it twice, so the store refuses and hands back the stored turn to answer from.
-    """
-
-    code = "already_processed"
-    http_status = 200
-
-    def __init__(self, turn: Turn) -> None:
-        super().__init__("this message was already processed", details={"message_id": turn.message_id})
-        self.turn = turn
+#: Fields of the stored reply that the turn or the state already hold (rebuilt from them on a replay).
+_REPLY_REBUILT = {"message_id", "conversation_id", "slots", "intent"}
+_STATE_KEYS = {"conversation_id", "owner", "version"}
 
 
 def raise_for_client_error(exc: ClientError) -> None:
@@ -84,114 +95,168 @@ class DynamoDBConversationStore:
         retention_seconds: int = 30 * 86400,
         cipher: FieldCipher | None = None,
         tenant: str = "clawline",
+        invocation_id: Callable[[], str | None] | None = None,
     ) -> None:
         self._client = client
         self._table = table_name
         self._retention = retention_seconds
         self._cipher = cipher
         self._tenant = tenant
+        self._invocation_id = invocation_id or (lambda: None)
+        # Conversations whose last write lost a race here: their next load reads consistently.
+        self._raced: set[str] = set()
+        self._raced_lock = threading.Lock()
 
     def _context(self, owner: str, conversation_id: str) -> dict[str, str]:
         return {"tenant_id": self._tenant, "user_id": owner, "conversation_id": conversation_id}
 
-    def _seal(self, doc: str, owner: str, conversation_id: str) -> str:
-        return doc if self._cipher is None else self._cipher.encrypt(doc, self._context(owner, conversation_id))
+    def _keyed(self) -> Any:
+        """The cipher when it keeps one data key per conversation (KMS), else None."""
+        return self._cipher if self._cipher is not None and hasattr(self._cipher, "conversation_key") else None
 
-    def _open(self, doc: str, owner: str, conversation_id: str) -> str:
+    def _open(self, item: dict[str, Any], context: dict[str, str]) -> str:
+        if "sdoc" in item:
+            keyed = self._keyed()
+            if keyed is None or "dk" not in item:
+                raise ConfigurationError("stored data is sealed with a KMS data key but KMS is not configured")
+            key, _blob = keyed.conversation_key(context, bytes(item["dk"]["B"]))
+            opened: str = keyed.unseal(key, bytes(item["sdoc"]["B"]), context)
+            return opened
+        doc: str = item["doc"]["S"]
         if not is_encrypted(doc):
             return doc  # written before encryption was turned on
         if self._cipher is None:
             raise ConfigurationError("stored data is encrypted but no cipher is configured (CLAWLINE_ENCRYPTION)")
-        return self._cipher.decrypt(doc, self._context(owner, conversation_id))
+        return self._cipher.decrypt(doc, context)
+
+    def _turn(self, item: dict[str, Any], context: dict[str, str]) -> tuple[Turn, dict[str, Any]]:
+        """The turn an item holds, and the state stored with it."""
+        data = json.loads(self._open(item, context))
+        message_id = item["message_id"]["S"]
+        reply = Reply.model_validate(
+            {
+                **data.get("r", {}),
+                "message_id": message_id,
+                "conversation_id": context["conversation_id"],
+                "intent": data["t"].get("intent"),
+                "slots": data["s"].get("slots", {}),
+            }
+        )
+        turn = Turn.model_validate(
+            {
+                **data["t"],
+                "message_id": message_id,
+                "seq": int(item["sk"]["S"][len(TURN_PREFIX) :]),
+                "bot_texts": [m.text for m in reply.messages],
+            }
+        )
+        # The state was updated when the turn was made: one timestamp serves both.
+        data["s"].setdefault("updated_at", data["t"].get("created_at"))
+        turn.reply = reply
+        turn.invocation_id = item.get("rid", {}).get("S")
+        return turn, data["s"]
 
     def load(self, conversation_id: str, owner: str, *, window: int = 10) -> ConversationState:
         pk = conversation_pk(owner, conversation_id)
+        with self._raced_lock:
+            consistent = pk in self._raced
+            self._raced.discard(pk)
         try:
-            item = self._client.get_item(
-                TableName=self._table, Key={"pk": {"S": pk}, "sk": {"S": STATE_SK}}, ConsistentRead=True
-            ).get("Item")
-            turns: list[Turn] = []
-            if item is not None and window > 0:
-                resp = self._client.query(
-                    TableName=self._table,
-                    KeyConditionExpression="pk = :pk AND begins_with(sk, :t)",
-                    ExpressionAttributeValues={":pk": {"S": pk}, ":t": {"S": TURN_PREFIX}},
-                    ScanIndexForward=False,
-                    Limit=window,
-                    ConsistentRead=True,
-                )
-                turns = [
-                    Turn.model_validate_json(self._open(i["doc"]["S"], owner, conversation_id))
-                    for i in reversed(resp.get("Items", []))
-                ]
+            resp = self._client.query(
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :t)",
+                ExpressionAttributeValues={":pk": {"S": pk}, ":t": {"S": TURN_PREFIX}},
+                ScanIndexForward=False,
+                # At least the newest turn, which holds the state, even when the window is 0.
+                Limit=max(window, 1),
+                ConsistentRead=consistent,
+            )
         except ClientError as exc:
             raise_for_client_error(exc)
             raise  # pragma: no cover - raise_for_client_error always raises
-        if item is None:
+        items = resp.get("Items", [])
+        if not items:
             return ConversationState(conversation_id=conversation_id, owner=owner)
-        state = ConversationState.model_validate_json(self._open(item["doc"]["S"], owner, conversation_id))
-        state.version = int(item["version"]["N"])
-        state.recent_turns = turns
+        context = self._context(owner, conversation_id)
+        turns = [self._turn(i, context) for i in reversed(items)]
+        newest, state_doc = turns[-1]
+        state = ConversationState.model_validate(
+            {**state_doc, "conversation_id": conversation_id, "owner": owner, "version": newest.seq}
+        )
+        loaded = [t for t, _s in turns]
+        state.loaded_turns = loaded
+        state.recent_turns = loaded[-window:] if window > 0 else []
+        if "dk" in items[0]:
+            state.sealed_key = bytes(items[0]["dk"]["B"])
         return state
 
-    def save(self, state: ConversationState, turn: Turn) -> ConversationState:
-        # The turns loaded with the state (the window) show a re-run of a message that was already answered.
-        stored = next((t for t in state.recent_turns if t.message_id == turn.message_id), None)
+    def save(self, state: ConversationState, turn: Turn, *, reply: Reply | None = None) -> ConversationState:
+        stored = state.stored_turn(turn.message_id)
         if stored is not None:
             raise TurnAlreadyStoredError(stored)
         pk = conversation_pk(state.owner, state.conversation_id)
         new_version = state.version + 1
         turn = turn.model_copy(update={"seq": new_version})
         saved = state.model_copy(deep=True, update={"version": new_version})
-        expires_at = str(int(time.time()) + self._retention)
-        if state.version == 0:
-            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
+        context = self._context(state.owner, state.conversation_id)
+        answered = reply or Reply(
+            message_id=turn.message_id, conversation_id=state.conversation_id, intent=turn.intent, slots=state.slots
+        )
+        if reply is None:
+            from clawline.messages import OutboundMessage
+
+            answered.messages = [OutboundMessage(text=t) for t in turn.bot_texts]
+            answered.confidence = turn.confidence
+        doc = json.dumps(
+            {
+                "t": json.loads(
+                    turn.model_dump_json(exclude={"seq", "bot_texts", "message_id"}, exclude_defaults=True)
+                ),
+                "r": json.loads(answered.model_dump_json(exclude=_REPLY_REBUILT, exclude_defaults=True)),
+                "s": json.loads(
+                    saved.model_dump_json(
+                        exclude=_STATE_KEYS | ({"updated_at"} if saved.updated_at == turn.created_at else set()),
+                        exclude_defaults=True,
+                    )
+                ),
+            },
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        item: dict[str, Any] = {
+            "pk": {"S": pk},
+            "sk": {"S": turn_sk(new_version)},
+            "message_id": {"S": turn.message_id},
+        }
+        keyed = self._keyed()
+        if keyed is not None:
+            key, blob = keyed.conversation_key(context, state.sealed_key)
+            item["sdoc"] = {"B": keyed.seal(key, doc, context)}
+            item["dk"] = {"B": blob}
+            saved.sealed_key = blob
         else:
-            condition = {
-                "ConditionExpression": "version = :expected",
-                "ExpressionAttributeValues": {":expected": {"N": str(state.version)}},
-            }
+            item["doc"] = {"S": doc if self._cipher is None else self._cipher.encrypt(doc, context)}
+        invocation = self._invocation_id()
+        if invocation:
+            item["rid"] = {"S": invocation}
+        item["expires_at"] = {"N": str(int(time.time()) + self._retention)}
         try:
-            self._client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": {
-                                "pk": {"S": pk},
-                                "sk": {"S": STATE_SK},
-                                "version": {"N": str(new_version)},
-                                "doc": {"S": self._seal(saved.model_dump_json(), state.owner, state.conversation_id)},
-                                "expires_at": {"N": expires_at},
-                            },
-                            **condition,
-                        }
-                    },
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": {
-                                "pk": {"S": pk},
-                                "sk": {"S": turn_sk(new_version)},
-                                "message_id": {"S": turn.message_id},
-                                "doc": {"S": self._seal(turn.model_dump_json(), state.owner, state.conversation_id)},
-                                "expires_at": {"N": expires_at},
-                            },
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                ]
-            )
+            self._client.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)")
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
-                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
-                if "ConditionalCheckFailed" in reasons:
-                    raise ConflictError(
-                        "conversation was changed by another turn", details={"expected_version": state.version}
-                    ) from exc
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                with self._raced_lock:
+                    if len(self._raced) > 10_000:  # bounded: forgetting one only costs a stale read and a retry
+                        self._raced.clear()
+                    self._raced.add(pk)
+                raise ConflictError(
+                    "conversation was changed by another turn", details={"expected_version": state.version}
+                ) from exc
             raise_for_client_error(exc)
             raise  # pragma: no cover
+        turn.reply = answered
+        turn.invocation_id = invocation
         saved.recent_turns = [*state.recent_turns, turn]
+        saved.loaded_turns = [*state.loaded_turns, turn]
         return saved
 
     def list_turns(self, conversation_id: str, owner: str, *, limit: int = 20, cursor: str | None = None) -> TurnPage:
@@ -215,7 +280,8 @@ class DynamoDBConversationStore:
             raise_for_client_error(exc)
             raise  # pragma: no cover
         items = resp.get("Items", [])
-        turns = [Turn.model_validate_json(self._open(i["doc"]["S"], owner, conversation_id)) for i in items]
+        context = self._context(owner, conversation_id)
+        turns = [self._turn(i, context)[0] for i in items]
         last = resp.get("LastEvaluatedKey")
         return TurnPage(turns=turns, next_cursor=encode_cursor({"sk": last["sk"]["S"]}) if last else None)
 

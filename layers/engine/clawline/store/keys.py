@@ -13,7 +13,6 @@ import json
 
 from clawline.errors import InvalidInputError
 
-STATE_SK = "STATE"
 TURN_PREFIX = "T#"
 
 

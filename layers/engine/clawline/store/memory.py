@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import threading
 
-from clawline.conversation import ConversationState, Turn, TurnPage
+from clawline.conversation import ConversationState, Turn, TurnAlreadyStoredError, TurnPage
 from clawline.errors import ConflictError
+from clawline.messages import Reply
 from clawline.store.keys import conversation_pk, decode_cursor, encode_cursor
 
 
@@ -30,9 +31,13 @@ class InMemoryConversationStore:
             )
             turns = self._turns.get(pk, [])
             state.recent_turns = [t.model_copy() for t in turns[-window:]] if window > 0 else []
+            state.loaded_turns = [t.model_copy() for t in turns[-max(window, 1) :]]
         return state
 
-    def save(self, state: ConversationState, turn: Turn) -> ConversationState:
+    def save(self, state: ConversationState, turn: Turn, *, reply: Reply | None = None) -> ConversationState:
+        stored = state.stored_turn(turn.message_id)
+        if stored is not None:
+            raise TurnAlreadyStoredError(stored)
         pk = conversation_pk(state.owner, state.conversation_id)
         with self._lock:
             current = self._states.get(pk)
@@ -44,8 +49,11 @@ class InMemoryConversationStore:
                 )
             saved = state.model_copy(deep=True, update={"version": state.version + 1})
             saved.recent_turns = []
+            saved.loaded_turns = []
             self._states[pk] = saved
-            self._turns.setdefault(pk, []).append(turn.model_copy(update={"seq": saved.version}))
+            stored_turn = turn.model_copy(update={"seq": saved.version})
+            stored_turn.reply = reply
+            self._turns.setdefault(pk, []).append(stored_turn)
         result = saved.model_copy(deep=True)
         result.recent_turns = [*state.recent_turns, turn]
         return result
@@ -64,4 +72,5 @@ class InMemoryConversationStore:
     def delete(self, conversation_id: str, owner: str) -> int:
         pk = conversation_pk(owner, conversation_id)
         with self._lock:
-            return len(self._turns.pop(pk, [])) + (1 if self._states.pop(pk, None) else 0)
+            self._states.pop(pk, None)
+            return len(self._turns.pop(pk, []))
