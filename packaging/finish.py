@@ -32,6 +32,8 @@ DROPPED_DIRS = {"tests", "__pycache__"}
 #: test ``test_lean_layer`` fails when one of these is missing from the built layer.
 BOTOCORE_SERVICES = frozenset(
     {"dynamodb", "apigatewaymanagementapi", "iot-data", "kms", "sqs", "secretsmanager", "ssm", "sts", "xray"}
+    # The first-party plugins' services (plugins/*/manifest.yaml) and the `clawline device` CLI's.
+    | {"bedrock-runtime", "comprehend", "iot", "scheduler", "sns", "translate"}
 )
 #: Parts of the layer's dependencies that no function imports (the package tests run every function from the built
 #: layer without them): Powertools utilities Clawline does not use (data_classes stays: Powertools' event handler

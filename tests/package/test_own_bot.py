@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -126,7 +128,11 @@ def test_every_function_of_the_build_answers_its_events_in_the_emulator(own_buil
     assert published and "Give me your order number" in published[-1], log[-3000:]
 
     authorizer, _ = results["authorizer"]
-    assert authorizer == {"isAuthorized": True, "context": {"sub": "dana", "scope": "chat"}}
+    # The authorizer context carries the token's expiry, so a cached allow is refused once the token expired.
+    assert authorizer["isAuthorized"] is True
+    context = authorizer["context"]
+    assert {k: context[k] for k in ("sub", "scope")} == {"sub": "dana", "scope": "chat"}
+    assert set(context) == {"sub", "scope", "exp"} and int(context["exp"]) > time.time()
 
 
 def test_a_sam_local_generate_event_http_event_reaches_the_plugin_beside_the_bot(own_build: Path, tmp_path) -> None:
@@ -144,7 +150,7 @@ def test_a_sam_local_generate_event_http_event_reaches_the_plugin_beside_the_bot
     assert result["statusCode"] == 200, log[-3000:]
     reply = json.loads(result["body"])
     assert reply["replies"][0]["text"] == "Order AB1234 is shipped: arriving tomorrow."
-    assert 'authorizer context: {"sub": "erin", "scope": "chat"}' in log
+    assert re.search(r'authorizer context: \{"sub": "erin", "scope": "chat", "exp": "\d+"\}', log), log[-3000:]
 
 
 def test_an_invalid_bot_fails_make_build_with_its_problems_located(tmp_path) -> None:

@@ -38,7 +38,7 @@ class FailingFunction:
         self.fail = True
         self.ran: list[dict[str, Any]] = []
 
-    def invoke(self, event: dict[str, Any]) -> Future[Any]:
+    def invoke(self, event: dict[str, Any], request_id: str | None = None) -> Future[Any]:
         self.ran.append(event)
         future: Future[Any] = Future()
         if self.fail:
