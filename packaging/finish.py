@@ -36,10 +36,11 @@ BOTOCORE_SERVICES = frozenset(
     | {"bedrock-runtime", "comprehend", "iot", "scheduler", "sns", "translate"}
 )
 #: Parts of the layer's dependencies that no function imports (the package tests run every function from the built
-#: layer without them): Powertools utilities Clawline does not use (data_classes stays: Powertools' event handler
-#: needs it); numpy's test extensions, SIMD test module, f2py, PyInstaller hooks, C headers and the submodules the
-#: NLU never uses (fft, polynomial, testing: numpy loads them only when asked; ma stays, np.unique uses it; a plugin
-#: that needs them ships its own numpy); pycparser (cffi needs it only to compile declarations); boto3's resource
+#: layer without them): Powertools utilities Clawline does not use (its event handler, idempotency and event
+#: classes included); pydantic's V1 package; numpy's test extensions, SIMD test module, f2py, PyInstaller hooks,
+#: C headers and the submodules the NLU never uses (fft, polynomial, testing: numpy loads them only when asked;
+#: ma stays, np.unique uses it; a plugin that needs them ships its own numpy); pycparser (cffi needs it only to
+#: compile declarations); boto3's resource
 #: definitions for services Clawline never makes resources of.
 UNUSED_PATHS = (
     *(
@@ -54,8 +55,15 @@ UNUSED_PATHS = (
             "streaming",
             "batch",
             "validation",
+            # Clawline's turn is idempotent through its own conditional write (docs/storage.md), and its HTTP
+            # router is FastAPI: Powertools' idempotency utility, event handler and its event classes go.
+            "idempotency",
+            "data_classes",
         )
     ),
+    "aws_lambda_powertools/event_handler",
+    # pydantic's V1 compatibility package: nothing imports it (FastAPI and pydantic probe for it lazily).
+    "pydantic/v1",
     *(f"numpy/{name}" for name in ("f2py", "fft", "polynomial", "testing")),
     # C headers, static libraries and Cython sources: for compiling against numpy, never read at run time.
     *(f"**/*.{suffix}" for suffix in ("h", "a", "pxd", "pyx")),
