@@ -8,25 +8,11 @@ from typing import Any
 
 import pytest
 
+from tests.iac.rules import evaluate
+
 pytestmark = pytest.mark.iac
 
 
-def evaluate(expr: Any, params: dict[str, str]) -> Any:
-    """The rule functions CloudFormation allows in Rules (Ref, Fn::Equals, Fn::Not, Fn::And, Fn::Or)."""
-    if isinstance(expr, str):
-        return expr
-    ((fn, arg),) = expr.items()
-    if fn == "Ref":
-        return params[arg]
-    if fn == "Fn::Equals":
-        return evaluate(arg[0], params) == evaluate(arg[1], params)
-    if fn == "Fn::Not":
-        return not evaluate(arg[0], params)
-    if fn == "Fn::And":
-        return all(evaluate(a, params) for a in arg)
-    if fn == "Fn::Or":
-        return any(evaluate(a, params) for a in arg)
-    raise AssertionError(f"unsupported rule function {fn}")
 
 
 def refused(cfn: dict[str, Any], **overrides: str) -> list[str]:
