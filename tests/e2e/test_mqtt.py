@@ -101,7 +101,7 @@ def test_function_error_is_retried_twice_then_sent_to_the_on_failure_queue(runti
         create_tables(
             dynamodb,
             type(template)(
-                {"Resources": {"StateTable": template.resources["StateTable"]}}, template.parameters
+                {**template.data, "Resources": {"StateTable": template.resources["StateTable"]}}, template.parameters
             ),
         )
     context = record["requestContext"]
