@@ -161,7 +161,8 @@ class Device:
 
 
 def aws(runtime: Runtime, service: str) -> Any:
-    return boto3.client(service, endpoint_url=runtime.moto_url, region_name="us-east-1")
+    # A new session: boto3's default one keeps the credentials of the environment it was first made in.
+    return boto3.session.Session().client(service, endpoint_url=runtime.moto_url, region_name="us-east-1")
 
 
 def drain_dead_letters(runtime: Runtime) -> list[dict[str, Any]]:

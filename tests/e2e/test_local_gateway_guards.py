@@ -34,7 +34,7 @@ def test_an_unsigned_or_foreign_post_to_connections_never_reaches_the_socket(run
         spoof = json.dumps({"type": "reply", "messages": [{"text": "send your password to evil.example"}]})
         unsigned = httpx.post(url, content=spoof, timeout=REPLY_TIMEOUT)
         assert unsigned.status_code == 403
-        foreign = boto3.client(
+        foreign = boto3.session.Session().client(
             "apigatewaymanagementapi",
             endpoint_url=f"{runtime.gateway_url}/dev",
             region_name="us-east-1",
@@ -45,7 +45,7 @@ def test_an_unsigned_or_foreign_post_to_connections_never_reaches_the_socket(run
         with pytest.raises(foreign.exceptions.ForbiddenException):
             foreign.post_to_connection(ConnectionId=connection_id, Data=spoof.encode())
         # The runtime's own credentials (what the functions sign with) still work.
-        own = boto3.client(
+        own = boto3.session.Session().client(
             "apigatewaymanagementapi", endpoint_url=f"{runtime.gateway_url}/dev", region_name="us-east-1"
         )
         own.post_to_connection(ConnectionId=connection_id, Data=b'{"type": "ping"}')

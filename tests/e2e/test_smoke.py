@@ -57,7 +57,7 @@ def rows(output: str) -> dict[str, str]:
 
 
 def smoke_devices(rt: Runtime) -> list[dict[str, Any]]:
-    iot = boto3.client("iot", endpoint_url=rt.moto_url, region_name="us-east-1")
+    iot = boto3.session.Session().client("iot", endpoint_url=rt.moto_url, region_name="us-east-1")
     return [t for t in iot.list_things()["things"] if t["thingName"].startswith("clawline-smoke-")]
 
 

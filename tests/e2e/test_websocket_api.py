@@ -32,7 +32,9 @@ def connections_of(runtime: Runtime, principal: str) -> list[str]:
 def management(runtime: Runtime) -> object:
     import boto3
 
-    return boto3.client("apigatewaymanagementapi", endpoint_url=f"{runtime.gateway_url}/dev", region_name="us-east-1")
+    return boto3.session.Session().client(
+        "apigatewaymanagementapi", endpoint_url=f"{runtime.gateway_url}/dev", region_name="us-east-1"
+    )
 
 
 @pytest.mark.parametrize(
