@@ -552,9 +552,14 @@ class Runtime:
     @staticmethod
     def _reset_function_caches() -> None:
         """Forget what a previous runtime in this process cached (settings, clients, the verifier, queues)."""
+        from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
+
         from clawline import composition
 
         composition.reset()
+        # Powertools keeps one Secrets Manager provider (and its client, bound to the endpoint of its day) per
+        # process: a new runtime's moto is another endpoint.
+        DEFAULT_PROVIDERS.clear()
         for name in ("http_app", "websocket_handler", "mqtt_handler", "authorizer"):
             module = sys.modules.get(name)
             for value in vars(module).values() if module else ():

@@ -138,7 +138,7 @@ def register_lambda_context(context: Any) -> None:
 
 def reset() -> None:
     """Forget every cached object (tests change the environment between cases)."""
-    from clawline.auth.factory import secrets, verifier
+    from clawline.auth.factory import verifier
 
     for factory in (
         settings,
@@ -149,7 +149,6 @@ def reset() -> None:
         cipher,
         rate_limiter,
         verifier,
-        secrets,
     ):
         factory.cache_clear()
     client.cache_clear()

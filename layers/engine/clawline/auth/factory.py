@@ -10,7 +10,6 @@ as a configuration error instead of failing with AccessDenied on the first token
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
 
 from clawline.auth.jwt_verifier import JwtVerifier
 from clawline.errors import ConfigurationError
@@ -20,22 +19,13 @@ from clawline.settings import Settings
 SECRET_MAX_AGE_SECONDS = 300
 
 
-@cache
-def secrets() -> Any:
-    """Powertools' Secrets Manager provider on the container's shared client (clawline.aws): one botocore session
-    for every client, and the endpoint and credentials of the environment the client was made in."""
-    from aws_lambda_powertools.utilities.parameters import SecretsProvider
-
-    from clawline.aws import client
-
-    return SecretsProvider(boto3_client=client("secretsmanager"))
-
-
 def read_secret(name: str) -> str:
     """A Secrets Manager secret by name (or ARN)."""
     if name.startswith("ssm:"):
         raise ConfigurationError("secrets are read from Secrets Manager only: store the key there (docs/security.md)")
-    value = secrets().get(name, max_age=SECRET_MAX_AGE_SECONDS)
+    from aws_lambda_powertools.utilities import parameters
+
+    value = parameters.get_secret(name, max_age=SECRET_MAX_AGE_SECONDS)
     return value if isinstance(value, str) else bytes(value).decode("utf-8")
 
 
