@@ -89,7 +89,9 @@ def plugin_module(tmp_path, monkeypatch):
 
 
 def test_a_plugin_receives_the_attachments_in_its_context(tmp_path, plugin_module):
-    bot = BASE + f"""
+    bot = (
+        BASE
+        + f"""
 plugins:
   - {{module: "{plugin_module}", class: "Describer"}}
 rules:
@@ -97,6 +99,7 @@ rules:
     when: "true"
     then: [{{plugin: describer}}]
 """
+    )
     engine = make_engine(tmp_path / "bot", bot)
     stored = PHOTO.model_copy(update={"url": "s3://bucket/uploads/x/" + "a" * 32})
     reply = say(engine, "what is this", attachments=[stored])

@@ -10,9 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from clawline.attachments.limits import Kind
 
 #: ``type/subtype`` (RFC 6838 names, no parameters): the allow-list decides which ones are accepted.
-ContentType = Annotated[
-    str, StringConstraints(min_length=3, max_length=127, pattern=r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*$")
-]
+_MIME_NAME = r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*"
+ContentType = Annotated[str, StringConstraints(min_length=3, max_length=127, pattern=rf"^{_MIME_NAME}/{_MIME_NAME}$")]
 #: A label for people (shown, never used as a path): no control characters, no path separators.
 FileName = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f/\\]+$")]
 AttachmentId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]

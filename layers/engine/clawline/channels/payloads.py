@@ -35,9 +35,7 @@ class MessagePayload(BaseModel):
         dict[Annotated[str, StringConstraints(max_length=64)], MetadataValue], Field(max_length=32)
     ] = {}
     #: References to uploads (HTTP, WebSocket) or small base64 payloads (MQTT): ``clawline.attachments``.
-    attachments: Annotated[
-        list[AttachmentReference | InlineAttachment], Field(max_length=MAX_PER_MESSAGE)
-    ] = []
+    attachments: Annotated[list[AttachmentReference | InlineAttachment], Field(max_length=MAX_PER_MESSAGE)] = []
 
 
 def envelope_limit(max_text_bytes: int, *, inline_attachment_bytes: int = 0) -> int:
