@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 DESCRIPTION = """\
-Serve the bot exactly as API Gateway and IoT Core would call it, on 127.0.0.1: moto for DynamoDB and SQS
-(tables from template.yaml), an MQTT broker (amqtt), a gateway for the HTTP and WebSocket APIs (with the
+Serve the bot exactly as API Gateway and IoT Core would call it, on 127.0.0.1: moto for DynamoDB, SQS and S3
+(tables and the uploads bucket from template.yaml), an MQTT broker (amqtt), a gateway for the HTTP and WebSocket APIs (with the
 Lambda authorizer, @connections and iot-data publish) and the IoT rule's SQL. Functions run in this process
 (default) or, with --rie, from the `sam build` output inside the Lambda Runtime Interface Emulator.
 """
