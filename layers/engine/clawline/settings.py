@@ -69,7 +69,7 @@ class Settings(BaseModel):
     attachment_bucket: str | None = None
     attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1, le=5 * 1024**3)
     attachment_upload_ttl_seconds: int = Field(default=300, ge=60, le=3600)
-    attachment_inline_max_bytes: int = Field(default=64 * 1024, ge=0, le=90 * 1024)
+    attachment_inline_max_bytes: int = Field(default=64 * 1024, ge=0, le=64 * 1024)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:

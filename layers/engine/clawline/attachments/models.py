@@ -15,8 +15,9 @@ ContentType = Annotated[str, StringConstraints(min_length=3, max_length=127, pat
 #: A label for people (shown, never used as a path): no control characters, no path separators.
 FileName = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f/\\]+$")]
 AttachmentId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
-#: base64 of at most 90 KiB (the largest inline limit a function may set).
-InlineData = Annotated[str, StringConstraints(min_length=4, max_length=122_880)]
+#: base64 of at most 64 KiB (the largest inline limit a function may set): with the rest of the message it fits
+#: IoT Core's 128 KB, and any channel's envelope limit.
+InlineData = Annotated[str, StringConstraints(min_length=4, max_length=87_384)]
 
 
 class UploadRequest(BaseModel):

@@ -6,7 +6,7 @@ attachments that exist, belong to the sender and are what they claim. Refusals a
 store is ``RetryableError`` (503 with Retry-After, an error frame, or a Lambda retry on MQTT).
 
 MQTT payloads are stored in the bucket rather than passed through in the event: every channel then gives the
-engine the same thing (an object reference with id, kind, type and size), plugins never hold up to 90 KB of
+engine the same thing (an object reference with id, kind, type and size), plugins never hold up to 64 KiB of
 base64 in their context, a hand-off agent or a later plugin can still fetch the file after the invocation, and
 the lifecycle rule expires it with the conversation. It costs one PutObject per inline attachment.
 """
