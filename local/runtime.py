@@ -220,6 +220,7 @@ class Runtime:
         self.moto_url = ""
         self.dead_letter_queue_url = ""
         self.tables: dict[str, str] = {}
+        self.buckets: dict[str, str] = {}
         self.device_policies: list[str] = []
         self.telemetry = MetricsStore()
         self.console: Console | None = None
@@ -378,6 +379,12 @@ class Runtime:
             self.template.refs[logical_id] = key["KeyId"]
             self.template.attributes.update({f"{logical_id}.Arn": key["Arn"], f"{logical_id}.KeyId": key["KeyId"]})
         self.dead_letter_queue_url = next(iter(queue_urls.values()), "")
+        # The uploads bucket: presigned PUTs from `POST /v1/uploads` go to moto's S3 (AWS_ENDPOINT_URL).
+        self.buckets = tpl.create_buckets(
+            boto3.client("s3", endpoint_url=self.moto_url, region_name="us-east-1"), self.template
+        )
+        self.template.refs.update(self.buckets)
+        self.template.attributes.update({f"{k}.Arn": f"arn:aws:s3:::{v}" for k, v in self.buckets.items()})
         # The device policy, so `clawline device add` and `clawline smoke` provision devices here as in the cloud
         # (the local broker itself checks no certificate). CloudFormation's `${!x}` escape becomes `${x}`.
         iot = boto3.client("iot", endpoint_url=self.moto_url, region_name="us-east-1")
@@ -638,6 +645,8 @@ class Runtime:
             f"  DynamoDB      {self.options.dynamodb_endpoint or self.moto_url}   "
             f"tables: {', '.join(self.tables.values())}",
             f"  Dead letters  {self.dead_letter_queue_url}",
+            f"  Uploads       {self.moto_url}   bucket {', '.join(self.buckets.values()) or '-'} "
+            "(POST /v1/uploads presigns a PUT there)",
             f"  IoT devices   {self.moto_url}   policy {', '.join(self.device_policies) or '-'} "
             f"(clawline device add THING --policy NAME --endpoint-url {self.moto_url})",
         ]

@@ -232,6 +232,17 @@ def create_tables(dynamodb: Any, template: Template, *, suffix: str = "") -> dic
     return names
 
 
+def create_buckets(s3: Any, template: Template, *, suffix: str = "") -> dict[str, str]:
+    """Create every S3 bucket of the template (CloudFormation names them; here ``clawline-local-<logical id>``,
+    optionally suffixed); returns logical id -> name."""
+    names: dict[str, str] = {}
+    for logical_id in template.of_type("AWS::S3::Bucket"):
+        name = f"clawline-local-{logical_id.lower()}{suffix}"
+        s3.create_bucket(Bucket=name)
+        names[logical_id] = name
+    return names
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # What the local runtime needs from the template: functions, routes, the authorizers, the WebSocket stage and the
 # IoT rule. Each reader returns plain dataclasses so the gateway never walks the YAML itself.

@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from clawline import __version__, composition
+from clawline.attachments.models import UploadRequest, UploadResponse
 from clawline.auth.context import check_not_expired
 from clawline.channels.actions import carry_out_for_bot
 from clawline.channels.payloads import (
@@ -128,6 +129,25 @@ RETRY_AFTER_SECONDS = 1
 app = FastAPI(title="Clawline", version=__version__, responses=ERROR_RESPONSES)
 
 
+def inline_definitions(schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON schema with its ``$defs`` written in place: in an OpenAPI document ``#/$defs/...`` would point at the
+    document's root, where nothing is (the message body's models do not recurse)."""
+    defs = schema.pop("$defs", {})
+
+    def expand(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return expand(defs[ref.removeprefix("#/$defs/")])
+            return {key: expand(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [expand(item) for item in node]
+        return node
+
+    expanded: dict[str, Any] = expand(schema)
+    return expanded
+
+
 def caller(request: Request) -> tuple[str, frozenset[str]]:
     """The caller (``sub``, scopes) as vouched for by the authorizer (HTTP API simple-response context).
 
@@ -232,7 +252,7 @@ def health() -> Health:
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": MessagePayload.model_json_schema()}},
+            "content": {"application/json": {"schema": inline_definitions(MessagePayload.model_json_schema())}},
         }
     },
 )
@@ -259,6 +279,8 @@ async def post_message(
         max_text_bytes=cfg.max_text_bytes,
     )
     composition.rate_limiter().check(sender)
+    if payload.attachments:  # after the rate limit: each one costs an S3 request
+        message = await run_in_threadpool(composition.attachments().attach, message, payload.attachments)
     # The turn runner owns its own event loop (shared with plugins across warm invokes): run it off this one.
     reply, fresh = await run_in_threadpool(composition.turn_runner().run_once, message)
     if fresh:  # a replay answers with the first reply; its publishes went out the first time
@@ -271,6 +293,15 @@ async def post_message(
         intent=reply.intent,
         confidence=reply.confidence,
     )
+
+
+@app.post("/v1/uploads", response_model=UploadResponse)
+def create_upload(request: Request, body: UploadRequest) -> UploadResponse:
+    """A presigned PUT for one attachment; send the answer's ``attachment`` in a message once it is uploaded."""
+    sender = principal(request)
+    # Rate-limited like a message: every URL can store up to attachment_max_bytes until the lifecycle rule runs.
+    composition.rate_limiter().check(sender)
+    return composition.attachments().presign(body, owner=sender)
 
 
 @app.get("/v1/conversations/{conversation_id}/messages", response_model=HistoryResponse)

@@ -53,7 +53,8 @@ def publish(thing: str, message: dict[str, Any]) -> None:
 def process(event: dict[str, Any]) -> dict[str, Any]:
     cfg = composition.settings()
     rule_event = mqtt.parse_event(event)
-    data = decode_json_object(mqtt.decode_payload(rule_event), max_bytes=envelope_limit(cfg.max_text_bytes))
+    limit = envelope_limit(cfg.max_text_bytes, inline_attachment_bytes=cfg.attachment_inline_max_bytes)
+    data = decode_json_object(mqtt.decode_payload(rule_event), max_bytes=limit)
     claimed = sorted(mqtt.IDENTITY_FIELDS & data.keys())
     if claimed:
         raise InvalidInputError(
@@ -70,6 +71,8 @@ def process(event: dict[str, Any]) -> dict[str, Any]:
         max_text_bytes=cfg.max_text_bytes,
     )
     composition.rate_limiter().check(rule_event.thing)
+    if payload.attachments:  # stored in the uploads bucket (a redelivery writes the same object again)
+        message = composition.attachments().attach(message, payload.attachments)
     reply, fresh = composition.turn_runner().run_once(message)
     if not fresh:
         # IoT redelivery or a Lambda retry after the reply went out: the device already has this answer.

@@ -112,6 +112,8 @@ def on_message(ctx: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
             max_text_bytes=cfg.max_text_bytes,
         )
         composition.rate_limiter().check(sender)
+        if payload.attachments:  # after the rate limit: each one costs an S3 request
+            message = composition.attachments().attach(message, payload.attachments)
         reply, fresh = composition.turn_runner().run_once(message)
     except ClawlineError as exc:
         count(MetricName.ERRORS if exc.http_status >= 500 else MetricName.REJECTED_INPUT)

@@ -15,7 +15,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from clawline import composition
-from local.template import Template, create_tables
+from local.template import Template, create_buckets, create_tables
 from tests.helpers.aws import Recorder, client, serve_recorder
 from tests.helpers.tokens import Issuer
 
@@ -40,6 +40,7 @@ class Stack:
     tables: dict[str, str]
     dead_letter_queue_url: str
     recorder: Recorder
+    buckets: dict[str, str]
 
     def dynamodb(self) -> Any:
         return client("dynamodb", self.endpoint)
@@ -61,9 +62,9 @@ class Stack:
         return int(self.dynamodb().scan(TableName=self.tables[logical_id], Select="COUNT")["Count"])
 
 
-def table_variables(template: Template) -> dict[str, str]:
-    """Environment variables the template sets to a table's name (``!Ref`` of a DynamoDB table)."""
-    tables = template.of_type("AWS::DynamoDB::Table")
+def table_variables(template: Template, type_name: str = "AWS::DynamoDB::Table") -> dict[str, str]:
+    """Environment variables the template sets to a table's name (``!Ref`` of a DynamoDB table, or another type)."""
+    tables = template.of_type(type_name)
     envs = [(template.data.get("Globals", {}).get("Function", {}).get("Environment") or {}).get("Variables") or {}]
     envs += [
         ((res.get("Properties") or {}).get("Environment") or {}).get("Variables") or {}
@@ -83,12 +84,14 @@ def stack(moto_server: str, template: Template, monkeypatch: pytest.MonkeyPatch)
     suffix = f"-{uuid.uuid4().hex[:8]}"
     tables = create_tables(client("dynamodb", moto_server), template, suffix=suffix)
     queue_url = client("sqs", moto_server).create_queue(QueueName=f"dlq{suffix}")["QueueUrl"]
+    buckets = create_buckets(client("s3", moto_server), template, suffix=suffix)
     recorder = Recorder()
     recorder_gen = serve_recorder(recorder)
     recorder_url = next(recorder_gen)
     env = {
         "AWS_ENDPOINT_URL_DYNAMODB": moto_server,
         "AWS_ENDPOINT_URL_SQS": moto_server,
+        "AWS_ENDPOINT_URL_S3": moto_server,
         "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_server,
         "AWS_ENDPOINT_URL_SSM": moto_server,
         "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": f"{recorder_url}/dev",
@@ -97,6 +100,8 @@ def stack(moto_server: str, template: Template, monkeypatch: pytest.MonkeyPatch)
         # Every table variable the template wires (CLAWLINE_STATE_TABLE: !Ref StateTable, ...), so a table
         # added to the template reaches the handlers here too.
         **{var: tables[logical_id] for var, logical_id in table_variables(template).items()},
+        # And every bucket variable (CLAWLINE_ATTACHMENT_BUCKET: !Ref AttachmentsBucket).
+        **{var: buckets[logical_id] for var, logical_id in table_variables(template, "AWS::S3::Bucket").items()},
     }
     # Nothing another test (or the shell) set may leak in: the template's wiring is the whole configuration.
     for key in [k for k in os.environ if k.startswith("CLAWLINE_")]:
@@ -104,7 +109,7 @@ def stack(moto_server: str, template: Template, monkeypatch: pytest.MonkeyPatch)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     composition.reset()
-    yield Stack(moto_server, tables, queue_url, recorder)
+    yield Stack(moto_server, tables, queue_url, recorder, buckets)
     composition.reset()
     next(recorder_gen, None)
 

@@ -17,7 +17,7 @@ from moto.server import ThreadedMotoServer
 from schemathesis import checks
 
 from clawline import composition
-from local.template import Template, create_tables
+from local.template import Template, create_buckets, create_tables
 from tests.helpers.aws import client
 from tests.helpers.tokens import Issuer
 
@@ -29,13 +29,19 @@ def wired() -> Iterator[dict[str, str]]:
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
-    tables = create_tables(client("dynamodb", endpoint), Template.read(), suffix=f"-{uuid.uuid4().hex[:8]}")
+    template = Template.read()
+    suffix = f"-{uuid.uuid4().hex[:8]}"
+    tables = create_tables(client("dynamodb", endpoint), template, suffix=suffix)
+    buckets = create_buckets(client("s3", endpoint), template, suffix=suffix)
     issuer = Issuer()
     with issuer.serve_jwks() as jwks_url:
         env = {
             "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
             "CLAWLINE_STATE_TABLE": tables["StateTable"],
             "CLAWLINE_CONNECTIONS_TABLE": tables["ConnectionsTable"],
+            # POST /v1/uploads presigns, and messages naming attachments are checked against moto's S3.
+            "AWS_ENDPOINT_URL_S3": endpoint,
+            "CLAWLINE_ATTACHMENT_BUCKET": buckets["AttachmentsBucket"],
             "CLAWLINE_JWKS_URL": jwks_url,
             "CLAWLINE_JWT_ISSUER": issuer.issuer,
             "CLAWLINE_JWT_AUDIENCE": issuer.audience,

@@ -66,7 +66,13 @@ def _refuse_without_time(**_: Any) -> None:
         raise RetryableError("not enough time left in this invocation, try again", details={"left_ms": int(left)})
 
 
-def client_config(*, max_attempts: int = 4, connect_timeout: float = 2.0, read_timeout: float = 5.0) -> Config:
+def client_config(
+    *,
+    max_attempts: int = 4,
+    connect_timeout: float = 2.0,
+    read_timeout: float = 5.0,
+    signature_version: str | None = None,
+) -> Config:
     # Standard retry mode backs off on throttling; explicit timeouts keep a slow dependency from eating
     # the 29 s API Gateway integration budget.
     # ``total_max_attempts`` counts the first request too: botocore's ``max_attempts`` key counts retries only,
@@ -77,6 +83,7 @@ def client_config(*, max_attempts: int = 4, connect_timeout: float = 2.0, read_t
         retries={"mode": "standard", "total_max_attempts": max_attempts},
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
+        signature_version=signature_version,
     )
 
 
@@ -101,11 +108,19 @@ def session() -> Any:
 
 
 @cache
-def client(service: str, *, max_attempts: int = 4, endpoint_url: str | None = None) -> Any:
+def client(
+    service: str, *, max_attempts: int = 4, endpoint_url: str | None = None, signature_version: str | None = None
+) -> Any:
+    """``signature_version``: botocore's default for the service when None (S3 presigns need ``s3v4``)."""
     connect, read = attempt_timeouts(max_attempts)
     made = session().create_client(
         service,
-        config=client_config(max_attempts=max_attempts, connect_timeout=connect, read_timeout=read),
+        config=client_config(
+            max_attempts=max_attempts,
+            connect_timeout=connect,
+            read_timeout=read,
+            signature_version=signature_version,
+        ),
         endpoint_url=endpoint_url,
     )
     # before-send runs for every attempt, retries included: no attempt starts past the invocation's budget.

@@ -19,6 +19,7 @@ from clawline.store.dynamodb import DynamoDBConversationStore
 from clawline.turns import TurnRunner
 
 if TYPE_CHECKING:
+    from clawline.attachments.service import AttachmentService, NoAttachments
     from clawline.security.encryption import FieldCipher
     from clawline.security.ratelimit import RateLimiter
 
@@ -115,6 +116,26 @@ def connection_store() -> DynamoDBConnectionStore:
     return DynamoDBConnectionStore(dynamodb(), cfg.connections_table, ttl_seconds=cfg.connection_ttl_seconds)
 
 
+@cache
+def attachments() -> AttachmentService | NoAttachments:
+    """Uploads and message attachments (``CLAWLINE_ATTACHMENT_BUCKET``); imported on the first turn that has some."""
+    from clawline.attachments.service import AttachmentService, NoAttachments
+
+    cfg = settings()
+    if not cfg.attachment_bucket:
+        return NoAttachments()
+    from clawline.attachments.limits import AttachmentLimits
+    from clawline.attachments.s3 import S3AttachmentStore
+
+    # SigV4: the presigned PUT signs Content-Length and Content-Type, so S3 itself refuses any other upload.
+    s3 = client("s3", signature_version="s3v4")
+    return AttachmentService(
+        S3AttachmentStore(s3, cfg.attachment_bucket),
+        AttachmentLimits(max_bytes=cfg.attachment_max_bytes, inline_max_bytes=cfg.attachment_inline_max_bytes),
+        upload_ttl_seconds=cfg.attachment_upload_ttl_seconds,
+    )
+
+
 #: The invocation being handled. A context variable: the local runtime runs several invocations at once in one
 #: process, and a turn runs in a worker thread (HTTP) that copies the context.
 _lambda_context: ContextVar[Any] = ContextVar("clawline_lambda_context", default=None)
@@ -148,6 +169,7 @@ def reset() -> None:
         turn_runner,
         cipher,
         rate_limiter,
+        attachments,
         verifier,
     ):
         factory.cache_clear()

@@ -591,8 +591,10 @@ class _Turn:
                 "sender": m.sender,
                 "conversation_id": m.conversation_id,
                 "metadata": dict(m.metadata),
-                "attachments": [a.kind for a in m.attachments],
+                "attachments": self.cel_value("attachments"),
             }
+        if name == "attachments":
+            return [a.model_dump(exclude={"url"}) for a in m.attachments]
         if name == "conversation_id":
             return m.conversation_id
         if name == "last_intents":

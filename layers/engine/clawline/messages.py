@@ -34,9 +34,18 @@ def utc_now() -> datetime:
 
 
 class Attachment(BaseModel):
+    """A file sent with a message: an object in the uploads bucket that the channel found and checked before the
+    turn (``clawline.attachments``). Rules see it as ``attachments``, plugins as ``ctx.message.attachments``."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    #: The attachment id; the object is ``uploads/{owner}/{id}`` in the uploads bucket (``object_key``).
+    id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    content_type: Annotated[str, StringConstraints(min_length=1, max_length=127)] | None = None
+    #: Bytes, as stored (the channel compared it with what the client declared).
+    size: Annotated[int, Field(ge=0)] | None = None
+    #: Where the object is (``s3://bucket/key``), for plugins that read it with their own declared permissions.
     url: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = None
     name: Annotated[str, StringConstraints(max_length=256)] | None = None
 

@@ -63,6 +63,13 @@ class Settings(BaseModel):
     encryption: Literal["none", "kms", "fernet"] = "none"
     kms_key_arn: str | None = None
     fernet_secret_name: str | None = None
+    #: Attachments (clawline.attachments): the uploads bucket (none: messages carry no attachments), the largest
+    #: upload ``POST /v1/uploads`` presigns, how long its URL works, and the largest inline MQTT payload (decoded
+    #: bytes per message; base64 and the rest of the message must fit IoT Core's 128 KB).
+    attachment_bucket: str | None = None
+    attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1, le=5 * 1024**3)
+    attachment_upload_ttl_seconds: int = Field(default=300, ge=60, le=3600)
+    attachment_inline_max_bytes: int = Field(default=64 * 1024, ge=0, le=64 * 1024)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -13,6 +13,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic import ValidationError as PydanticValidationError
 
+from clawline.attachments.limits import MAX_PER_MESSAGE
+from clawline.attachments.models import AttachmentReference, InlineAttachment
 from clawline.errors import InvalidInputError, PayloadTooLargeError
 from clawline.messages import Channel, Identifier, InboundMessage, MetadataValue
 
@@ -32,10 +34,13 @@ class MessagePayload(BaseModel):
     metadata: Annotated[
         dict[Annotated[str, StringConstraints(max_length=64)], MetadataValue], Field(max_length=32)
     ] = {}
+    #: References to uploads (HTTP, WebSocket) or small base64 payloads (MQTT): ``clawline.attachments``.
+    attachments: Annotated[list[AttachmentReference | InlineAttachment], Field(max_length=MAX_PER_MESSAGE)] = []
 
 
-def envelope_limit(max_text_bytes: int) -> int:
-    return max_text_bytes * ENVELOPE_FACTOR + ENVELOPE_SLACK
+def envelope_limit(max_text_bytes: int, *, inline_attachment_bytes: int = 0) -> int:
+    """The largest body worth parsing; MQTT adds room for its inline attachments (base64 is 4/3 of the bytes)."""
+    return max_text_bytes * ENVELOPE_FACTOR + ENVELOPE_SLACK + -(-inline_attachment_bytes // 3) * 4
 
 
 def validation_details(exc: PydanticValidationError) -> list[dict[str, Any]]:

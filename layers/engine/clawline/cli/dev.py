@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 DESCRIPTION = """\
-Serve the bot exactly as API Gateway and IoT Core would call it, on 127.0.0.1: moto for DynamoDB and SQS
-(tables from template.yaml), an MQTT broker (amqtt), a gateway for the HTTP and WebSocket APIs (with the
-Lambda authorizer, @connections and iot-data publish) and the IoT rule's SQL. Functions run in this process
-(default) or, with --rie, from the `sam build` output inside the Lambda Runtime Interface Emulator.
+Serve the bot exactly as API Gateway and IoT Core would call it, on 127.0.0.1: moto for DynamoDB, SQS and S3
+(tables and the uploads bucket from template.yaml), an MQTT broker (amqtt), a gateway for the HTTP and
+WebSocket APIs (with the Lambda authorizer, @connections and iot-data publish) and the IoT rule's SQL.
+Functions run in this process (default) or, with --rie, from the `sam build` output inside the Lambda Runtime
+Interface Emulator.
 """
 
 
@@ -32,7 +33,7 @@ def register(subparsers: Any) -> None:
     )
     dev.add_argument("--mqtt-port", type=int, default=1883, help="embedded MQTT broker port (default: %(default)s)")
     dev.add_argument(
-        "--moto-port", type=int, default=8000, help="moto server port: DynamoDB, SQS (default: %(default)s)"
+        "--moto-port", type=int, default=8000, help="moto server port: DynamoDB, SQS, S3 (default: %(default)s)"
     )
     dev.add_argument("--mqtt-url", help="use this broker instead of the embedded one, e.g. mqtt://127.0.0.1:1884")
     dev.add_argument(

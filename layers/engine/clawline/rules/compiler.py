@@ -23,6 +23,7 @@ VARIABLES = frozenset(
     {
         "text",
         "message",
+        "attachments",
         "channel",
         "sender",
         "conversation_id",

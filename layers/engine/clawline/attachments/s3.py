@@ -1,0 +1,66 @@
+"""The uploads bucket (S3): presigned PUTs, HeadObject checks and inline writes.
+
+Why a presigned PUT with ``Content-Length`` and ``Content-Type`` among its signed headers, and not a presigned
+POST with a ``content-length-range`` policy: both make S3 itself refuse a wrong upload, but the PUT pins the
+exact length the route approved (a POST policy only bounds it), is one plain request for any client (``fetch``,
+``curl -T``, a phone's HTTP stack; no multipart form), and S3 answers a different length or type with
+``403 SignatureDoesNotMatch`` before storing anything. SigV4 is required for that: SigV2 query signatures (still
+botocore's default for S3 presigns) do not cover ``Content-Length``.
+
+Errors are mapped by code, never by message text. HeadObject has no error body, so its code is the HTTP status:
+``404``, or ``403`` (without ``s3:ListBucket``, which no function has, S3 answers a missing key with 403).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from clawline.attachments.store import StoredObject
+from clawline.errors import RetryableError
+
+_MISSING = frozenset({"404", "403", "NoSuchKey", "NotFound", "AccessDenied", "Forbidden"})
+_RETRYABLE = frozenset({"500", "503", "SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout"})
+
+
+class S3AttachmentStore:
+    def __init__(self, s3_client: Any, bucket: str) -> None:
+        self._s3 = s3_client
+        self.bucket = bucket
+
+    def presign_put(self, key: str, *, content_type: str, size: int, expires_in: int) -> str:
+        url: str = self._s3.generate_presigned_url(
+            "put_object",
+            Params={"Bucket": self.bucket, "Key": key, "ContentType": content_type, "ContentLength": size},
+            ExpiresIn=expires_in,
+            HttpMethod="PUT",
+        )
+        return url
+
+    def head(self, key: str) -> StoredObject | None:
+        try:
+            found = self._s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in _MISSING:
+                return None
+            if code in _RETRYABLE:
+                raise RetryableError("the attachment store is busy, try again") from exc
+            raise
+        except BotoCoreError as exc:  # timeouts, connection errors: the same request may pass in a moment
+            raise RetryableError("the attachment store did not answer, try again") from exc
+        return StoredObject(size=int(found["ContentLength"]), content_type=found.get("ContentType"))
+
+    def put(self, key: str, data: bytes, *, content_type: str) -> None:
+        try:
+            self._s3.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
+        except ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code", "")) in _RETRYABLE:
+                raise RetryableError("the attachment store is busy, try again") from exc
+            raise
+        except BotoCoreError as exc:
+            raise RetryableError("the attachment store did not answer, try again") from exc
+
+    def url(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
