@@ -1,4 +1,5 @@
-"""settings.languages: responses per language, chosen from metadata.language, then detection, then the default."""
+"""settings.languages: responses per language, chosen from metadata.language, then the profile slot, then
+detection, then the default."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import pytest
 
 from clawline import languages
 from clawline.bot.loader import BotDefinitionError
-from clawline.languages import detect, normalize
+from clawline.bot.compiled import Bot
+from clawline.language_detection import LanguageDetector
+from clawline.languages import normalize
 
 from .helpers import make_engine, say
 
@@ -65,7 +68,7 @@ def test_a_missing_response_falls_back_to_the_default_language_with_a_warning(
 ) -> None:
     warnings: list[tuple[str, dict[str, str]]] = []
     monkeypatch.setattr(languages.logger, "warning", lambda msg, extra: warnings.append((msg, extra)))
-    languages._warn_once.cache_clear()
+    languages.warn_once.cache_clear()
     assert say(engine, "anglais s'il vous plait", metadata={"language": "fr"}).texts == ["Only in English, u1."]
     assert say(engine, "teilweise bitte", metadata={"language": "de"}).texts == ["Partly in English."]
     assert [extra for _, extra in warnings] == [
@@ -100,9 +103,15 @@ def test_language_mistakes_are_refused_at_validation(
     assert problem in str(exc.value)
 
 
-def test_detection_needs_a_clear_winner_and_normalize_reads_language_tags() -> None:
-    assert detect("merci beaucoup", ("en", "fr")) == "fr"
-    assert detect("thank you", ("en", "fr")) == "en"
-    assert detect("pizza", ("en", "fr")) is None  # no evidence either way
-    assert detect("merci", ("en",)) is None  # one language: nothing to detect
+def test_detection_needs_a_clear_winner_and_normalize_reads_language_tags(engine) -> None:  # type: ignore[no-untyped-def]
+    detector = engine.bot.detector
+    assert detector.detect("merci beaucoup") == "fr"
+    assert detector.detect("thank you") == "en"
+    assert detector.detect("pizza") is None  # no evidence either way
+    assert LanguageDetector({"en": ["hello"]}).detect("merci") is None  # one language: nothing to detect
     assert normalize("pt_BR") == "pt" and normalize("") is None and normalize(12) is None
+
+
+def test_a_one_language_bot_has_no_detector(tmp_path: Path) -> None:
+    bot = Bot.load(make_engine(tmp_path, "name: mono\nsettings: {mode: rules}\n").bot.directory or tmp_path)
+    assert bot.detector is None
