@@ -143,4 +143,3 @@ class LanguageDetector:
         ranked = sorted(self.scores(text).items(), key=lambda kv: kv[1], reverse=True)
         (best, best_score), (_, runner_up) = ranked[0], ranked[1]
         return best if best_score - runner_up >= MIN_MARGIN else None
-

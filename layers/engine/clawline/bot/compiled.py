@@ -152,8 +152,16 @@ class _Checker:
         if self.problems:
             return None
         return Bot(
-            d, RuleSet(compiled), responses, tuple(plugins), timezone, directory, self.templates, self.conditions,
-            self._translations, self._detector(),
+            d,
+            RuleSet(compiled),
+            responses,
+            tuple(plugins),
+            timezone,
+            directory,
+            self.templates,
+            self.conditions,
+            self._translations,
+            self._detector(),
         )
 
     def _detector(self) -> LanguageDetector | None:
@@ -164,16 +172,14 @@ class _Checker:
         if len(set(d.settings.languages) | {default}) < 2:
             return None
         samples: dict[str, list[str]] = {lang: [] for lang in d.settings.languages}
-        for intent in d.intents.values():
-            for lang in samples:
-                samples[lang].extend(models.in_language(intent.examples, lang, default))
-        for lang in samples:
-            samples[lang].extend(d.oos_examples(lang))
+        for lang, texts in samples.items():
+            texts.extend(t for intent in d.intents.values() for t in models.in_language(intent.examples, lang, default))
+            texts.extend(d.oos_examples(lang))
             variants = self._translations.get(lang, {}) if lang != default else {}
-            samples[lang].extend(v.template.source for vs in variants.values() for v in vs)
+            texts.extend(v.template.source for vs in variants.values() for v in vs)
         for value in d.responses.values():
-            texts = value.get(default, []) if isinstance(value, dict) else value
-            samples[default].extend(v.text for v in texts)
+            said = value.get(default, []) if isinstance(value, dict) else value
+            samples[default].extend(v.text for v in said)
         return LanguageDetector(samples)
 
     def _condition(self, path: FieldPath, source: str) -> None:

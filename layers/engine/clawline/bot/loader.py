@@ -267,7 +267,7 @@ def _merge_language(
             problems.append(Problem(file, where, section, f"not allowed in a language file ({allowed})"))
         elif section == "out_of_scope":
             if isinstance(value, list):
-                texts.add(data, section, (section,), value, (section,))
+                texts.add(data, section, (section,), value, (section,), concatenate=True)
             else:
                 problems.append(Problem(file, where, section, "must be a list"))
         elif not isinstance(value, dict):
@@ -301,8 +301,18 @@ class _TextsIn:
     language: str
     default: str
 
-    def add(self, container: dict[str, Any], key: str, path: FieldPath, texts: Any, written_at: FieldPath) -> None:
-        """``container[key][language] = texts``; a plain list already there becomes the default language's."""
+    def add(
+        self,
+        container: dict[str, Any],
+        key: str,
+        path: FieldPath,
+        texts: Any,
+        written_at: FieldPath,
+        *,
+        concatenate: bool = False,
+    ) -> None:
+        """``container[key][language] = texts``; a plain list already there becomes the default language's.
+        ``concatenate``: a list section (``out_of_scope``), extended in include order like the other files'."""
         current = container.get(key)
         if isinstance(current, list):
             # Written as a plain list: the default language's texts. Their lines move under the new key.
@@ -312,11 +322,22 @@ class _TextsIn:
             current = {}
         elif not isinstance(current, dict):
             return  # a wrong shape: the model's validation reports it where it was written
+        if concatenate and isinstance(current.get(self.language), list) and isinstance(texts, list):
+            merged = current[self.language]
+            for i in range(len(texts)):
+                _copy_lines(
+                    self.source, self.lines, self.file, (*written_at, i), (*path, self.language, len(merged) + i)
+                )
+            merged.extend(texts)
+            container[key] = current
+            return
         if self.language in current:
             first = self.source.locate((*path, self.language))
             shown = f" (first defined at {first[0]}:{first[1]})" if first else ""
             where = self.lines.get(written_at)
-            self.problems.append(Problem(self.file, where, format_path((*path, self.language)), f"defined twice{shown}"))
+            self.problems.append(
+                Problem(self.file, where, format_path((*path, self.language)), f"defined twice{shown}")
+            )
             return
         current[self.language] = texts
         container[key] = current
