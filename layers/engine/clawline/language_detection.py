@@ -72,13 +72,21 @@ def features(text: str) -> Counter[str]:
 
 
 class _Profile:
-    __slots__ = ("counts", "total")
+    """One language's feature log-probabilities (add-one smoothed over the vocabulary of every profile)."""
+
+    __slots__ = ("counts", "log_p", "unseen")
 
     def __init__(self, texts: Iterable[str]) -> None:
         self.counts: Counter[str] = Counter()
         for text in texts:
             self.counts.update(features(text))
-        self.total = sum(self.counts.values())
+        self.log_p: dict[str, float] = {}
+        self.unseen = 0.0
+
+    def smooth(self, vocabulary: int) -> None:
+        denominator = sum(self.counts.values()) + vocabulary
+        self.log_p = {g: math.log((c + 1) / denominator) for g, c in self.counts.items()}
+        self.unseen = math.log(1 / denominator)
 
 
 class LanguageDetector:
@@ -97,7 +105,6 @@ class LanguageDetector:
         self.languages = tuple(samples)
         self._samples = {lang: list(texts) for lang, texts in samples.items()}
         self._profiles: dict[str, _Profile] | None = None
-        self._vocabulary = 0
         self._lock = threading.Lock()
         #: The last text and its answer: a turn asks once per response it renders.
         self._last: tuple[str, str | None] = ("", None)
@@ -110,7 +117,9 @@ class LanguageDetector:
                     extra = [_STOP_WORD_TEXT.get(lang, ""), " ".join(SIGNATURE_LETTERS.get(lang, ""))]
                     plain = [_PLACEHOLDER.sub(" ", _ANNOTATION.sub(r"\1", t)) for t in texts]
                     profiles[lang] = _Profile(plain + extra)
-                self._vocabulary = len(set().union(*(p.counts for p in profiles.values()))) or 1
+                vocabulary = len(set().union(*(p.counts for p in profiles.values()))) or 1
+                for profile in profiles.values():
+                    profile.smooth(vocabulary)
                 self._profiles = profiles
         return self._profiles
 
@@ -122,9 +131,8 @@ class LanguageDetector:
         mass = sum(weights.values()) or 1.0
         out = {}
         for lang, profile in profiles.items():
-            denominator = profile.total + self._vocabulary
-            counts = profile.counts
-            out[lang] = sum(w * math.log((counts.get(g, 0) + 1) / denominator) for g, w in weights.items()) / mass
+            log_p, unseen = profile.log_p, profile.unseen
+            out[lang] = sum(w * log_p.get(g, unseen) for g, w in weights.items()) / mass
         return out
 
     def detect(self, text: str) -> str | None:
