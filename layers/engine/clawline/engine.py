@@ -66,9 +66,10 @@ MAX_TURN_ATTEMPTS = 4
 TIMEZONE_METADATA = "timezone"
 
 
-def nlu_inputs(definition: models.BotDefinition) -> dict[str, Any]:
-    """What the bot's NLU is built from, as keyword arguments of ``clawline.nlu.backend.build_backend`` (and
-    ``train_artifact``): ``intents``, ``entities`` (an ``EntitiesSpec``) and ``oos_examples``.
+def nlu_inputs(definition: models.BotDefinition, language: str | None = None) -> dict[str, Any]:
+    """What the bot's NLU model for ``language`` (default: the default language) is built from, as keyword
+    arguments of ``clawline.nlu.backend.build_backend`` (and ``train_artifact``): ``intents``, ``entities`` (an
+    ``EntitiesSpec``, shared by every language) and ``oos_examples``.
 
     Training (``clawline train``) and loading must use exactly these, or the artifact's fingerprint will not
     match and the model is retrained at cold start. Needs ``clawline.nlu`` (numpy).
@@ -88,9 +89,9 @@ def nlu_inputs(definition: models.BotDefinition) -> dict[str, Any]:
         if values:
             lookups.append(LookupEntity(name=name, values=values))
     return {
-        "intents": {name: list(intent.examples) for name, intent in definition.intents.items()},
+        "intents": definition.intent_examples(language),
         "entities": EntitiesSpec(regexes=regexes, lookups=lookups),
-        "oos_examples": list(definition.out_of_scope),
+        "oos_examples": definition.oos_examples(language),
     }
 
 
@@ -106,27 +107,41 @@ def nlu_factory(backend: Literal["linear", "embedding"] = "linear", model_dir: P
 
 
 def build_nlu(
-    bot: Bot, *, backend: Literal["linear", "embedding"] = "linear", model_dir: Path | None = None
+    bot: Bot,
+    *,
+    backend: Literal["linear", "embedding"] = "linear",
+    model_dir: Path | None = None,
+    language: str | None = None,
 ) -> NluBackend | None:
     """The bot's NLU backend. ``embedding`` uses ``<bot>/model/nlu-embedding.npz`` when it matches the bot and
     the encoder, and needs onnxruntime and the model directory: without them it is a ``ConfigurationError``
-    naming what is missing, never a silent fall-back to another classifier."""
+    naming what is missing, never a silent fall-back to another classifier.
+
+    A bot with examples in several languages gets one model per language (``clawline.nlu.per_language``), each
+    built on its first message; ``language`` builds that one model."""
     d = bot.definition
     if not d.intents and not d.entities:
         return None
     backend = d.settings.nlu_backend or backend  # the bot's own choice (bot.yaml) wins over the deployment's
+    if language is None and len(d.nlu_languages()) > 1:
+        from clawline.nlu.per_language import PerLanguageNlu
+
+        build = functools.partial(_build_language_nlu, bot, backend=backend, model_dir=model_dir)
+        return PerLanguageNlu(
+            bot.name, d.settings.language, build, d.nlu_languages(), eager_default=backend == "embedding"
+        )
     try:
         # Imported here: the trained classifier (numpy) loads only for bots that have NLU.
         from clawline.nlu.backend import build_backend
 
-        inputs = nlu_inputs(d)
+        inputs = nlu_inputs(d, language)
     except ImportError:
         if backend == "embedding":
             raise ConfigurationError("the embedding NLU backend needs numpy (clawline.nlu) in the layer") from None
         from clawline.bot.keyword_nlu import KeywordBackend
 
-        return KeywordBackend({name: list(i.examples) for name, i in d.intents.items()}, d.entities)
-    name = "nlu-embedding.npz" if backend == "embedding" else "nlu.npz"
+        return KeywordBackend(d.intent_examples(language), d.entities)
+    name = model_file_name(backend, None if language == d.settings.language else language)
     artifact = bot.directory / "model" / name if bot.directory is not None else None
     if backend == "embedding":
         from clawline.nlu.embedding import require_encoder
@@ -144,11 +159,24 @@ def build_nlu(
         "NLU ready",
         extra={
             "nlu_backend": backend,
+            "nlu_language": language or d.settings.language,
             "nlu_source": getattr(built, "source", "memory"),
             "nlu_ready_ms": round((time.perf_counter() - started) * 1000, 1),
         },
     )
     return built
+
+
+def _build_language_nlu(
+    bot: Bot, language: str, *, backend: Literal["linear", "embedding"], model_dir: Path | None
+) -> NluBackend | None:
+    return build_nlu(bot, backend=backend, model_dir=model_dir, language=language)
+
+
+def model_file_name(backend: str, language: str | None = None) -> str:
+    """``nlu.npz`` (``nlu-embedding.npz``) for the default language, ``nlu.<lang>.npz`` for another one."""
+    stem = "nlu-embedding" if backend == "embedding" else "nlu"
+    return f"{stem}.{language}.npz" if language else f"{stem}.npz"
 
 
 def load_engine(
@@ -452,7 +480,7 @@ class Engine:
         turn.messages.append(OutboundMessage.model_construct(text=text, buttons=list(buttons)))
 
     def _variant(self, turn: _Turn, response: str) -> tuple[str, tuple[str, ...]]:
-        variants = languages.variants(self.bot, turn.message, response)
+        variants = languages.variants(self.bot, turn.language(), response)
         # Rotate through variations by turn number: varied over a conversation, reproducible in tests.
         variant = variants[(turn.state.version + len(turn.messages)) % len(variants)]
         return variant.template.render(turn.template_variables()), variant.buttons
@@ -525,6 +553,10 @@ class _Turn:
     def intent(self) -> str | None:
         return self.nlu.intent if self.nlu is not None else None
 
+    def language(self) -> str:
+        """The turn's language (clawline.languages), read live: a rule may set the ``language`` slot mid-turn."""
+        return languages.turn_language(self.engine.bot, self.message, self.state.slots)
+
     def texts(self) -> list[str]:
         return [m.text for m in self.messages]
 
@@ -544,7 +576,8 @@ class _Turn:
                     cached = NluResult(intent=None, confidence=0.0)
                 else:
                     # "tomorrow" is the day after the engine's today in the user's (or the bot's) time zone.
-                    token = enter_reference(Reference(self.now, self.engine.bot.settings.language, self.zone))
+                    # The turn's language picks its NLU model and how numbers are written.
+                    token = enter_reference(Reference(self.now, self.language(), self.zone))
                     try:
                         cached = backend.parse(self.message.text)
                     finally:

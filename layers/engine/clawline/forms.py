@@ -48,7 +48,8 @@ class Forms:
 
     @cached_property
     def roles(self) -> RoleCues:
-        return RoleCues.from_intents({n: i.examples for n, i in self.bot.definition.intents.items()})
+        intents = self.bot.definition.intents
+        return RoleCues.from_intents({n: models.every_language(i.examples) for n, i in intents.items()})
 
     # ----- entry points ---------------------------------------------------------------------------------------
 

@@ -1,19 +1,28 @@
 """Which language a turn speaks, and the responses in it.
 
-A bot declares ``settings.languages`` (default: only ``settings.language``, so a one-language bot is unchanged)
-and may give a response per language (``responses: {greet: {en: [...], fr: [...]}}``). A turn's language is:
-1. ``metadata.language`` of the message (``fr``, ``fr-CA``, ``FR``), when the bot declares it;
-2. else detected from the text among the declared languages only: a dependency-free scorer (frequent function
-   words per language, plus letters only one language uses), which needs a clear winner to answer;
-3. else the default language.
-A response missing in the turn's language falls back to the default language's, with a logged warning.
+A bot declares ``settings.languages`` (default: only ``settings.language``, so a one-language bot is unchanged),
+NLU examples per language (``intents.greet.examples: {en: [...], es: [...]}``, or a language file, see
+clawline.bot.loader) and responses per language (``responses: {greet: {en: [...], es: [...]}}``). A turn's
+language is the first of:
+
+1. ``metadata.language`` of the message (``es``, ``es-MX``, ``ES``), when the bot declares that language;
+2. the user's ``language`` slot (a profile slot remembers it across conversations), when the bot declares it;
+3. the language detected from the text among the declared languages only (clawline.language_detection), which
+   needs a clear winner to answer;
+4. the default language.
+
+A value that is not one of the bot's languages is passed over, not refused: a client sending the device's locale
+(``ja-JP``) to an English/Spanish bot gets detection, then the default. The turn's NLU model and responses are
+that language's; a response (or a model) missing in it falls back to the default language's, with a warning
+logged once per container.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from clawline.observability import logger
 
@@ -21,32 +30,14 @@ if TYPE_CHECKING:
     from clawline.bot.compiled import Bot, Variant
     from clawline.messages import InboundMessage
 
-_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
-
-_STOP_WORD_TEXT = {
-    "en": "the a an and or is are was i you he she it we they my your what where when how why do does to of in on "
-    "for with this that hello hi please thanks thank yes no can want would like not me",
-    "fr": "le la les un une des et ou est sont je tu il elle nous vous ils mon ma mes ton ta quoi où quand comment "
-    "pourquoi de du au aux en pour avec ce cette bonjour salut merci oui non peux veux voudrais pas ne moi suis",
-    "de": "der die das ein eine und oder ist sind ich du er sie es wir ihr mein meine was wo wann wie warum zu von "
-    "im mit für dies hallo bitte danke ja nein kann will möchte nicht mich bin",
-    "es": "el la los las un una y o es son yo tú él ella nosotros mi mis qué dónde cuándo cómo por para con este "
-    "esta hola gracias sí no puedo quiero quisiera me soy estoy de del al",
-    "it": "il lo la i gli le un una e o è sono io tu lui lei noi mio mia cosa dove quando come perché di da in per "
-    "con questo questa ciao grazie sì no posso voglio vorrei non mi",
-    "pt": "o a os as um uma e ou é são eu tu ele ela nós meu minha que onde quando como por para com este esta olá "
-    "obrigado obrigada sim não posso quero gostaria me sou estou de do da",
-    "nl": "de het een en of is zijn ik jij hij zij wij mijn wat waar wanneer hoe waarom te van in op voor met dit "
-    "dat hallo alsjeblieft dank bedankt ja nee kan wil graag niet mij ben",
-}
-#: Frequent short words (function words and greetings) per language: enough to tell short chat messages apart.
-STOP_WORDS: dict[str, frozenset[str]] = {lang: frozenset(_WORD.findall(text)) for lang, text in _STOP_WORD_TEXT.items()}
-#: Letters that (among these languages) only one uses: strong evidence on their own.
-SIGNATURE_LETTERS: dict[str, str] = {"de": "ßäöü", "es": "ñ¿¡", "fr": "çœêèàù", "pt": "ãõ"}
+#: The message metadata key a client sets to the user's language.
+METADATA_KEY = "language"
+#: The slot (typically a user-scoped profile slot) that remembers the user's language.
+PROFILE_SLOT = "language"
 
 
 def normalize(tag: object) -> str | None:
-    """``fr-CA`` / ``FR`` / ``fr_ca`` -> ``fr``; anything else -> None."""
+    """``es-MX`` / ``ES`` / ``es_mx`` -> ``es``; anything else -> None."""
     if not isinstance(tag, str):
         return None
     primary = re.split(r"[-_]", tag.strip().lower(), maxsplit=1)[0]
@@ -58,48 +49,33 @@ def declared(bot: Bot) -> tuple[str, ...]:
     return tuple(settings.languages) or (settings.language,)
 
 
-def detect(text: str, languages: tuple[str, ...]) -> str | None:
-    """The most likely of ``languages`` for ``text``, or None when no language clearly wins."""
-    if len(languages) < 2:
-        return None
-    words = [w.lower() for w in _WORD.findall(text)]
-    lowered = text.lower()
-    scores: dict[str, float] = {}
-    for lang in languages:
-        stop = STOP_WORDS.get(lang, frozenset())
-        score = float(sum(1 for w in words if w in stop))
-        score += 2.0 * sum(1 for ch in SIGNATURE_LETTERS.get(lang, "") if ch in lowered)
-        scores[lang] = score
-    ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
-    best, runner_up = ranked[0], ranked[1]
-    return best[0] if best[1] >= 1 and best[1] > runner_up[1] else None
-
-
-def turn_language(bot: Bot, message: InboundMessage) -> str:
-    languages = declared(bot)
-    asked = normalize(message.metadata.get("language"))
-    if asked in languages:
-        return asked
-    return detect(message.text, languages) or bot.settings.language
+def turn_language(bot: Bot, message: InboundMessage, slots: Mapping[str, Any]) -> str:
+    """The language of this turn: metadata, then the profile slot, then detection, then the default."""
+    default = bot.settings.language
+    if bot.detector is None:  # one language: nothing to choose
+        return default
+    languages = bot.detector.languages
+    for asked in (message.metadata.get(METADATA_KEY), slots.get(PROFILE_SLOT)):
+        tag = normalize(asked)
+        if tag in languages:
+            return tag
+    return bot.detector.detect(message.text) or default
 
 
 @lru_cache(maxsize=256)
-def _warn_once(bot_name: str, language: str, response: str) -> None:
+def warn_once(bot_name: str, language: str, what: str, name: str) -> None:
     logger.warning(
-        "response missing in the turn's language: the default language's is used",
-        extra={"bot": bot_name, "language": language, "response": response},
+        f"{what} missing in the turn's language: the default language's is used",
+        extra={"bot": bot_name, "language": language, what: name},
     )
 
 
-def variants(bot: Bot, message: InboundMessage, response: str) -> tuple[Variant, ...]:
-    """The response's variants in the turn's language (default language when it has none)."""
-    if not bot.translations:
-        return bot.responses[response]
-    language = turn_language(bot, message)
-    if language == bot.settings.language:
+def variants(bot: Bot, language: str, response: str) -> tuple[Variant, ...]:
+    """The response's variants in ``language`` (the default language's when it has none)."""
+    if language == bot.settings.language or not bot.translations:
         return bot.responses[response]
     found = bot.translations.get(language, {}).get(response)
     if found is None:
-        _warn_once(bot.name, language, response)
+        warn_once(bot.name, language, "response", response)
         return bot.responses[response]
     return found

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from clawline.bot import models
 from clawline.bot.loader import BotDefinitionError, FieldPath, Problem, SourceMap, load_definition
 from clawline.bot.references import BUILTIN_ENTITIES, condition_references, suggest
+from clawline.language_detection import LanguageDetector
 from clawline.plugins.loader import LoadedPlugin, PluginLoadError, load_plugin
 from clawline.rules.analysis import risky_pattern
 from clawline.rules.compiler import CompiledRule, RuleCompileError, RuleSet, compile_rule
@@ -44,6 +45,8 @@ class Bot:
     conditions: Conditions = field(default_factory=Conditions)
     #: Responses in the other declared languages: language -> response name -> variants (clawline.languages).
     translations: dict[str, dict[str, tuple[Variant, ...]]] = field(default_factory=dict)
+    #: Tells the bot's languages apart (None: the bot speaks one language).
+    detector: LanguageDetector | None = None
 
     @property
     def template_roots(self) -> frozenset[str]:
@@ -99,6 +102,7 @@ class _Checker:
     def check(self, directory: Path | None, load_plugins: bool) -> Bot | None:
         d = self.d
         responses = self._responses()
+        self._example_languages()
         self._response_ref(("settings", "fallback"), d.settings.fallback)
         if d.settings.plugin_error:
             self._response_ref(("settings", "plugin_error"), d.settings.plugin_error)
@@ -148,9 +152,35 @@ class _Checker:
         if self.problems:
             return None
         return Bot(
-            d, RuleSet(compiled), responses, tuple(plugins), timezone, directory, self.templates, self.conditions,
+            d,
+            RuleSet(compiled),
+            responses,
+            tuple(plugins),
+            timezone,
+            directory,
+            self.templates,
+            self.conditions,
             self._translations,
+            self._detector(),
         )
+
+    def _detector(self) -> LanguageDetector | None:
+        """A detector over the bot's languages (None for a one-language bot), learning each one from the bot's own
+        examples and responses in it."""
+        d = self.d
+        default = d.settings.language
+        if len(set(d.settings.languages) | {default}) < 2:
+            return None
+        samples: dict[str, list[str]] = {lang: [] for lang in d.settings.languages}
+        for lang, texts in samples.items():
+            texts.extend(t for intent in d.intents.values() for t in models.in_language(intent.examples, lang, default))
+            texts.extend(d.oos_examples(lang))
+            variants = self._translations.get(lang, {}) if lang != default else {}
+            texts.extend(v.template.source for vs in variants.values() for v in vs)
+        for value in d.responses.values():
+            said = value.get(default, []) if isinstance(value, dict) else value
+            samples[default].extend(v.text for v in said)
+        return LanguageDetector(samples)
 
     def _condition(self, path: FieldPath, source: str) -> None:
         try:
@@ -214,6 +244,24 @@ class _Checker:
             if default not in value:
                 self.fail(("responses", name), f"no variants in the default language {default!r}")
         return out
+
+    def _example_languages(self) -> None:
+        """Examples per language name declared languages, and every intent has default-language examples: the
+        default language's model is the one a language without its own model falls back to."""
+        default = self.d.settings.language
+        declared = set(self.d.settings.languages) | {default}
+        sections: list[tuple[FieldPath, list[str] | dict[str, list[str]]]] = [
+            (("intents", name, "examples"), intent.examples) for name, intent in self.d.intents.items()
+        ]
+        sections.append((("out_of_scope",), self.d.out_of_scope))
+        for path, value in sections:
+            if not isinstance(value, dict):
+                continue
+            for lang in value:
+                if lang not in declared:
+                    self.fail((*path, lang), f"language {lang!r} is not in settings.languages")
+            if path[0] == "intents" and not value.get(default):
+                self.fail(path, f"no examples in the default language {default!r}")
 
     def _variants(self, path: FieldPath, variants: list[models.ResponseVariant]) -> tuple[Variant, ...]:
         parsed: list[Variant] = []

@@ -3,11 +3,18 @@
 ``bot.yaml`` may ``include`` other files (``settings.include``, globs relative to bot.yaml). Sections merge:
 mappings (intents, entities, slots, responses) by key, where a key defined twice is an error naming both
 places; lists (rules, plugins, out_of_scope) are concatenated in include order.
+
+An included file that starts with ``language: es`` is a **language file**: its ``intents``, ``out_of_scope`` and
+``responses`` are that language's (``intents.greet.examples.es``, ``out_of_scope.es``, ``responses.greet.es``), so a
+bot keeps one file of NLU data per language. Language files merge after the other files, whatever their order, so
+an intent a language file adds examples to may be defined in any file; one intent's (or response's) texts in one
+language defined twice is an error naming both places.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +34,9 @@ FieldPath = tuple[str | int, ...]
 _MAPPING_SECTIONS = ("intents", "entities", "slots", "responses")
 _LIST_SECTIONS = ("rules", "plugins", "out_of_scope")
 _TOP_LEVEL = {"name", "description", "settings", *_MAPPING_SECTIONS, *_LIST_SECTIONS}
+#: What a language file (an included file with ``language:``) may hold.
+_LANGUAGE_SECTIONS = ("intents", "out_of_scope", "responses")
+_LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}$")
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 #: Values in one YAML file, counting alias expansions; a 1,000-rule bot has a few tens of thousands.
 MAX_YAML_VALUES = 500_000
@@ -155,8 +165,15 @@ def load_definition(path: str | Path) -> tuple[BotDefinition, SourceMap]:
     data.setdefault("name", main.parent.name if root.is_dir() else main.stem)
     problems: list[Problem] = []
     includes = (data.get("settings") or {}).get("include", []) if isinstance(data.get("settings"), dict) else []
+    language_files: list[tuple[Path, dict[str, Any], dict[FieldPath, int]]] = []
     for file in _expand_includes(main.parent, includes, source, problems):
-        _merge(data, source, file, problems)
+        extra, extra_lines = read_yaml(file)
+        if isinstance(extra, dict) and "language" in extra:
+            language_files.append((file, extra, extra_lines))
+        else:
+            _merge(data, source, file, extra, extra_lines, problems)
+    for file, extra, extra_lines in language_files:
+        _merge_language(data, source, file, extra, extra_lines, problems)
     if problems:
         raise BotDefinitionError(problems)
     try:
@@ -181,8 +198,14 @@ def _expand_includes(base: Path, patterns: Any, source: SourceMap, problems: lis
     return files
 
 
-def _merge(data: dict[str, Any], source: SourceMap, file: Path, problems: list[Problem]) -> None:
-    extra, lines = read_yaml(file)
+def _merge(
+    data: dict[str, Any],
+    source: SourceMap,
+    file: Path,
+    extra: Any,
+    lines: dict[FieldPath, int],
+    problems: list[Problem],
+) -> None:
     if extra is None:
         return
     if not isinstance(extra, dict):
@@ -219,6 +242,112 @@ def _merge(data: dict[str, Any], source: SourceMap, file: Path, problems: list[P
         else:
             kind = "mapping" if section in _MAPPING_SECTIONS else "list"
             problems.append(Problem(file, lines.get((section,)), section, f"must be a {kind}"))
+
+
+def _merge_language(
+    data: dict[str, Any],
+    source: SourceMap,
+    file: Path,
+    extra: dict[str, Any],
+    lines: dict[FieldPath, int],
+    problems: list[Problem],
+) -> None:
+    """Merge a language file: each text list goes under its language (``examples: [...]`` -> ``examples.es``)."""
+    language = extra.pop("language")
+    if not isinstance(language, str) or not _LANGUAGE_TAG.match(language):
+        problems.append(Problem(file, lines.get(("language",)), "language", "must be a language code (en, es, fr)"))
+        return
+    settings = data.get("settings")
+    default = str(settings.get("language", "en")) if isinstance(settings, dict) else "en"
+    texts = _TextsIn(source, file, lines, problems, language, default)
+    for section, value in extra.items():
+        where = lines.get((section,))
+        if section not in _LANGUAGE_SECTIONS:
+            allowed = ", ".join(_LANGUAGE_SECTIONS)
+            problems.append(Problem(file, where, section, f"not allowed in a language file ({allowed})"))
+        elif section == "out_of_scope":
+            if isinstance(value, list):
+                texts.add(data, section, (section,), value, (section,), concatenate=True)
+            else:
+                problems.append(Problem(file, where, section, "must be a list"))
+        elif not isinstance(value, dict):
+            problems.append(Problem(file, where, section, "must be a mapping"))
+        elif section == "responses":
+            responses = data.setdefault(section, {})
+            for name, variants in value.items():
+                if isinstance(responses, dict):
+                    texts.add(responses, name, (section, name), variants, (section, name))
+        else:
+            intents = data.setdefault(section, {})
+            for name, intent in value.items():
+                if not isinstance(intent, dict) or set(intent) != {"examples"}:
+                    where = lines.get((section, name))
+                    problems.append(Problem(file, where, f"{section}.{name}", "a language file gives only `examples`"))
+                    continue
+                target = intents.setdefault(name, {}) if isinstance(intents, dict) else None
+                if isinstance(target, dict):
+                    path = (section, name, "examples")
+                    texts.add(target, "examples", path, intent["examples"], path)
+
+
+@dataclass
+class _TextsIn:
+    """Adds one language file's texts to the definition, each under the file's language."""
+
+    source: SourceMap
+    file: Path
+    lines: dict[FieldPath, int]
+    problems: list[Problem]
+    language: str
+    default: str
+
+    def add(
+        self,
+        container: dict[str, Any],
+        key: str,
+        path: FieldPath,
+        texts: Any,
+        written_at: FieldPath,
+        *,
+        concatenate: bool = False,
+    ) -> None:
+        """``container[key][language] = texts``; a plain list already there becomes the default language's.
+        ``concatenate``: a list section (``out_of_scope``), extended in include order like the other files'."""
+        current = container.get(key)
+        if isinstance(current, list):
+            # Written as a plain list: the default language's texts. Their lines move under the new key.
+            current = {self.default: current}
+            _move_lines(self.source, path, (*path, self.default))
+        elif current is None:
+            current = {}
+        elif not isinstance(current, dict):
+            return  # a wrong shape: the model's validation reports it where it was written
+        if concatenate and isinstance(current.get(self.language), list) and isinstance(texts, list):
+            merged = current[self.language]
+            for i in range(len(texts)):
+                _copy_lines(
+                    self.source, self.lines, self.file, (*written_at, i), (*path, self.language, len(merged) + i)
+                )
+            merged.extend(texts)
+            container[key] = current
+            return
+        if self.language in current:
+            first = self.source.locate((*path, self.language))
+            shown = f" (first defined at {first[0]}:{first[1]})" if first else ""
+            where = self.lines.get(written_at)
+            self.problems.append(
+                Problem(self.file, where, format_path((*path, self.language)), f"defined twice{shown}")
+            )
+            return
+        current[self.language] = texts
+        container[key] = current
+        _copy_lines(self.source, self.lines, self.file, written_at, (*path, self.language))
+
+
+def _move_lines(source: SourceMap, src: FieldPath, dst: FieldPath) -> None:
+    n = len(src)
+    for path in [p for p in source.locations if p[:n] == src and len(p) > n]:
+        source.locations[dst + path[n:]] = source.locations.pop(path)
 
 
 def _copy_lines(source: SourceMap, lines: dict[FieldPath, int], file: Path, src: FieldPath, dst: FieldPath) -> None:

@@ -100,8 +100,24 @@ class Example(_Model):
     text: Text
 
 
+Examples = Annotated[list[Text], Field(min_length=1)]
+#: Text in the default language (a list), or per language (``{en: [...], es: [...]}``).
+PerLanguage = Examples | Annotated[dict[Language, Examples], Field(min_length=1)]
+
+
+def in_language(value: list[str] | dict[str, list[str]], language: str, default: str) -> list[str]:
+    """The texts of ``value`` (a list: the default language's; a mapping: per language) in ``language``."""
+    if isinstance(value, dict):
+        return list(value.get(language, ()))
+    return list(value) if language == default else []
+
+
+def every_language(value: list[str] | dict[str, list[str]]) -> list[str]:
+    return [t for texts in value.values() for t in texts] if isinstance(value, dict) else list(value)
+
+
 class Intent(_Model):
-    examples: Annotated[list[Text], Field(min_length=1)]
+    examples: PerLanguage
     description: str | None = None
 
 
@@ -328,7 +344,7 @@ class BotDefinition(_Model):
     settings: BotSettings = BotSettings()
     intents: dict[Name, Intent] = {}
     #: Examples of messages the bot does not handle (helps out-of-scope detection).
-    out_of_scope: list[Text] = []
+    out_of_scope: list[Text] | dict[Language, list[Text]] = []
     entities: dict[Name, EntityDefinition] = {}
     slots: dict[Name, Slot] = {}
     #: A response is its variants, or its variants per language (``{en: [...], fr: [...]}``).
@@ -337,6 +353,27 @@ class BotDefinition(_Model):
     ] = {}
     rules: list[Rule] = []
     plugins: list[PluginSpec] = []
+
+    def nlu_languages(self) -> tuple[str, ...]:
+        """The languages that have NLU examples, the default one first (it always has a model when there are
+        intents: a language without examples is classified by the default language's model)."""
+        default = self.settings.language
+        found = {default}
+        for value in [i.examples for i in self.intents.values()] + [self.out_of_scope]:
+            if isinstance(value, dict):
+                found.update(lang for lang, texts in value.items() if texts)
+        return (default, *sorted(found - {default}))
+
+    def intent_examples(self, language: str | None = None) -> dict[str, list[str]]:
+        """Intent -> its examples in ``language`` (default: the default language); intents without any left out."""
+        default = self.settings.language
+        wanted = language or default
+        found = {name: in_language(i.examples, wanted, default) for name, i in self.intents.items()}
+        return {name: examples for name, examples in found.items() if examples}
+
+    def oos_examples(self, language: str | None = None) -> list[str]:
+        default = self.settings.language
+        return in_language(self.out_of_scope, language or default, default)
 
     @field_validator("responses", mode="before")
     @classmethod

@@ -21,12 +21,18 @@ from clawline.bot.loader import Problem, format_path
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _ANY = object()
+#: Matches a list position only: ``{en: [...]}`` under ``examples`` is a mapping of lists, not text.
+_INDEX = object()
 #: Paths whose values are text a user types or reads (``_ANY`` matches any key or index).
 TEXT_PATHS: tuple[tuple[object, ...], ...] = (
-    ("intents", _ANY, "examples", _ANY),
-    ("out_of_scope", _ANY),
-    ("responses", _ANY, _ANY),
-    ("responses", _ANY, _ANY, "text"),
+    ("intents", _ANY, "examples", _INDEX),
+    ("intents", _ANY, "examples", _ANY, _INDEX),  # per language: {en: [...], es: [...]}
+    ("out_of_scope", _INDEX),
+    ("out_of_scope", _ANY, _INDEX),
+    ("responses", _ANY, _INDEX),
+    ("responses", _ANY, _INDEX, "text"),
+    ("responses", _ANY, _ANY, _INDEX),
+    ("responses", _ANY, _ANY, _INDEX, "text"),
     ("entities", _ANY, "lookup", _ANY),
     ("entities", _ANY, "synonyms", _ANY, _ANY),
     ("slots", _ANY, "values", _ANY),
@@ -48,7 +54,11 @@ _KINDS = {
 
 def _is_text_path(path: tuple[object, ...], patterns: tuple[tuple[object, ...], ...] = TEXT_PATHS) -> bool:
     return any(
-        len(p) == len(path) and all(want is _ANY or want == got for want, got in zip(p, path, strict=True))
+        len(p) == len(path)
+        and all(
+            want is _ANY or (want is _INDEX and isinstance(got, int)) or want == got
+            for want, got in zip(p, path, strict=True)
+        )
         for p in patterns
     )
 
@@ -131,7 +141,7 @@ def _walk(node: yaml.Node | None, path: tuple[object, ...], text: str) -> Iterat
             if _number_keeps_its_text(node.value):
                 return
             message = f"YAML reads the unquoted {node.value} as a number, so the text is "
-            message += f"{yaml.safe_load(node.value)!s}: write \"{node.value}\""
+            message += f'{yaml.safe_load(node.value)!s}: write "{node.value}"'
         else:
-            message = f"YAML reads the unquoted {node.value} as {_KINDS[node.tag]}, not text: write \"{node.value}\""
+            message = f'YAML reads the unquoted {node.value} as {_KINDS[node.tag]}, not text: write "{node.value}"'
         yield path, node.start_mark.line + 1, message

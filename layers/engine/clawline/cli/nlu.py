@@ -93,21 +93,18 @@ def register(subparsers: Any) -> None:
     ev.set_defaults(handler=_eval)
 
 
-def _dataset(args: argparse.Namespace) -> tuple[NluDataset, str]:
+def _dataset(args: argparse.Namespace, language: str | None = None) -> tuple[NluDataset, str]:
+    """The data to train on: the data set, or the bot's examples in ``language`` (default: its default one)."""
     from clawline.nlu.datasets import NluDataset, load_dataset
     from clawline.nlu.training import IntentData
 
     if args.bot is not None:
         # The bot loader (includes, validation) and ``nlu_inputs`` are what the engine builds its backend from:
         # training from the same inputs makes the artifact's fingerprint match at cold start.
-        from clawline.bot.compiled import Bot
         from clawline.engine import nlu_inputs
 
-        # The whole bot is validated first: a model of a bot that does not load would never be used.
-        definition = Bot.load(args.bot).definition
-        if args.backend is None:
-            args.backend = definition.settings.nlu_backend or "linear"
-        inputs = nlu_inputs(definition)
+        definition = _bot_definition(args)
+        inputs = nlu_inputs(definition, language)
         oos = [] if args.no_oos_class else inputs["oos_examples"]
         train = IntentData.from_intents(inputs["intents"], oos)
         return NluDataset(train=train, entities=inputs["entities"]), args.bot.name
@@ -117,30 +114,67 @@ def _dataset(args: argparse.Namespace) -> tuple[NluDataset, str]:
     return load_dataset(args.data, oos_class=not args.no_oos_class, **columns), args.data.stem
 
 
-def _default_out(args: argparse.Namespace, name: str) -> Path:
-    filename = "nlu-embedding.npz" if args.backend == "embedding" else "nlu.npz"
+def _bot_definition(args: argparse.Namespace) -> Any:
+    """The bot's definition, loaded (and the whole bot validated) once per command."""
+    definition = getattr(args, "definition", None)
+    if definition is None:
+        from clawline.bot.compiled import Bot
+
+        # The whole bot is validated first: a model of a bot that does not load would never be used.
+        definition = args.definition = Bot.load(args.bot).definition
+    if args.backend is None:
+        args.backend = definition.settings.nlu_backend or "linear"
+    return definition
+
+
+def _languages(args: argparse.Namespace) -> list[tuple[str | None, str]]:
+    """One model per language that has examples: (None for the default language or a data set, its label)."""
+    if args.bot is None:
+        return [(None, "")]
+    default, *others = _bot_definition(args).nlu_languages()
+    return [(None, f"{default} (default)"), *((lang, lang) for lang in others)]
+
+
+def _default_out(args: argparse.Namespace, name: str, language: str | None = None) -> Path:
+    from clawline.engine import model_file_name
+
+    filename = model_file_name(args.backend, language)
     if args.out is not None:
-        return Path(args.out)
+        out = Path(args.out)
+        # Another language's model goes beside the default one's: model.npz -> model.es.npz.
+        return out.with_name(f"{out.stem}.{language}{out.suffix}") if language else out
     if args.bot is not None:
         return Path(args.bot) / "model" / filename
     return Path("build/nlu") / f"{name}-{filename}"
 
 
 def _train(args: argparse.Namespace) -> int:
+    """Train the data set's model, or one model per language of the bot (``nlu.npz``, ``nlu.<lang>.npz``)."""
     _limit_blas_threads()
     from clawline.errors import ConfigurationError
-    from clawline.nlu.advice import ExampleCounts
-    from clawline.nlu.backend import train_artifact
     from clawline.nlu.datasets import DatasetError
-    from clawline.nlu.linear import OOS_LABEL
 
     try:
-        ds, name = _dataset(args)
+        languages = _languages(args)
+        for language, label in languages:
+            if len(languages) > 1:
+                print(f"language {label}:")
+            ds, name = _dataset(args, language)
+            code = _train_one(args, ds, _default_out(args, name, language))
+            if code:
+                return code
     except (ConfigurationError, DatasetError) as exc:
         print(f"clawline train: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _train_one(args: argparse.Namespace, ds: NluDataset, out: Path) -> int:
+    from clawline.nlu.advice import ExampleCounts
+    from clawline.nlu.backend import train_artifact
+    from clawline.nlu.linear import OOS_LABEL
+
     _report_thin_intents(ds.intents())
-    out = _default_out(args, name)
     pool = ds.train + ds.validation if ds.validation is not None else ds.train
     counts = ExampleCounts.of_labels(pool.labels, OOS_LABEL)
     for line in counts.summary():

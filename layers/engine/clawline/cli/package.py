@@ -60,27 +60,38 @@ def package_command(args: argparse.Namespace) -> int:
     definition = bot.definition
     note = "no intents, no NLU model"
     if definition.intents:
-        from clawline.cli.nlu import ProgressBar, _limit_blas_threads
-        from clawline.engine import nlu_inputs
+        from clawline.engine import model_file_name
 
-        inputs = nlu_inputs(definition)
-        artifact = out / "model" / "nlu.npz"
-        if artifact_is_fresh(inputs["intents"], inputs["oos_examples"], artifact):
-            note = "NLU model up to date"
-        else:
-            _limit_blas_threads()
-            from clawline.nlu.backend import train_artifact
-
-            print(
-                f"clawline package: {source / 'model' / 'nlu.npz'} is missing or stale: training it into the build "
-                f"(run `clawline train --bot {source}` to update your copy)",
-                flush=True,
-            )
-            model = train_artifact(inputs["intents"], oos_examples=inputs["oos_examples"], progress=ProgressBar())
-            model.save(artifact)
-            note = "NLU model trained for this build"
+        default = definition.settings.language
+        notes = []
+        # One model per language with examples: nlu.npz for the default language, nlu.<lang>.npz for the others.
+        for language in definition.nlu_languages():
+            name = model_file_name("linear", None if language == default else language)
+            notes.append(_fresh_model(definition, language, source, out / "model" / name))
+        note = "; ".join(notes)
     print(
         f"clawline package: bot {definition.name!r} -> {out} ({len(definition.intents)} intents, "
         f"{len(definition.rules)} rules, {len(bot.plugins)} plugins; {note})"
     )
     return 0
+
+
+def _fresh_model(definition: Any, language: str, source: Path, artifact: Path) -> str:
+    """Train ``artifact`` (one language's model) into the build when the copied one is missing or stale."""
+    from clawline.cli.nlu import ProgressBar, _limit_blas_threads
+    from clawline.engine import nlu_inputs
+
+    inputs = nlu_inputs(definition, language)
+    if artifact_is_fresh(inputs["intents"], inputs["oos_examples"], artifact):
+        return f"NLU model {artifact.name} up to date"
+    _limit_blas_threads()
+    from clawline.nlu.backend import train_artifact
+
+    print(
+        f"clawline package: {source / 'model' / artifact.name} is missing or stale: training it into the build "
+        f"(run `clawline train --bot {source}` to update your copy)",
+        flush=True,
+    )
+    model = train_artifact(inputs["intents"], oos_examples=inputs["oos_examples"], progress=ProgressBar())
+    model.save(artifact)
+    return f"NLU model {artifact.name} trained for this build"

@@ -110,6 +110,12 @@ def reference(today: date | datetime, language: str = "en", zone: tzinfo | None 
         exit_reference(token)
 
 
+def reference_language() -> str | None:
+    """The language the engine set for this message, or None outside a turn."""
+    ref = _REFERENCE.get()
+    return ref.language if ref is not None else None
+
+
 def current_reference() -> Reference:
     return _REFERENCE.get() or Reference(date.today())
 
