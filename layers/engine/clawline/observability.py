@@ -64,6 +64,7 @@ class MetricName(StrEnum):
     STALE_CONNECTIONS = "StaleConnections"
     DEAD_LETTERS = "DeadLetters"
     RATE_LIMITED = "RateLimited"
+    REMINDERS_DELIVERED = "RemindersDelivered"
     AUTH_FAILURES = "AuthFailures"
 
 
