@@ -46,7 +46,9 @@ class ReminderPlugin:
         reply: str = "OK, I'll remind you on {due}."
         reply_topic: str = "clawline/{thing}/out"
         #: An SQS queue for events the scheduler could not deliver to the target (after its retries).
-        dead_letter_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+$")
+        dead_letter_arn: str | None = Field(
+            default=None, pattern=r"^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+$"
+        )
         #: The scheduler's retries of an invoke that failed (the target's own async retries come on top).
         max_retry_attempts: int = Field(default=10, ge=0, le=185)
         max_event_age_seconds: int = Field(default=3600, ge=60, le=86400)

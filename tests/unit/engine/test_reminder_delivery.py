@@ -45,7 +45,9 @@ class RacingStore(InMemoryConversationStore):
     def save(self, state: ConversationState, turn: Turn, *, reply: Reply | None = None) -> ConversationState:
         if self.races and turn.message_id.startswith("reminder:"):
             self.races -= 1
-            user = Turn(seq=0, message_id=f"u-{self.races}", channel=Channel.WEBSOCKET, user_text="hi", bot_texts=["Hi!"])
+            user = Turn(
+                seq=0, message_id=f"u-{self.races}", channel=Channel.WEBSOCKET, user_text="hi", bot_texts=["Hi!"]
+            )
             super().save(super().load(state.conversation_id, state.owner), user)
         return super().save(state, turn, reply=reply)
 
