@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-HANDLERS = ["http_app", "websocket_handler", "mqtt_handler", "authorizer"]
+HANDLERS = ["http_app", "websocket_handler", "mqtt_handler", "authorizer", "reminder_handler"]
 
 PRELUDE = """
 import importlib, json, socket, sys
@@ -38,7 +38,7 @@ def run_clean(code: str) -> subprocess.CompletedProcess[str]:
     paths = [
         str(ROOT),
         str(ROOT / "layers" / "engine"),
-        *(str(ROOT / "functions" / d) for d in ("http", "websocket", "mqtt", "authorizer")),
+        *(str(ROOT / "functions" / d) for d in ("http", "websocket", "mqtt", "authorizer", "reminder")),
     ]
     # Only what a Python needs to start: no AWS_*, no CLAWLINE_*, no credentials.
     env = {"PATH": os.environ.get("PATH", ""), "HOME": "/nonexistent", "PYTHONDONTWRITEBYTECODE": "1"}
