@@ -78,6 +78,7 @@ def test_r18_every_handler_imports_with_sockets_disabled_and_an_empty_environmen
         ("websocket_handler", "websocket/connect_authorized", "CLAWLINE_CONNECTIONS_TABLE"),
         ("mqtt_handler", "mqtt/message.json", "CLAWLINE_STATE_TABLE"),
         ("http_app", "http/post_message.json", "CLAWLINE_STATE_TABLE"),
+        ("reminder_handler", "reminder/due_http.json", "CLAWLINE_STATE_TABLE"),
     ],
 )
 def test_r18_missing_required_setting_fails_at_first_invoke_naming_the_variable(
