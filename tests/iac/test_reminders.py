@@ -4,11 +4,15 @@ function cannot process ends in the dead-letter queue."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.iac.test_translated_template import as_list, function_role, iam_statements, referenced
+from clawline.cli import main
+from tests.iac.conftest import TEMPLATE, translate
+from tests.iac.test_translated_template import as_list, function_role, iam_statements, referenced, role_statements
 
 pytestmark = pytest.mark.iac
 
@@ -59,3 +63,51 @@ def test_the_outputs_name_what_a_bots_reminder_config_needs(cfn: dict[str, Any])
     assert referenced(outputs["ReminderSchedulerRoleArn"]["Value"]) == {"ReminderSchedulerRole"}
     assert referenced(outputs["ReminderScheduleGroupName"]["Value"]) == {"ReminderScheduleGroup"}
     assert referenced(outputs["DeadLetterQueueArn"]["Value"]) == {"DeadLetterQueue"}
+
+
+BOT = """
+name: assistant
+plugins:
+  - module: plugins.reminder
+    class: ReminderPlugin
+    config:
+      target_arn: "arn:aws:lambda:us-east-1:123456789012:function:clawline-reminder-dev"
+      role_arn: "arn:aws:iam::123456789012:role/clawline-dev-ReminderSchedulerRole-1A2B3C"
+      group: clawline-reminders-dev
+rules:
+  - {name: remind, when: text.contains("remind"), then: [{plugin: {name: reminder, params: {in_minutes: 30}}}]}
+responses:
+  fallback: ["Sorry?"]
+"""
+
+
+def test_a_bot_with_reminders_lets_its_message_functions_schedule_in_its_group_and_pass_only_its_role(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "bot").mkdir()
+    (tmp_path / "bot" / "bot.yaml").write_text(BOT, encoding="utf-8")
+    template = tmp_path / "template.yaml"
+    shutil.copy(TEMPLATE, template)
+    assert main(["plugins", "policy", "--bot", str(tmp_path / "bot"), "--apply", str(template)]) == 0
+    resources = translate(template)["Resources"]
+
+    def plugin_grants(function: str) -> set[tuple[str, str]]:
+        return {
+            (action, str(resource["Fn::Sub"] if isinstance(resource, dict) else resource))
+            for st in role_statements(resources, function_role(resources, function))
+            if str(st.get("Sid", "")).startswith("ClawlinePlugin")
+            for action in as_list(st["Action"])
+            for resource in as_list(st["Resource"])
+        }
+
+    expected = {
+        (
+            "scheduler:CreateSchedule",
+            "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/clawline-reminders-dev/clawline-*",
+        ),
+        ("iam:PassRole", "arn:aws:iam::123456789012:role/clawline-dev-ReminderSchedulerRole-1A2B3C"),
+    }
+    for function in ("HttpFunction", "WebSocketFunction", "MqttFunction"):
+        assert plugin_grants(function) == expected, function
+    # The reminder function runs no plugin: it never schedules nor passes a role.
+    assert plugin_grants("ReminderFunction") == set()
