@@ -87,6 +87,7 @@ class Options:
     metrics: bool = True  # False: no EMF lines on stdout (collected for the console and /metrics all the same)
     console: bool = True  # /_console and /metrics (charts and traces need the in-process functions)
     state_dir: Path | None = None  # keep conversations across restarts (local/state.py)
+    reminder_poll_seconds: float = 1.0  # how often due reminder schedules fire (local/reminders.py); 0: never
 
 
 def free_port() -> int:
@@ -213,6 +214,7 @@ class Runtime:
         self._server: _Server | None = None
         self.gateway: Gateway | None = None
         self._serve_task: asyncio.Task[None] | None = None
+        self._reminder_task: asyncio.Task[None] | None = None
         self._saved_env: dict[str, str | None] = {}
         self._sqs: Any = None
         self.port = self.options.port
@@ -321,6 +323,7 @@ class Runtime:
             self.console.config.update({**gateway.status, "token": self.issuer is not None})
         self._server = _Server(gateway.app, self.port)
         self._serve_task = asyncio.create_task(self._server.server.serve(sockets=[gateway_sock]))
+        self._start_reminders()
         while not self._server.server.started:
             if self._serve_task.done():
                 self._serve_task.result()
@@ -385,6 +388,11 @@ class Runtime:
         )
         self.template.refs.update(self.buckets)
         self.template.attributes.update({f"{k}.Arn": f"arn:aws:s3:::{v}" for k, v in self.buckets.items()})
+        scheduler = boto3.client("scheduler", endpoint_url=self.moto_url, region_name="us-east-1")
+        for logical_id, res in self.template.of_type("AWS::Scheduler::ScheduleGroup").items():
+            name = str(self.template.resolve((res.get("Properties") or {})["Name"]))
+            scheduler.create_schedule_group(Name=name)
+            self.template.refs[logical_id] = name
         # The device policy, so `clawline device add` and `clawline smoke` provision devices here as in the cloud
         # (the local broker itself checks no certificate). CloudFormation's `${!x}` escape becomes `${x}`.
         iot = boto3.client("iot", endpoint_url=self.moto_url, region_name="us-east-1")
@@ -538,6 +546,20 @@ class Runtime:
             with contextlib.suppress(ValueError):
                 observability.turn_observers.remove(self.console.turns)
 
+    def _start_reminders(self) -> None:
+        """Fire the reminder plugin's schedules when due (moto keeps them but runs nothing): local/reminders.py."""
+        if self.options.reminder_poll_seconds <= 0:
+            return
+        import boto3
+
+        from local.reminders import ReminderScheduler
+
+        specs = tpl.functions(self.template)
+        targets = {specs[logical_id].name: invoker for logical_id, invoker in self.invokers.items()}
+        client = boto3.client("scheduler", endpoint_url=self.moto_url, region_name="us-east-1")
+        scheduler = ReminderScheduler(client, targets, log=self.log)
+        self._reminder_task = asyncio.create_task(scheduler.run(self.options.reminder_poll_seconds))
+
     def _env_snapshot(self) -> dict[str, str]:
         return {k: v for k, v in os.environ.items() if k.startswith(("AWS_", "POWERTOOLS_"))}
 
@@ -549,10 +571,12 @@ class Runtime:
 
     def _log_async(self, logical_id: str) -> Callable[[AsyncEvent, Any, FunctionError | None], None]:
         def done(item: AsyncEvent, result: Any, error: FunctionError | None) -> None:
-            thing = item.event.get("thing", "?")
+            source = f"MQTT {item.event.get('thing', '?')}"
+            if item.event.get("type") == "clawline.reminder":
+                source = f"Reminder {item.event.get('schedule', '?')}"
             elapsed = (time.time() - item.received) * 1000
             outcome = f"error {error.error_type}" if error else (result or {}).get("status", "ok")
-            self.log(f"MQTT {thing} -> {logical_id} attempt {item.attempts}: {outcome} ({elapsed:.1f} ms)")
+            self.log(f"{source} -> {logical_id} attempt {item.attempts}: {outcome} ({elapsed:.1f} ms)")
 
         return done
 
@@ -567,7 +591,7 @@ class Runtime:
         # Powertools keeps one Secrets Manager provider (and its client, bound to the endpoint of its day) per
         # process: a new runtime's moto is another endpoint.
         DEFAULT_PROVIDERS.clear()
-        for name in ("http_app", "websocket_handler", "mqtt_handler", "authorizer"):
+        for name in ("http_app", "websocket_handler", "mqtt_handler", "authorizer", "reminder_handler"):
             module = sys.modules.get(name)
             for value in vars(module).values() if module else ():
                 if callable(getattr(value, "cache_clear", None)) and getattr(value, "__module__", "") == name:
@@ -578,6 +602,11 @@ class Runtime:
     async def stop(self) -> None:
         """Stop in the order that loses nothing: no new requests, sockets closed ($disconnect sent), rules
         drained, functions, broker, moto. Every port is free when this returns."""
+        if self._reminder_task is not None:
+            self._reminder_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reminder_task
+            self._reminder_task = None
         if self._server is not None and self._serve_task is not None:
             self._server.server.should_exit = True
             with contextlib.suppress(Exception):

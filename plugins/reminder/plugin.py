@@ -1,9 +1,10 @@
 """Reminders: a rule calls ``plugin: reminder`` and a one-time EventBridge Scheduler schedule
-(``at(...)``, deleted after it runs) sends, at that time, a JSON event to ``target_arn`` (the function that
-delivers proactive messages on the user's channel: on MQTT, publish it to the thing's reply topic, which the
-event names)::
+(``at(...)``, deleted after it runs) sends, at that time, a JSON event to ``target_arn`` (the stack's
+reminder function, ``functions/reminder``, which appends it to the conversation once and pushes it on the user's
+channel: ``clawline.channels.reminders``)::
 
-    {"type": "clawline.reminder", "bot", "channel", "conversation_id", "user", "text", "reply_topic", "due"}
+    {"type": "clawline.reminder", "schedule", "bot", "channel", "conversation_id", "user", "text", "reply_topic",
+     "due"}
 
 When: the rule's ``in_minutes``, else the ``when_slot`` slot (an ISO 8601 time, in the bot's ``timezone`` when it
 has none), else ``default_minutes``. The schedule's name derives from the message id, so a turn decided twice
@@ -44,6 +45,13 @@ class ReminderPlugin:
         default_minutes: int = Field(default=60, ge=1, le=525_600)
         reply: str = "OK, I'll remind you on {due}."
         reply_topic: str = "clawline/{thing}/out"
+        #: An SQS queue for events the scheduler could not deliver to the target (after its retries).
+        dead_letter_arn: str | None = Field(
+            default=None, pattern=r"^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]+$"
+        )
+        #: The scheduler's retries of an invoke that failed (the target's own async retries come on top).
+        max_retry_attempts: int = Field(default=10, ge=0, le=185)
+        max_event_age_seconds: int = Field(default=3600, ge=60, le=86400)
 
     def __init__(self, config: ReminderPlugin.Config) -> None:
         self.config = config
@@ -73,6 +81,7 @@ class ReminderPlugin:
         name = "clawline-" + hashlib.sha256(f"{ctx.bot}/{m.message_id}".encode()).hexdigest()[:40]
         event = {
             "type": "clawline.reminder",
+            "schedule": name,
             "bot": ctx.bot,
             "channel": m.channel.value,
             "conversation_id": m.conversation_id,
@@ -81,6 +90,17 @@ class ReminderPlugin:
             "reply_topic": self.config.reply_topic.replace("{thing}", m.sender) if m.channel.value == "mqtt" else None,
             "due": local.isoformat(),
         }
+        target: dict[str, Any] = {
+            "Arn": self.config.target_arn,
+            "RoleArn": self.config.role_arn,
+            "Input": json.dumps(event),
+            "RetryPolicy": {
+                "MaximumRetryAttempts": self.config.max_retry_attempts,
+                "MaximumEventAgeInSeconds": self.config.max_event_age_seconds,
+            },
+        }
+        if self.config.dead_letter_arn:
+            target["DeadLetterConfig"] = {"Arn": self.config.dead_letter_arn}
         try:
             await ctx.aws("scheduler").create_schedule(
                 Name=name,
@@ -89,7 +109,7 @@ class ReminderPlugin:
                 ScheduleExpressionTimezone=self.config.timezone,
                 FlexibleTimeWindow={"Mode": "OFF"},
                 ActionAfterCompletion="DELETE",
-                Target={"Arn": self.config.target_arn, "RoleArn": self.config.role_arn, "Input": json.dumps(event)},
+                Target=target,
                 ClientToken=name[:64],
             )
         except ClientError as exc:

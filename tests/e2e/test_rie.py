@@ -29,6 +29,7 @@ def test_the_built_functions_in_the_emulator_answer_every_protocol(monkeypatch: 
             "AuthorizerFunction",
             "HttpFunction",
             "MqttFunction",
+            "ReminderFunction",
             "WebSocketFunction",
         ]
         assert_answers_every_protocol(rt, "rie")

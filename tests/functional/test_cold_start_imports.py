@@ -103,3 +103,13 @@ def test_a_turn_the_rules_answer_never_imports_numpy_and_one_that_classifies_doe
     assert nlu_turn["numpy"] is True
     published = [json.loads(body) for _topic, body in stack.recorder.publishes]
     assert published[0]["messages"][0]["text"] == "pong"  # the rule answered the first turn
+
+
+def test_the_reminder_function_delivers_without_fastapi_or_numpy(stack: Stack) -> None:
+    # It runs no turn: no web framework, no NLU, whatever the bot is.
+    event = json.loads((ROOT / "events" / "reminder" / "due_http.json").read_text(encoding="utf-8"))
+    report = run_cold("reminder", "reminder_handler", [event])
+    assert report["after_import"] == []
+    (turn,) = report["turns"]
+    assert turn["result"]["status"] == "delivered"
+    assert (turn["fastapi"], turn["numpy"]) == (False, False)

@@ -37,7 +37,7 @@ from tests.helpers.tokens import Issuer
 from tests.iac.conftest import translate
 
 ROOT = Path(__file__).resolve().parents[2]
-FUNCTIONS = {"HttpFunction", "WebSocketFunction", "MqttFunction", "AuthorizerFunction"}
+FUNCTIONS = {"HttpFunction", "WebSocketFunction", "MqttFunction", "AuthorizerFunction", "ReminderFunction"}
 CHANNELS = ("http", "websocket", "mqtt")
 GIBBERISH = "qwzx blorf vrenk"
 EXPLODE = "make the engine explode"

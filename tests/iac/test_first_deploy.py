@@ -18,7 +18,7 @@ from tests.package.tools import CFN_LINT, ROOT, require_sam, sam_env
 
 pytestmark = pytest.mark.iac
 
-FUNCTIONS = ("HttpFunction", "WebSocketFunction", "MqttFunction", "AuthorizerFunction")
+FUNCTIONS = ("HttpFunction", "WebSocketFunction", "MqttFunction", "AuthorizerFunction", "ReminderFunction")
 IMPORT_TEMPLATE = ROOT / "docs" / "examples" / "deploy" / "import-retained-state.yaml"
 STACK_A = "arn:aws:cloudformation:eu-west-1:111122223333:stack/clawline-dev/8f1c5e40-0b1e-11ef-9c3a-0a1b2c3d4e5f"
 STACK_B = "arn:aws:cloudformation:eu-west-1:111122223333:stack/clawline-dev/1d2e3f40-5a6b-11ef-8d7c-06f5e4d3c2b1"

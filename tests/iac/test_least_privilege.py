@@ -57,7 +57,7 @@ def condition_allows(condition: dict[str, Any], context: dict[str, str]) -> bool
     return True
 
 
-@pytest.mark.parametrize("function", MESSAGE_FUNCTIONS)
+@pytest.mark.parametrize("function", [*MESSAGE_FUNCTIONS, "ReminderFunction"])
 def test_kms_data_keys_are_granted_only_with_every_encryption_context_key(
     resources: dict[str, dict[str, Any]], function: str
 ) -> None:
@@ -137,6 +137,31 @@ def granted(resources: dict[str, dict[str, Any]], function: str) -> dict[str, se
             for table in referenced(resource) & tables:
                 out.setdefault(table, set()).update(actions)
     return out
+
+
+#: The reminder function appends a turn (the state table's Query and conditional PutItem), finds the user's
+#: connections on the by_principal index (Query) and forgets a gone one (DeleteItem); it never writes a connection.
+REMINDER_NEEDS = {
+    "StateTable": {"dynamodb:Query", "dynamodb:PutItem"},
+    "ConnectionsTable": {"dynamodb:Query", "dynamodb:DeleteItem"},
+}
+
+
+def test_the_reminder_function_is_granted_only_what_delivering_a_reminder_calls(
+    resources: dict[str, dict[str, Any]],
+) -> None:
+    assert REMINDER_NEEDS["StateTable"] <= actions_called(MODULES["StateTable"])
+    assert REMINDER_NEEDS["ConnectionsTable"] <= actions_called(MODULES["ConnectionsTable"])
+    assert granted(resources, "ReminderFunction") == REMINDER_NEEDS
+    # The index for the look-up, the table for the delete: neither grant reaches the other.
+    for st in role_statements(resources, function_role(resources, "ReminderFunction")):
+        actions = set(as_list(st["Action"]))
+        for resource in as_list(st["Resource"]):
+            arn = str(resource.get("Fn::Sub", resource) if isinstance(resource, dict) else resource)
+            if actions == {"dynamodb:Query"} and "ConnectionsTable" in referenced(resource):
+                assert arn.endswith("/index/by_principal"), arn
+            if "dynamodb:DeleteItem" in actions:
+                assert "/index/" not in arn, arn
 
 
 def test_the_code_calls_the_actions_this_test_expects() -> None:

@@ -40,6 +40,7 @@ FUNCTIONS = {
     "WebSocketFunction": "websocket_handler",
     "MqttFunction": "mqtt_handler",
     "AuthorizerFunction": "authorizer",
+    "ReminderFunction": "reminder_handler",
 }
 LAYERS = ("EngineLayer", "BotLayer")
 #: Lambda's limit for a function and all its layers, unzipped.

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-HANDLERS = ["http_app", "websocket_handler", "mqtt_handler", "authorizer"]
+HANDLERS = ["http_app", "websocket_handler", "mqtt_handler", "authorizer", "reminder_handler"]
 
 PRELUDE = """
 import importlib, json, socket, sys
@@ -38,7 +38,7 @@ def run_clean(code: str) -> subprocess.CompletedProcess[str]:
     paths = [
         str(ROOT),
         str(ROOT / "layers" / "engine"),
-        *(str(ROOT / "functions" / d) for d in ("http", "websocket", "mqtt", "authorizer")),
+        *(str(ROOT / "functions" / d) for d in ("http", "websocket", "mqtt", "authorizer", "reminder")),
     ]
     # Only what a Python needs to start: no AWS_*, no CLAWLINE_*, no credentials.
     env = {"PATH": os.environ.get("PATH", ""), "HOME": "/nonexistent", "PYTHONDONTWRITEBYTECODE": "1"}
@@ -78,6 +78,7 @@ def test_r18_every_handler_imports_with_sockets_disabled_and_an_empty_environmen
         ("websocket_handler", "websocket/connect_authorized", "CLAWLINE_CONNECTIONS_TABLE"),
         ("mqtt_handler", "mqtt/message.json", "CLAWLINE_STATE_TABLE"),
         ("http_app", "http/post_message.json", "CLAWLINE_STATE_TABLE"),
+        ("reminder_handler", "reminder/due_http.json", "CLAWLINE_STATE_TABLE"),
     ],
 )
 def test_r18_missing_required_setting_fails_at_first_invoke_naming_the_variable(

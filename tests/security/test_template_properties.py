@@ -21,7 +21,7 @@ from local.template import Template
 ROOT = Path(__file__).resolve().parents[2]
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
 CFN_LINT = ROOT / ".venv-sam" / "bin" / "cfn-lint"
-FUNCTIONS = ("HttpFunction", "WebSocketFunction", "MqttFunction", "AuthorizerFunction")
+FUNCTIONS = ("HttpFunction", "WebSocketFunction", "MqttFunction", "AuthorizerFunction", "ReminderFunction")
 
 
 @pytest.fixture(scope="module")

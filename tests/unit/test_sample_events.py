@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.parser.models import (
 from pydantic import BaseModel
 
 from clawline.channels.mqtt import IotRuleEvent
+from clawline.channels.reminders import ReminderEvent
 from local.template import Template
 from tests.helpers.events import all_events, load_event
 
@@ -28,6 +29,8 @@ MODELS: dict[str, type[BaseModel]] = {
     "websocket/message.json": APIGatewayWebSocketMessageEventModel,
     "websocket/disconnect.json": APIGatewayWebSocketDisconnectEventModel,
     "mqtt/": IotRuleEvent,
+    # A schedule's input is what the reminder plugin writes: the model the reminder function parses it with.
+    "reminder/": ReminderEvent,
 }
 
 

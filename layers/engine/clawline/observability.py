@@ -64,6 +64,7 @@ class MetricName(StrEnum):
     STALE_CONNECTIONS = "StaleConnections"
     DEAD_LETTERS = "DeadLetters"
     RATE_LIMITED = "RateLimited"
+    REMINDERS_DELIVERED = "RemindersDelivered"
     AUTH_FAILURES = "AuthFailures"
 
 
@@ -111,6 +112,7 @@ def traced_handler(handler: Handler) -> Handler:
     if active is None:
         return handler
     return cast("Handler", active.capture_lambda_handler(handler))
+
 
 #: Called with (message, reply, latency in ms) after every executed turn. Empty in Lambda; the local runtime's
 #: console registers one to show each turn's trace.

@@ -36,6 +36,9 @@ class Settings(BaseModel):
     conversation_window: int = Field(default=10, ge=0, le=100)
     retention_days: int = Field(default=30, ge=1, le=3650)
     reply_topic: str = "clawline/{thing}/out"
+    #: The WebSocket API's @connections endpoint (https://{api}.execute-api.{region}.amazonaws.com/{stage}), for
+    #: the functions that push without an incoming WebSocket event to read it from (the reminder function).
+    websocket_endpoint: str | None = None
     connection_ttl_seconds: int = Field(default=7200 + 300, ge=60)
     dynamodb_max_attempts: int = Field(default=4, ge=1, le=10)
     dead_letter_queue_url: str | None = None

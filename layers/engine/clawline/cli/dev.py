@@ -77,6 +77,13 @@ def register(subparsers: Any) -> None:
         metavar=("FIRST", "SECOND"),
         help="seconds before the async retries of the MQTT function (Lambda: about 60 and 120)",
     )
+    dev.add_argument(
+        "--reminder-poll",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="how often due reminder schedules (plugins/reminder) fire; 0 never fires them (default: %(default)s)",
+    )
     dev.add_argument("--idle-timeout", type=float, default=600.0, help="WebSocket idle timeout, s (default: 600)")
     dev.add_argument(
         "--max-connection-age", type=float, default=7200.0, help="WebSocket connection lifetime, s (default: 7200)"
@@ -149,6 +156,7 @@ def _options(args: argparse.Namespace) -> Any:
         metrics=args.emf,
         state_dir=args.state_dir,
         console=args.console,
+        reminder_poll_seconds=args.reminder_poll,
     )
     if args.build_dir is not None:
         options.build_dir = args.build_dir
