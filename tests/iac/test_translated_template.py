@@ -134,7 +134,15 @@ def test_every_function_runs_python313_with_both_layers_tracing_and_the_arch_par
         assert props["TracingConfig"] == {"Mode": "Active"}
         layers = [next(iter(referenced(layer))) for layer in props["Layers"][:2]]
         assert [layer.rstrip("0123456789abcdef") for layer in layers] == ["EngineLayer", "BotLayer"], name
-        assert props["Layers"][2:] == ([EMBEDDING_LAYER] if name in MESSAGE_FUNCTIONS else []), name
+        if name not in MESSAGE_FUNCTIONS:
+            assert props["Layers"][2:] == [], name
+            continue
+        # Then the NLU layer (numpy) when the bot classifies, then the embedding layer when given.
+        nlu, embedding = props["Layers"][2:]
+        condition, layer, absent = nlu["Fn::If"]
+        assert (condition, absent) == ("HasNluLayer", {"Ref": "AWS::NoValue"}), name
+        assert [ref.rstrip("0123456789abcdef") for ref in referenced(layer)] == ["NluLayer"], name
+        assert embedding == EMBEDDING_LAYER, name
 
 
 def test_the_embedding_layer_parameter_switches_the_message_functions_to_the_embedding_classifier(
