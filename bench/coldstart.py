@@ -313,7 +313,11 @@ def main() -> None:
             "`import boto3; boto3.client('dynamodb', region_name='us-east-1')` from the same layer, run just before "
             "every sample; each ratio is the median of sample / floor of the same round. Tracing is off "
             "(`POWERTOOLS_TRACE_DISABLED`: no X-Ray daemon here); with it on, the X-Ray SDK loads on the first "
-            'invoke. "loaded" = numpy / FastAPI in `sys.modules` after the run. The authorizer has no turn '
+            'invoke. "ping" is answered by a rule only on MQTT (the default bot\'s device ping); over HTTP and '
+            "WebSocket it is classified like any text. The SnapStart rows run the before-snapshot hook "
+            "(`clawline.snapstart.warm`) after the import and time only the first turn after it: what an environment "
+            "resumed from the snapshot still pays (the restore itself is Lambda's and is not measured here). "
+            '"loaded" = numpy / FastAPI in `sys.modules` after the run. The authorizer has no turn '
             "(its first call fetches the issuer's JWKS). Goal: <= 1.5x (WebSocket, MQTT, authorizer), <= 2.0x "
             f"(HTTP). Floor B here: {floor_cpu:.0f} ms CPU, {floor_wall:.0f} ms wall. Run by "
             f"`python -m bench coldstart`; 2 cores shared by other jobs, 1-minute load average at the end: {load:.1f}.",
