@@ -32,6 +32,8 @@ pytestmark = pytest.mark.package
 DEV_ONLY = ("clawline/cli/", "clawline/stories/")
 #: Optional backends a bot must opt into, with the layer dependency it then needs.
 OPTIONAL = {"onnxruntime": "the sentence-embedding NLU backend (clawline.nlu.embedding)"}
+#: Modules Lambda's managed runtime provides (not in any layer), with what imports them.
+RUNTIME_PROVIDED = {"snapshot_restore_py": "the SnapStart hooks (clawline.snapstart), only in a snap-start INIT"}
 ELF_MACHINE = {"x86_64": 62, "arm64": 183}
 PAST = 1_577_836_800  # 2020-01-01
 
@@ -114,7 +116,8 @@ def test_every_import_resolves_from_the_function_folder_and_the_layers(build: Sa
         return [
             m
             for m in found
-            if not any(part in m["where"] for part in DEV_ONLY) and m["module"].split(".")[0] not in OPTIONAL
+            if not any(part in m["where"] for part in DEV_ONLY)
+            and m["module"].split(".")[0] not in {*OPTIONAL, *RUNTIME_PROVIDED}
         ]
 
     with ThreadPoolExecutor(max_workers=len(FUNCTIONS)) as pool:
