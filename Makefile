@@ -111,9 +111,12 @@ build: install tools ## package one bot: make build BOT=bots/mybot [ARCH=x86_64]
 	@echo "building bot $(BOT_NAME) ($(BOT_PATH)) for $(ARCH) into $(BUILD_DIR)"
 	@# Validated here first to fail in a second; the bot layer's build validates again (for a plain `sam build`).
 	PYTHONPATH=layers/engine $(BIN)/python -m clawline validate "$(BOT_PATH)"
+	@# A bot that classifies gets the NLU layer (numpy); a rules-only bot's functions go without it.
+	uses_nlu=$$(PYTHONPATH=layers/engine $(BIN)/python packaging/bot_uses_nlu.py "$(BOT_PATH)") && \
+	echo "bot $(BOT_NAME) classifies: $$uses_nlu (BotUsesNlu)" && \
 	CLAWLINE_ARCH=$(ARCH) CLAWLINE_BOT="$(BOT_PATH)" $(SAM_VENV)/bin/sam build --no-cached --build-dir "$(BUILD_DIR)" \
-	  --parameter-overrides Arch=$(ARCH) BotName=$(BOT_NAME)
-	$(BIN)/python packaging/set_bot_parameter.py "$(BUILD_DIR)/template.yaml" "$(BOT_NAME)"
+	  --parameter-overrides Arch=$(ARCH) BotName=$(BOT_NAME) BotUsesNlu=$$uses_nlu && \
+	$(BIN)/python packaging/set_bot_parameter.py "$(BUILD_DIR)/template.yaml" "$(BOT_NAME)" "$$uses_nlu"
 	@# Least privilege: exactly the IAM statements the bot's enabled plugins declare (docs/plugins.md).
 	PYTHONPATH=layers/engine $(BIN)/python -m clawline plugins policy --bot "$(BOT_PATH)" --apply "$(BUILD_DIR)/template.yaml"
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.report import update_section
-from tests.package.runtime import BUILD_INPUTS, FUNCTIONS, LAYERS, LambdaLayout, SamBuild
+from tests.package.runtime import BUILD_INPUTS, FUNCTIONS, LAYERS, RULES_ONLY_LAYERS, LambdaLayout, SamBuild
 from tests.package.tools import require_python313
 
 EMBEDDING_TEMPLATE = "layers/nlu-embedding/template.yaml"
@@ -38,6 +38,7 @@ PROBE = """
 import json, sys, time
 c0, w0 = time.process_time(), time.perf_counter()
 import {module} as handler_module
+{warm}
 c1, w1 = time.process_time(), time.perf_counter()
 event = json.loads(sys.stdin.read() or "null")
 if event is not None:
@@ -56,6 +57,7 @@ if event is not None:
         sys.exit("the first turn failed: " + json.dumps(result, default=str)[:400])
 c2, w2 = time.process_time(), time.perf_counter()
 print(json.dumps({{"import": [(c1 - c0) * 1000, (w1 - w0) * 1000], "turn": [(c2 - c0) * 1000, (w2 - w0) * 1000],
+                  "after_warm": [(c2 - c1) * 1000, (w2 - w1) * 1000],
                   "numpy": "numpy" in sys.modules, "fastapi": "fastapi" in sys.modules}}))
 """
 FLOOR = """
@@ -166,7 +168,16 @@ def turn_events(logical_id: str, text: str) -> dict[str, Any] | None:
 #: The first turns: one the default bot's rules answer without NLU (MQTT's ping rule), one that classifies, and the
 #: same with X-Ray tracing on as deployed (``Tracing: Active``: a sampled trace header, segments sent over UDP to a
 #: daemon address nobody listens on here).
-TURNS = {"rules": "ping", "nlu": "hello there", "nlu, traced": "hello there"}
+TURNS = {"rules": "ping", "nlu": "hello there", "nlu, traced": "hello there", "nlu, SnapStart": "hello there"}
+#: "nlu, SnapStart": the before-snapshot hook (``clawline.snapstart.warm``) runs after the import, and only the first
+#: turn after it is timed: what an environment resumed from the snapshot pays (the restore itself is not counted).
+SNAPSTART_WARM = "from clawline import snapstart\nsnapstart.warm({services!r})"
+#: The services each handler registers for the warm-up (functions/*: ``snapstart.register``).
+SNAPSTART_SERVICES = {
+    "HttpFunction": ("dynamodb", "iot-data", "kms"),
+    "WebSocketFunction": ("dynamodb", "apigatewaymanagementapi", "iot-data", "kms"),
+    "MqttFunction": ("dynamodb", "iot-data", "kms", "sqs"),
+}
 TRACE_HEADER = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
 
 
@@ -226,7 +237,11 @@ def main() -> None:
             }
         }
         probe(
-            python, PROBE.format(module="websocket_handler", function="ws"), envs["WebSocketFunction"], ws_dir, connect
+            python,
+            PROBE.format(module="websocket_handler", function="ws", warm=""),
+            envs["WebSocketFunction"],
+            ws_dir,
+            connect,
         )
         floor_env = lambda_env(build.artifact("AuthorizerFunction"), layout, "floor")
         kinds = ["import", *TURNS]
@@ -240,7 +255,8 @@ def main() -> None:
                     if kind != "import" and event is None:
                         continue
                     floor = probe(python, FLOOR, floor_env, function_dir, None)
-                    code = PROBE.format(module=module, function=logical_id)
+                    warm = SNAPSTART_WARM.format(services=SNAPSTART_SERVICES[logical_id]) if "SnapStart" in kind else ""
+                    code = PROBE.format(module=module, function=logical_id, warm=warm)
                     env = traced(envs[logical_id]) if "traced" in kind else envs[logical_id]
                     got = probe(python, code, env, function_dir, event)
                     if run:
@@ -249,10 +265,12 @@ def main() -> None:
             print(f"round {run} done", flush=True)
         rows = []
         for (logical_id, kind), pairs in samples.items():
-            key = "import" if kind == "import" else "turn"
+            key = "import" if kind == "import" else "after_warm" if "SnapStart" in kind else "turn"
             cpu = [(g[key][0], f["import"][0]) for g, f in pairs]
             wall = [(g[key][1], f["import"][1]) for g, f in pairs]
             label = "import only" if kind == "import" else f'import + first turn ({kind}: "{TURNS[kind]}")'
+            if "SnapStart" in kind:
+                label = f'first turn after the SnapStart warm-up ("{TURNS[kind]}")'
             loaded = ", ".join(name for name, on in flags[(logical_id, kind)].items() if on) or "-"
             rows.append(
                 f"| {logical_id} | {label} | {statistics.median(c for c, _ in cpu):.0f} "
@@ -271,6 +289,12 @@ def main() -> None:
             if extra not in LAYERS:
                 unzipped, zipped = sizes(build.artifact(extra))
                 size_rows.append(f"| {extra} | {unzipped:.2f} | {zipped:.2f} |")
+        for label, layers in (
+            ("layers of a rules-only bot (engine + bot)", RULES_ONLY_LAYERS),
+            ("layers of the default bot (engine + bot + NLU)", LAYERS),
+        ):
+            total = sum(sizes(build.artifact(layer))[0] for layer in layers)
+            size_rows.append(f"| **{label}** | {total:.2f} ({total * 1e6 / 2**20:.2f} MiB) | |")
         if os.environ.get("BENCH_EMBEDDING", "1") == "1":
             embedding = SamBuild(ARCH, template=EMBEDDING_TEMPLATE, inputs=(*BUILD_INPUTS, "tools/nlu")).run()
             unzipped, zipped = sizes(embedding.artifact("NluEmbeddingLayer"))
@@ -289,7 +313,11 @@ def main() -> None:
             "`import boto3; boto3.client('dynamodb', region_name='us-east-1')` from the same layer, run just before "
             "every sample; each ratio is the median of sample / floor of the same round. Tracing is off "
             "(`POWERTOOLS_TRACE_DISABLED`: no X-Ray daemon here); with it on, the X-Ray SDK loads on the first "
-            'invoke. "loaded" = numpy / FastAPI in `sys.modules` after the run. The authorizer has no turn '
+            'invoke. "ping" is answered by a rule only on MQTT (the default bot\'s device ping); over HTTP and '
+            "WebSocket it is classified like any text. The SnapStart rows run the before-snapshot hook "
+            "(`clawline.snapstart.warm`) after the import and time only the first turn after it: what an environment "
+            "resumed from the snapshot still pays (the restore itself is Lambda's and is not measured here). "
+            '"loaded" = numpy / FastAPI in `sys.modules` after the run. The authorizer has no turn '
             "(its first call fetches the issuer's JWKS). Goal: <= 1.5x (WebSocket, MQTT, authorizer), <= 2.0x "
             f"(HTTP). Floor B here: {floor_cpu:.0f} ms CPU, {floor_wall:.0f} ms wall. Run by "
             f"`python -m bench coldstart`; 2 cores shared by other jobs, 1-minute load average at the end: {load:.1f}.",

@@ -327,18 +327,23 @@ class TopicRuleSpec:
 
 
 def _function_logical_id(value: Any) -> str:
-    """The function a GetAtt/Sub/Ref points at (``!GetAtt Fn.Arn``, ``...${Fn.Arn}/invocations``, ``!Ref Fn``)."""
+    """The function a GetAtt/Sub/Ref points at (``!GetAtt Fn.Arn``, ``...${Fn.Arn}/invocations``, ``!Ref Fn``), or
+    its published alias (``!Ref Fn.Alias``, ``${Fn.Alias}``: what the APIs and the IoT rule invoke)."""
     if isinstance(value, dict):
         if "Fn::GetAtt" in value:
             return str(value["Fn::GetAtt"][0])
         if "Ref" in value:
-            return str(value["Ref"])
+            return str(value["Ref"]).removesuffix(".Alias")
         if "Fn::Sub" in value:
             arg = value["Fn::Sub"]
             text = arg if isinstance(arg, str) else arg[0]
-            match = re.search(r"\$\{(\w+)\.Arn\}", text)
+            match = re.search(r"\$\{(\w+)\.(?:Arn|Alias)\}", text)
             if match:
                 return match.group(1)
+            if not isinstance(arg, str):  # !Sub ["...${Fn}/invocations", {Fn: !Ref Function.Alias}]
+                for name, variable in arg[1].items():
+                    if f"${{{name}}}" in text:
+                        return _function_logical_id(variable)
     raise ValueError(f"cannot tell which function {value!r} points at")
 
 

@@ -2,7 +2,8 @@
 imported everything), as Lambda runs it: the handler module imported, then invoked once against the moto stack.
 
 - The WebSocket, MQTT and authorizer functions never import FastAPI (or Starlette): it is the HTTP function's
-  framework and costs about a second of import.
+  framework and costs about a second of import. The WebSocket and MQTT functions never import PyJWT either (with
+  cryptography's X.509 and key loading, 60 ms): only the authorizer verifies tokens.
 - A turn the rules answer (the default bot's MQTT ``ping``) never imports numpy: the NLU is built on the first
   turn that needs a classification. The next turn, which classifies, does load it (so the check can fail).
 """
@@ -36,13 +37,14 @@ class Context:
     def get_remaining_time_in_millis(self):
         return 10000
 
-report = {{"after_import": sorted(m for m in ("fastapi", "starlette", "numpy") if m in sys.modules), "turns": []}}
+WATCHED = ("fastapi", "starlette", "numpy", "jwt")
+report = {{"after_import": sorted(m for m in WATCHED if m in sys.modules), "turns": []}}
 for event in json.loads(sys.stdin.read()):
     try:
         result = handler_module.handler(event, Context())
     except Exception as exc:  # the authorizer refuses a request without a token by raising, as API Gateway expects
         result = {{"raised": type(exc).__name__}}
-    report["turns"].append({{"result": result, "numpy": "numpy" in sys.modules, "fastapi": "fastapi" in sys.modules}})
+    report["turns"].append({{"result": result, **{{m: m in sys.modules for m in WATCHED}}}})
 print(json.dumps(report, default=str))
 """
 
@@ -74,20 +76,32 @@ def mqtt_event(thing: str, text: str, message_id: str) -> dict[str, Any]:
     return {"payload": base64.b64encode(payload).decode(), "thing": thing, "client_id": thing, "received_at": 0}
 
 
+def websocket_events(text: str) -> list[dict[str, Any]]:
+    """$connect (as the authorizer leaves it), then a message on $default: a whole turn."""
+    context = {"connectionId": "c-arch", "stage": "dev", "domainName": "ws.example", "authorizer": {"sub": "u-arch"}}
+    connect = {"requestContext": {**context, "routeKey": "$connect"}}
+    body = json.dumps({"action": "message", "text": text, "message_id": "ws-arch-1"})
+    message = {"requestContext": {**context, "routeKey": "$default", "messageId": "m-arch"}, "body": body}
+    return [connect, message]
+
+
 @pytest.mark.parametrize(
-    ("folder", "module", "event"),
+    ("folder", "module", "events", "tokens"),
     [
-        ("websocket", "websocket_handler", {"requestContext": {"routeKey": "$disconnect", "connectionId": "c-1"}}),
-        ("mqtt", "mqtt_handler", mqtt_event("arch-thing", "ping", "arch-1")),
-        ("authorizer", "authorizer", {"version": "2.0", "headers": {}}),
+        ("websocket", "websocket_handler", websocket_events("hello there"), False),
+        ("mqtt", "mqtt_handler", [mqtt_event("arch-thing", "ping", "arch-1")], False),
+        ("authorizer", "authorizer", [{"version": "2.0", "headers": {}}], True),
     ],
 )
-def test_websocket_mqtt_and_authorizer_never_import_fastapi(
-    stack: Stack, folder: str, module: str, event: dict[str, Any]
+def test_websocket_mqtt_and_authorizer_never_import_fastapi_and_only_the_authorizer_imports_pyjwt(
+    stack: Stack, folder: str, module: str, events: list[dict[str, Any]], tokens: bool
 ) -> None:
-    report = run_cold(folder, module, [event])
-    assert report["after_import"] == []
-    assert [turn["fastapi"] for turn in report["turns"]] == [False]
+    report = run_cold(folder, module, events)
+    assert report["after_import"] == (["jwt"] if tokens else [])
+    assert [turn["fastapi"] for turn in report["turns"]] == [False] * len(events)
+    assert [turn["jwt"] for turn in report["turns"]] == [tokens] * len(events)
+    if folder == "websocket":  # the message was answered, not refused: the check covers a real turn
+        assert [frame["type"] for frame in stack.recorder.frames("c-arch")] == ["reply"]
 
 
 def test_a_turn_the_rules_answer_never_imports_numpy_and_one_that_classifies_does(stack: Stack) -> None:

@@ -36,8 +36,9 @@ def referenced(value: Any) -> set[str]:
             elif key == "Fn::GetAtt":
                 found.add(str(arg[0] if isinstance(arg, list) else str(arg).split(".")[0]))
             elif key == "Fn::Sub":
-                text = arg if isinstance(arg, str) else arg[0]
-                found.update(m.split(".")[0] for m in re.findall(r"\$\{([^}!]+)\}", text))
+                text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+                names = re.findall(r"\$\{([^}!]+)\}", text)
+                found.update(m.split(".")[0] for m in names if m not in variables)  # a variable is no logical id
                 if isinstance(arg, list):
                     found |= referenced(arg[1])
             else:
@@ -134,7 +135,15 @@ def test_every_function_runs_python313_with_both_layers_tracing_and_the_arch_par
         assert props["TracingConfig"] == {"Mode": "Active"}
         layers = [next(iter(referenced(layer))) for layer in props["Layers"][:2]]
         assert [layer.rstrip("0123456789abcdef") for layer in layers] == ["EngineLayer", "BotLayer"], name
-        assert props["Layers"][2:] == ([EMBEDDING_LAYER] if name in MESSAGE_FUNCTIONS else []), name
+        if name not in MESSAGE_FUNCTIONS:
+            assert props["Layers"][2:] == [], name
+            continue
+        # Then the NLU layer (numpy) when the bot classifies, then the embedding layer when given.
+        nlu, embedding = props["Layers"][2:]
+        condition, layer, absent = nlu["Fn::If"]
+        assert (condition, absent) == ("HasNluLayer", {"Ref": "AWS::NoValue"}), name
+        assert [ref.rstrip("0123456789abcdef") for ref in referenced(layer)] == ["NluLayer"], name
+        assert embedding == EMBEDDING_LAYER, name
 
 
 def test_the_embedding_layer_parameter_switches_the_message_functions_to_the_embedding_classifier(
@@ -145,6 +154,46 @@ def test_the_embedding_layer_parameter_switches_the_message_functions_to_the_emb
         assert props["MemorySize"] == {"Fn::If": ["HasNluEmbeddingLayer", 1024, 512]}, name
         backend = props["Environment"]["Variables"]["CLAWLINE_NLU_BACKEND"]
         assert backend == {"Fn::If": ["HasNluEmbeddingLayer", "embedding", "linear"]}, name
+
+
+#: The alias every deploy publishes (AutoPublishAlias: live), as the SAM transform names it.
+ALIAS = {name: f"{name}Aliaslive" for name in FUNCTIONS}
+
+
+def test_snapstart_is_a_parameter_off_by_default_on_every_function_behind_its_live_alias(
+    cfn: dict[str, Any], resources: dict[str, dict[str, Any]]
+) -> None:
+    assert cfn["Parameters"]["SnapStart"]["Default"] == "false"
+    assert cfn["Conditions"]["HasSnapStart"] == {"Fn::Equals": [{"Ref": "SnapStart"}, "true"]}
+    for name in FUNCTIONS:
+        props = resources[name]["Properties"]
+        assert props["SnapStart"] == {"ApplyOn": {"Fn::If": ["HasSnapStart", "PublishedVersions", "None"]}}, name
+        alias = resources[ALIAS[name]]
+        assert alias["Type"] == "AWS::Lambda::Alias" and alias["Properties"]["Name"] == "live", name
+        version = next(iter(referenced(alias["Properties"]["FunctionVersion"])))
+        assert resources[version]["Type"] == "AWS::Lambda::Version", name
+
+
+def test_every_invoker_calls_the_published_alias_so_snapstart_applies(resources: dict[str, dict[str, Any]]) -> None:
+    # SnapStart resumes only published versions: an API or rule wired to the unqualified function ($LATEST) would
+    # cold-start from scratch whatever the parameter says.
+    targets: dict[str, set[str]] = {}
+    for permission in of_type(resources, "AWS::Lambda::Permission").values():
+        function = permission["Properties"]["FunctionName"]
+        targets.setdefault("permissions", set()).update(referenced(function))
+    for integration in of_type(resources, "AWS::ApiGatewayV2::Integration").values():
+        targets.setdefault("integrations", set()).update(referenced(integration["Properties"]["IntegrationUri"]))
+    for authorizer in of_type(resources, "AWS::ApiGatewayV2::Authorizer").values():
+        targets.setdefault("authorizers", set()).update(referenced(authorizer["Properties"]["AuthorizerUri"]))
+    for rule in of_type(resources, "AWS::IoT::TopicRule").values():
+        for action in rule["Properties"]["TopicRulePayload"]["Actions"]:
+            targets.setdefault("rules", set()).update(referenced(action["Lambda"]["FunctionArn"]))
+    functions = set(FUNCTIONS)
+    for kind, refs in targets.items():
+        assert refs and not refs & functions, (kind, sorted(refs & functions))
+        assert refs - {"AWS::Partition", "AWS::Region"} <= set(ALIAS.values()), (kind, sorted(refs))
+    (config,) = of_type(resources, "AWS::Lambda::EventInvokeConfig").values()
+    assert config["Properties"]["Qualifier"] == "live"  # the MQTT function's retries and OnFailure apply to the alias
 
 
 def test_mqtt_failures_end_in_the_dead_letter_queue(resources: dict[str, dict[str, Any]]) -> None:
@@ -166,7 +215,7 @@ def test_topic_rule_invokes_the_mqtt_function_and_sends_its_errors_to_the_dead_l
     payload = rule["Properties"]["TopicRulePayload"]
     sql = " ".join(payload["Sql"].split())
     assert "FROM 'clawline/+/in'" in sql and "topic(2) AS thing" in sql
-    assert [referenced(a["Lambda"]["FunctionArn"]) for a in payload["Actions"]] == [{"MqttFunction"}]
+    assert [referenced(a["Lambda"]["FunctionArn"]) for a in payload["Actions"]] == [{ALIAS["MqttFunction"]}]
     error = payload["ErrorAction"]["Sqs"]
     assert error["QueueUrl"] == {"Ref": "DeadLetterQueue"}
     role = next(iter(referenced(error["RoleArn"])))
@@ -302,14 +351,14 @@ def test_http_api_routes_are_authorized_except_health_and_openapi(resources: dic
             else:
                 assert security == [{"JwtLambdaAuthorizer": []}], (path, method)
     authorizer = body["components"]["securitySchemes"]["JwtLambdaAuthorizer"]["x-amazon-apigateway-authorizer"]
-    assert "AuthorizerFunction" in referenced(authorizer["authorizerUri"])
+    assert ALIAS["AuthorizerFunction"] in referenced(authorizer["authorizerUri"])
 
 
 def test_websocket_connect_goes_through_the_authorizer(resources: dict[str, dict[str, Any]]) -> None:
     connect = resources["ConnectRoute"]["Properties"]
     assert (connect["RouteKey"], connect["AuthorizationType"]) == ("$connect", "CUSTOM")
     authorizer = resources[next(iter(referenced(connect["AuthorizerId"])))]["Properties"]
-    assert "AuthorizerFunction" in referenced(authorizer["AuthorizerUri"])
+    assert ALIAS["AuthorizerFunction"] in referenced(authorizer["AuthorizerUri"])
 
 
 def test_cors_origins_come_from_the_allowed_origins_parameter(

@@ -57,10 +57,19 @@ def built_template(build: SamBuild) -> Template:
 
 def function_layers(template: Template, logical_id: str) -> list[str]:
     """Logical ids of the layers this stack builds that a function uses, in order (Globals first, as SAM merges
-    them). A layer given by ARN (the optional NLU embedding layer, under ``!If``) is not one of them."""
+    them), with the template's conditions evaluated on its parameter defaults (``!If [HasNluLayer, ...]``). A layer
+    given by ARN (the optional NLU embedding layer) is not one of them."""
     glob = ((template.data.get("Globals") or {}).get("Function") or {}).get("Layers") or []
     own = (template.resources[logical_id].get("Properties") or {}).get("Layers") or []
-    return [str(ref["Ref"]) for ref in [*glob, *own] if isinstance(ref, dict) and "Ref" in ref]
+    found = []
+    for entry in [*glob, *own]:
+        chosen = entry
+        if isinstance(entry, dict) and "Fn::If" in entry:
+            name, when_true, when_false = entry["Fn::If"]
+            chosen = when_true if template.condition(str(name)) else when_false
+        if isinstance(chosen, dict) and str(chosen.get("Ref")) in template.resources:
+            found.append(str(chosen["Ref"]))
+    return found
 
 
 @pytest.fixture(scope="session")

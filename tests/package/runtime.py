@@ -42,7 +42,10 @@ FUNCTIONS = {
     "AuthorizerFunction": "authorizer",
     "ReminderFunction": "reminder_handler",
 }
-LAYERS = ("EngineLayer", "BotLayer")
+#: The layers the default bot's message functions use, in order: the NLU layer (numpy, the static token table) comes
+#: last and only to bots that classify (``BotUsesNlu``); the authorizer and a rules-only bot's functions go without it.
+LAYERS = ("EngineLayer", "BotLayer", "NluLayer")
+RULES_ONLY_LAYERS = ("EngineLayer", "BotLayer")
 #: Lambda's limit for a function and all its layers, unzipped.
 LAMBDA_UNZIPPED_LIMIT = 250 * 2**20
 

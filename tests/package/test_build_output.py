@@ -14,7 +14,15 @@ from pathlib import Path
 import pytest
 
 from tests.package.conftest import RUN_ARCH, function_layers
-from tests.package.runtime import FUNCTIONS, LAMBDA_UNZIPPED_LIMIT, LAYERS, LambdaLayout, SamBuild, tree_bytes
+from tests.package.runtime import (
+    FUNCTIONS,
+    LAMBDA_UNZIPPED_LIMIT,
+    LAYERS,
+    RULES_ONLY_LAYERS,
+    LambdaLayout,
+    SamBuild,
+    tree_bytes,
+)
 from tests.package.tools import require_python313
 
 pytestmark = pytest.mark.package
@@ -24,6 +32,8 @@ pytestmark = pytest.mark.package
 DEV_ONLY = ("clawline/cli/", "clawline/stories/")
 #: Optional backends a bot must opt into, with the layer dependency it then needs.
 OPTIONAL = {"onnxruntime": "the sentence-embedding NLU backend (clawline.nlu.embedding)"}
+#: Modules Lambda's managed runtime provides (not in any layer), with what imports them.
+RUNTIME_PROVIDED = {"snapshot_restore_py": "the SnapStart hooks (clawline.snapstart), only in a snap-start INIT"}
 ELF_MACHINE = {"x86_64": 62, "arm64": 183}
 PAST = 1_577_836_800  # 2020-01-01
 
@@ -106,7 +116,8 @@ def test_every_import_resolves_from_the_function_folder_and_the_layers(build: Sa
         return [
             m
             for m in found
-            if not any(part in m["where"] for part in DEV_ONLY) and m["module"].split(".")[0] not in OPTIONAL
+            if not any(part in m["where"] for part in DEV_ONLY)
+            and m["module"].split(".")[0] not in {*OPTIONAL, *RUNTIME_PROVIDED}
         ]
 
     with ThreadPoolExecutor(max_workers=len(FUNCTIONS)) as pool:
@@ -164,12 +175,15 @@ def test_layers_never_overwrite_each_others_files(layout: LambdaLayout) -> None:
     assert layout.clashes == []
 
 
-def test_every_function_uses_both_layers_in_order(built_template: object) -> None:
+def test_message_functions_use_the_three_layers_in_order_and_the_authorizer_goes_without_numpy(
+    built_template: object,
+) -> None:
     from local.template import Template
 
     assert isinstance(built_template, Template)
     for logical_id in FUNCTIONS:
-        assert function_layers(built_template, logical_id) == list(LAYERS)
+        expected = list(RULES_ONLY_LAYERS) if logical_id == "AuthorizerFunction" else list(LAYERS)
+        assert function_layers(built_template, logical_id) == expected, logical_id
 
 
 def test_function_and_layers_fit_lambdas_unzipped_size_limit(build: SamBuild) -> None:

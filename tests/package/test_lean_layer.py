@@ -1,25 +1,55 @@
 """The lean engine layer: every AWS service the functions and plugins call still has its botocore model (a client
 for it is built from the layer alone), nothing else of botocore's 22 MB of service data ships, no type stubs ship,
-and the layers fit the size goal (issue 11: <= 100 MB unzipped with the default NLU's numpy).
+and the layers fit the size goals (issue 11): <= 100 MB unzipped for the default bot, which classifies (engine, bot
+and NLU layers: numpy and the static token table), and <= 50 MB for a rules-only bot, which `make build` packages
+without the NLU layer.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.package.conftest import RUN_ARCH
-from tests.package.runtime import LAYERS, LambdaLayout, SamBuild, tree_bytes
-from tests.package.tools import ROOT, require_python313
+from local.template import Template
+from tests.package.conftest import RUN_ARCH, function_layers
+from tests.package.runtime import (
+    BUILD_INPUTS,
+    FUNCTIONS,
+    LAYERS,
+    RULES_ONLY_LAYERS,
+    LambdaLayout,
+    SamBuild,
+    inputs_digest,
+    locked,
+    tree_bytes,
+)
+from tests.package.test_own_bot import _make_build
+from tests.package.tools import ROOT, require_python313, require_sam
 
 pytestmark = pytest.mark.package
 
-#: Layers (engine + bot) with the default bot's NLU (numpy), unzipped, in Lambda's MB (MiB, as its 250 MB limit).
+#: Layers (engine + bot + NLU) of the default bot, which classifies, unzipped, in Lambda's MB (MiB, as its 250 MB
+#: limit); and the layers (engine + bot) of a rules-only bot.
 LAYERS_GOAL_BYTES = 100 * 2**20
+RULES_ONLY_GOAL_BYTES = 50 * 2**20
+#: A bot without intents or entities: it never classifies, so `make build` leaves the NLU layer out.
+RULES_ONLY_BOT = """\
+name: pingbot
+settings: {mode: rules, language: en, fallback: fallback}
+rules:
+  - name: ping
+    when: text.matches("(?i)^\\\\s*ping\\\\s*$")
+    then: [{reply: pong}]
+responses:
+  pong: ["pong"]
+  fallback: ["Say ping."]
+"""
 #: Services called through Powertools or botocore itself rather than ``clawline.aws.client``: Powertools'
 #: parameters (secrets for HS256 and Fernet: Secrets Manager, SSM), credentials (STS).
 INDIRECT = {"secretsmanager", "ssm", "sts"}
@@ -84,3 +114,48 @@ def test_layers_ship_no_type_stubs_and_fit_the_size_goal(sam_builds: dict[str, S
     assert not stubs, [str(p.relative_to(build.directory)) for p in stubs[:5]]
     total = sum(tree_bytes(build.artifact(layer)) for layer in LAYERS)
     assert total <= LAYERS_GOAL_BYTES, f"{arch}: layers are {total / 2**20:.1f} MiB unzipped"
+    # Without the NLU layer (a rules-only bot's functions; this bot layer carries the default bot, a few KB more).
+    lean = sum(tree_bytes(build.artifact(layer)) for layer in RULES_ONLY_LAYERS)
+    assert lean <= RULES_ONLY_GOAL_BYTES, f"{arch}: engine + bot layers are {lean / 2**20:.1f} MiB unzipped"
+
+
+@pytest.fixture(scope="module")
+def rules_only_build() -> Path:
+    """`make build BOT=...` (x86_64) of a rules-only bot, once per set of inputs, like the own-bot build."""
+    require_sam()
+    parent = ROOT / ".aws-sam" / "builds" / "rules-only"
+    digest = inputs_digest((*BUILD_INPUTS, "Makefile"))[:16]
+    directory = parent / digest
+    with locked(parent.with_suffix(".lock")):
+        stamp = directory / ".clawline-inputs"
+        if not stamp.exists():
+            shutil.rmtree(directory, ignore_errors=True)
+            bot = directory / "src" / "pingbot"
+            bot.mkdir(parents=True)
+            (bot / "bot.yaml").write_text(RULES_ONLY_BOT, encoding="utf-8")
+            print("\n[package] make build BOT=<rules-only> (x86_64): building", file=sys.__stderr__, flush=True)
+            done = _make_build(bot, directory / "build")
+            assert done.returncode == 0, f"make build failed:\n{(done.stdout + done.stderr)[-6000:]}"
+            assert "classifies: false" in done.stdout, done.stdout[-2000:]
+            stamp.write_text(digest)
+            for old in sorted(p for p in parent.iterdir() if p.is_dir() and p != directory):
+                shutil.rmtree(old, ignore_errors=True)
+    return directory / "build"
+
+
+@pytest.mark.parametrize("arch", ["arm64", RUN_ARCH])
+def test_the_engine_layer_ships_neither_numpy_nor_the_static_table(sam_builds: dict[str, SamBuild], arch: str) -> None:
+    engine = sam_builds[arch].artifact("EngineLayer") / "python"
+    nlu = sam_builds[arch].artifact("NluLayer") / "python"
+    assert not (engine / "numpy").exists() and not list(engine.rglob("minilm-static.npz"))
+    assert (nlu / "numpy" / "__init__.py").is_file()
+    assert (nlu / "clawline_nlu_data" / "minilm-static.npz").is_file()
+
+
+def test_a_rules_only_bot_is_deployed_without_the_nlu_layer_in_under_50_mb(rules_only_build: Path) -> None:
+    built = Template.read(rules_only_build / "template.yaml")
+    assert built.parameters["BotUsesNlu"] == "false"  # the default the deploy uses, set from the bot
+    for logical_id in FUNCTIONS:
+        assert function_layers(built, logical_id) == list(RULES_ONLY_LAYERS), logical_id
+    total = sum(tree_bytes(rules_only_build / layer) for layer in RULES_ONLY_LAYERS)
+    assert total <= RULES_ONLY_GOAL_BYTES, f"rules-only layers are {total / 2**20:.1f} MiB unzipped"

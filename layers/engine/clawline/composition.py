@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from clawline.aws import client, session, set_deadline
+from clawline.bot.compiled import Bot
 from clawline.channels.connections import DynamoDBConnectionStore
-from clawline.engine import Engine, load_engine
+from clawline.engine import Engine
 from clawline.nlu.lazy import lazy_nlu_factory
 from clawline.settings import Settings
 from clawline.store.dynamodb import DynamoDBConversationStore
@@ -20,6 +21,7 @@ from clawline.turns import TurnRunner
 
 if TYPE_CHECKING:
     from clawline.attachments.service import AttachmentService, NoAttachments
+    from clawline.nlu.types import NluBackend
     from clawline.security.encryption import FieldCipher
     from clawline.security.ratelimit import RateLimiter
 
@@ -96,16 +98,22 @@ def rate_limiter() -> RateLimiter:
 
 
 @cache
-def engine() -> Engine:
+def bot() -> Bot:
+    """The bot, loaded and its rules compiled: needs no AWS client, so a SnapStart snapshot can hold it."""
+    return Bot.load(settings().bot_path)
+
+
+@cache
+def nlu() -> NluBackend | None:
+    """The bot's NLU, built on the first turn that classifies: a turn the rules answer never loads numpy."""
     cfg = settings()
     model_dir = Path(cfg.nlu_model_dir) if cfg.nlu_model_dir else None
-    return load_engine(
-        cfg.bot_path,
-        conversation_store(),
-        window=cfg.conversation_window,
-        # Built on the first turn that classifies: a turn the rules answer never loads numpy.
-        nlu_factory=lazy_nlu_factory(cfg.nlu_backend, model_dir),
-    )
+    return lazy_nlu_factory(cfg.nlu_backend, model_dir)(bot())
+
+
+@cache
+def engine() -> Engine:
+    return Engine(bot(), conversation_store(), window=settings().conversation_window, nlu=nlu())
 
 
 @cache
@@ -165,6 +173,8 @@ def reset() -> None:
         settings,
         conversation_store,
         connection_store,
+        bot,
+        nlu,
         engine,
         turn_runner,
         cipher,

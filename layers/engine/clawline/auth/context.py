@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from clawline.auth.jwt_verifier import Principal
 from clawline.errors import AuthenticationError
+
+if TYPE_CHECKING:
+    # Only a type here: the functions import this module for check_not_expired, and jwt_verifier brings PyJWT and
+    # cryptography (60 ms of a cold start) that only the authorizer's path needs.
+    from clawline.auth.jwt_verifier import Principal
 
 
 def authorizer_context(principal: Principal) -> dict[str, str]:

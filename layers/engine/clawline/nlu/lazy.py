@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from clawline.bot.compiled import Bot
+    from clawline.bot.models import BotDefinition
     from clawline.nlu.types import NluBackend, NluResult
 
 
@@ -49,6 +50,12 @@ class LazyNlu:
         return getattr(self.backend(), name)
 
 
+def classifies(definition: BotDefinition) -> bool:
+    """Whether a bot ever needs the NLU (and numpy): it has intents or entities. The build attaches the NLU layer by
+    the same rule (``packaging/bot_uses_nlu.py``), so a bot this says False about runs without numpy."""
+    return bool(definition.intents or definition.entities)
+
+
 def lazy_nlu_factory(
     backend: Literal["linear", "embedding"] = "linear", model_dir: Path | None = None
 ) -> Callable[[Bot], NluBackend | None]:
@@ -62,8 +69,7 @@ def lazy_nlu_factory(
         return factory
 
     def build(bot: Bot) -> NluBackend | None:
-        definition = bot.definition
-        if not definition.intents and not definition.entities:
+        if not classifies(bot.definition):
             return None
         return LazyNlu(lambda: factory(bot))
 

