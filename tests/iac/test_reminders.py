@@ -38,7 +38,8 @@ def test_the_scheduler_role_invokes_the_reminder_function_alone_and_dead_letters
         for resource in as_list(statement["Resource"])
     }
     assert granted == {
-        ("lambda:InvokeFunction", frozenset({"ReminderFunction"})),
+        # The alias: its EventInvokeConfig (retries, OnFailure) is set on "live", not on $LATEST.
+        ("lambda:InvokeFunction", frozenset({"ReminderFunctionAliaslive"})),
         ("sqs:SendMessage", frozenset({"DeadLetterQueue"})),
     }
     assert function_role(resources, "ReminderFunction") != "ReminderSchedulerRole"
@@ -59,7 +60,7 @@ def test_reminders_the_function_cannot_deliver_end_in_the_dead_letter_queue(
 
 def test_the_outputs_name_what_a_bots_reminder_config_needs(cfn: dict[str, Any]) -> None:
     outputs = cfn["Outputs"]
-    assert referenced(outputs["ReminderFunctionArn"]["Value"]) == {"ReminderFunction"}
+    assert outputs["ReminderFunctionArn"]["Value"] == {"Ref": "ReminderFunctionAliaslive"}  # the alias, as SAM translates it
     assert referenced(outputs["ReminderSchedulerRoleArn"]["Value"]) == {"ReminderSchedulerRole"}
     assert referenced(outputs["ReminderScheduleGroupName"]["Value"]) == {"ReminderScheduleGroup"}
     assert referenced(outputs["DeadLetterQueueArn"]["Value"]) == {"DeadLetterQueue"}
