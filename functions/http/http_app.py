@@ -49,6 +49,7 @@ from clawline.observability import (
     trace_libraries,
     traced_handler,
 )
+from clawline.principals import PrincipalKind, owner_key
 
 # Every supported library the engine and plugins may call (botocore, http.client, requests...) is traced.
 trace_libraries()
@@ -111,11 +112,20 @@ class PluginsResponse(BaseModel):
 
 
 class ReleaseRequest(BaseModel):
-    """Whose conversation to release: conversations are partitioned by their user (the principal)."""
+    """Whose conversation to release: conversations are partitioned by their owner (a user, or a device)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    user: Identifier
+    user: Identifier | None = None
+    thing: Identifier | None = None
+
+    def owner(self) -> str:
+        if (self.user is None) == (self.thing is None):
+            raise InvalidInputError("name exactly one of user and thing")
+        if self.user is not None:
+            return owner_key(PrincipalKind.USER, self.user)
+        assert self.thing is not None
+        return owner_key(PrincipalKind.THING, self.thing)
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -155,7 +165,8 @@ def caller(request: Request) -> tuple[str, frozenset[str]]:
 
 
 def principal(request: Request) -> str:
-    return caller(request)[0]
+    """The caller's owner key (``user:{sub}``): what their conversations and rate-limit bucket are kept under."""
+    return owner_key(PrincipalKind.USER, caller(request)[0])
 
 
 def require_scope(request: Request, scope: str) -> str:
@@ -240,7 +251,8 @@ async def post_message(
     request: Request,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)] = None,
 ) -> MessageResponse:
-    sender = principal(request)
+    sub = caller(request)[0]
+    owner = owner_key(PrincipalKind.USER, sub)
     cfg = composition.settings()
     # Size is checked on the raw (already base64-decoded) body before any parsing.
     data = decode_json_object(await request.body(), max_bytes=envelope_limit(cfg.max_text_bytes))
@@ -251,14 +263,15 @@ async def post_message(
     message = to_inbound(
         payload,
         channel=Channel.HTTP,
-        sender=sender,
+        sender=sub,
+        owner=owner,
         default_message_id=idempotency_key,
-        # Without a conversation id a message starts a new conversation, named after the message when the client
-        # named the message: a retry of it then lands in the same conversation and gets the first reply.
-        default_conversation_id=uuid.uuid5(uuid.NAMESPACE_URL, f"http:{sender}:{named_id}").hex if named_id else None,
+        # per_connection: without a conversation id a message starts a new conversation, named after the message
+        # when the client named the message: a retry of it then lands in the same conversation (the first reply).
+        default_conversation_id=uuid.uuid5(uuid.NAMESPACE_URL, f"http:{sub}:{named_id}").hex if named_id else None,
         max_text_bytes=cfg.max_text_bytes,
     )
-    composition.rate_limiter().check(sender)
+    composition.rate_limiter().check(owner)
     # The turn runner owns its own event loop (shared with plugins across warm invokes): run it off this one.
     reply, fresh = await run_in_threadpool(composition.turn_runner().run_once, message)
     if fresh:  # a replay answers with the first reply; its publishes went out the first time
@@ -325,7 +338,8 @@ def release_conversation(request: Request, conversation_id: Identifier, body: Re
         raise NotFoundError("the bot has no handoff plugin")
     from plugins.handoff import release  # the first-party plugin, shipped in the bot layer
 
-    if not release(composition.conversation_store(), conversation_id, body.user, slot=handoff.instance.config.slot):
+    owner = body.owner()
+    if not release(composition.conversation_store(), conversation_id, owner, slot=handoff.instance.config.slot):
         raise NotFoundError("the conversation is not handed off")
     return Response(status_code=204)
 

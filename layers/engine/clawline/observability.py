@@ -112,6 +112,7 @@ def traced_handler(handler: Handler) -> Handler:
         return handler
     return cast("Handler", active.capture_lambda_handler(handler))
 
+
 #: Called with (message, reply, latency in ms) after every executed turn. Empty in Lambda; the local runtime's
 #: console registers one to show each turn's trace.
 turn_observers: list[Callable[[InboundMessage, Reply, float], None]] = []

@@ -148,7 +148,14 @@ class _Checker:
         if self.problems:
             return None
         return Bot(
-            d, RuleSet(compiled), responses, tuple(plugins), timezone, directory, self.templates, self.conditions,
+            d,
+            RuleSet(compiled),
+            responses,
+            tuple(plugins),
+            timezone,
+            directory,
+            self.templates,
+            self.conditions,
             self._translations,
         )
 

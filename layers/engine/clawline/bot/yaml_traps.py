@@ -131,7 +131,7 @@ def _walk(node: yaml.Node | None, path: tuple[object, ...], text: str) -> Iterat
             if _number_keeps_its_text(node.value):
                 return
             message = f"YAML reads the unquoted {node.value} as a number, so the text is "
-            message += f"{yaml.safe_load(node.value)!s}: write \"{node.value}\""
+            message += f'{yaml.safe_load(node.value)!s}: write "{node.value}"'
         else:
-            message = f"YAML reads the unquoted {node.value} as {_KINDS[node.tag]}, not text: write \"{node.value}\""
+            message = f'YAML reads the unquoted {node.value} as {_KINDS[node.tag]}, not text: write "{node.value}"'
         yield path, node.start_mark.line + 1, message
