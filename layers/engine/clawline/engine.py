@@ -179,7 +179,7 @@ class Engine:
     ) -> None:
         self.bot = bot
         self.store = store
-        self.window = window
+        self._window = window
         self.nlu = nlu
         self.clock = clock or (lambda: datetime.now(UTC))
         #: False evaluates every rule in priority order (the benchmark's baseline); results are the same.
@@ -195,6 +195,15 @@ class Engine:
             store, getattr(store, "owners", None), bot.settings.conversation_scope, window=window
         )
         self.profile_slots = frozenset(n for n, s in bot.definition.slots.items() if s.scope == "user")
+
+    @property
+    def window(self) -> int:
+        """How many recent turns a turn loads (and rules, templates and plugins see)."""
+        return self._window
+
+    @window.setter
+    def window(self, window: int) -> None:
+        self._window = self.router.window = window
 
     @classmethod
     def load(cls, path: str | Path, store: ConversationStore, **kwargs: Any) -> Engine:

@@ -89,6 +89,7 @@ class DynamoDBOwnerIndex:
                 ":profile": {"S": PROFILE_SK},
             },
             ConsistentRead=True,
+            Limit=2,
         )
         record = OwnerRecord()
         for item in resp.get("Items", []):
