@@ -52,7 +52,9 @@ def test_redelivered_message_is_processed_and_answered_once(stack: Stack) -> Non
     assert invoke(event)["status"] == "replied"
     # IoT redelivery (or a Lambda retry) of the same message id: no second turn and no second reply on the topic.
     assert len(stack.recorder.published(OUT)) == 1
-    turns = [i for i in stack.dynamodb().scan(TableName=stack.tables["StateTable"])["Items"] if i["sk"]["S"][:3] == "T#0"]
+    turns = [
+        i for i in stack.dynamodb().scan(TableName=stack.tables["StateTable"])["Items"] if i["sk"]["S"][:3] == "T#0"
+    ]
     assert len(turns) == 1
 
 

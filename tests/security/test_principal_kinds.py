@@ -41,9 +41,10 @@ def post(sub: str, text: str, **fields: Any) -> int:
 
 
 def test_a_token_named_like_a_thing_cannot_read_the_device_conversation(stack: Stack) -> None:
-    assert invoke_mqtt(mqtt_event({"text": "the door code is 4711", "message_id": "d-1"}, thing=THING))[
-        "status"
-    ] == "replied"
+    assert (
+        invoke_mqtt(mqtt_event({"text": "the door code is 4711", "message_id": "d-1"}, thing=THING))["status"]
+        == "replied"
+    )
     # The device's conversation is named after the thing (per_connection) or is its current one (per_user):
     # whichever it is, a user whose sub is the thing's name finds nothing of it.
     items = stack.dynamodb().scan(TableName=stack.tables["StateTable"])["Items"]
