@@ -17,7 +17,7 @@ from fastapi import FastAPI, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from mangum import Mangum
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, StringConstraints
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -126,6 +126,21 @@ class ReleaseRequest(BaseModel):
             return owner_key(PrincipalKind.USER, self.user)
         assert self.thing is not None
         return owner_key(PrincipalKind.THING, self.thing)
+
+
+class PairingBody(BaseModel):
+    """The user (JWT ``sub``) a device is paired with: its MQTT messages join that user's conversations."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class PairingResponse(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    thing: str
+    user: str
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -341,6 +356,31 @@ def release_conversation(request: Request, conversation_id: Identifier, body: Re
     owner = body.owner()
     if not release(composition.conversation_store(), conversation_id, owner, slot=handoff.instance.config.slot):
         raise NotFoundError("the conversation is not handed off")
+    return Response(status_code=204)
+
+
+@app.put("/v1/admin/devices/{thing}/pairing", status_code=204)
+def pair_device(request: Request, thing: Identifier, body: PairingBody) -> Response:
+    """Pair an IoT thing with a user (clawline.store.pairings): admin scope only."""
+    require_scope(request, composition.settings().admin_scope)
+    composition.pairings().pair(thing, body.user)
+    return Response(status_code=204)
+
+
+@app.get("/v1/admin/devices/{thing}/pairing", response_model=PairingResponse)
+def device_pairing(request: Request, thing: Identifier) -> PairingResponse:
+    require_scope(request, composition.settings().admin_scope)
+    user = composition.pairings().get(thing)
+    if user is None:
+        raise NotFoundError("the device is not paired")
+    return PairingResponse(thing=thing, user=user)
+
+
+@app.delete("/v1/admin/devices/{thing}/pairing", status_code=204)
+def unpair_device(request: Request, thing: Identifier) -> Response:
+    require_scope(request, composition.settings().admin_scope)
+    if not composition.pairings().unpair(thing):
+        raise NotFoundError("the device is not paired")
     return Response(status_code=204)
 
 
