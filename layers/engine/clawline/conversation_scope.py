@@ -130,18 +130,20 @@ class ConversationRouter:
         routed = message.model_copy(update={"conversation_id": conversation_id})
         return Opened(routed, state, record, follows_current=True)
 
-    def start(self, opened: Opened) -> Opened:
+    def start(self, opened: Opened, *, with_profile: bool = True) -> Opened:
         """``opened.state`` is new: index the conversation (and make it current in ``per_user``).
 
         Returns the conversation to use: itself, or, when another turn made another one current first (two
         channels starting the owner's first conversation at once), that one, loaded. ``record`` is then the
-        owner's profile to start with.
+        owner's profile to start with. The owner's pointer and profile are read (one Query) unless this turn read
+        them already, or neither is needed (a named conversation of a bot without ``scope: user`` slots).
         """
         if self.owners is None:
             return opened
         message = opened.message
         owner, conversation_id = message.owner_key, message.conversation_id
-        record = opened.record or self.owners.read(owner)
+        needed = with_profile or (self.per_user and opened.follows_current)
+        record = opened.record or (self.owners.read(owner) if needed else OwnerRecord())
         channel = message.channel.value
         if not self.per_user:
             self.owners.index(owner, conversation_id, channel=channel)

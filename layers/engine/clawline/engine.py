@@ -261,7 +261,7 @@ class Engine:
 
     def _start(self, opened: Opened) -> Opened:
         """A conversation's first turn: index it (make it current, per_user) and start it with the profile."""
-        started = self.router.start(opened)
+        started = self.router.start(opened, with_profile=bool(self.profile_slots))
         state = started.state
         if state.is_new and started.record is not None:
             if self.profile_slots:
