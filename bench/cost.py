@@ -111,21 +111,31 @@ class _Context:
         return int((self._deadline - time.time()) * 1000)
 
 
-def http_invoker(principal: str, conversation: str) -> Callable[[int, str], bool]:
+def _body(text: str, conversation: str, i: int, *, named: bool) -> str:
+    """A message of ``conversation``; ``named=False`` leaves its id out (the user's current conversation)."""
+    body = {"text": text, "conversation_id": conversation, "message_id": f"{conversation}-{i}"}
+    if not named:
+        del body["conversation_id"]
+    return json.dumps(body)
+
+
+def http_invoker(principal: str, conversation: str, *, named: bool = True) -> Callable[[int, str], bool]:
     import http_app
 
     def invoke(i: int, text: str) -> bool:
         event = _event("http/post_message.json")
         event["headers"].pop("content-length", None)
         event["requestContext"]["authorizer"] = {"lambda": {"sub": principal, "scope": "chat"}}
-        event["body"] = json.dumps({"text": text, "conversation_id": conversation, "message_id": f"{conversation}-{i}"})
+        event["body"] = _body(text, conversation, i, named=named)
         response = http_app.handler(event, _Context("clawline-http"))
         return bool(response.get("statusCode") == 200)
 
     return invoke
 
 
-def websocket_invoker(principal: str, conversation: str, recorder: Any) -> Callable[[int, str], bool]:
+def websocket_invoker(
+    principal: str, conversation: str, recorder: Any, *, named: bool = True
+) -> Callable[[int, str], bool]:
     import websocket_handler
 
     connection = f"{conversation}-conn="
@@ -139,7 +149,7 @@ def websocket_invoker(principal: str, conversation: str, recorder: Any) -> Calla
         event = _event("websocket/message.json")
         event["requestContext"]["connectionId"] = connection
         event["requestContext"]["authorizer"] = dict(authorizer)  # what API Gateway passes from $connect
-        event["body"] = json.dumps({"text": text, "conversation_id": conversation, "message_id": f"{conversation}-{i}"})
+        event["body"] = _body(text, conversation, i, named=named)
         seen = len(recorder.posts) if recorder is not None else 0
         websocket_handler.handler(event, _Context("clawline-websocket"))
         if recorder is None:

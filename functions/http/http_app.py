@@ -17,7 +17,7 @@ from fastapi import FastAPI, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from mangum import Mangum
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, StringConstraints
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -50,6 +50,7 @@ from clawline.observability import (
     trace_libraries,
     traced_handler,
 )
+from clawline.principals import PrincipalKind, owner_key
 
 # Every supported library the engine and plugins may call (botocore, http.client, requests...) is traced.
 trace_libraries()
@@ -114,11 +115,35 @@ class PluginsResponse(BaseModel):
 
 
 class ReleaseRequest(BaseModel):
-    """Whose conversation to release: conversations are partitioned by their user (the principal)."""
+    """Whose conversation to release: conversations are partitioned by their owner (a user, or a device)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    user: Identifier
+    user: Identifier | None = None
+    thing: Identifier | None = None
+
+    def owner(self) -> str:
+        if (self.user is None) == (self.thing is None):
+            raise InvalidInputError("name exactly one of user and thing")
+        if self.user is not None:
+            return owner_key(PrincipalKind.USER, self.user)
+        assert self.thing is not None
+        return owner_key(PrincipalKind.THING, self.thing)
+
+
+class PairingBody(BaseModel):
+    """The user (JWT ``sub``) a device is paired with: its MQTT messages join that user's conversations."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class PairingResponse(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    thing: str
+    user: str
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -177,7 +202,8 @@ def caller(request: Request) -> tuple[str, frozenset[str]]:
 
 
 def principal(request: Request) -> str:
-    return caller(request)[0]
+    """The caller's owner key (``user:{sub}``): what their conversations and rate-limit bucket are kept under."""
+    return owner_key(PrincipalKind.USER, caller(request)[0])
 
 
 def require_scope(request: Request, scope: str) -> str:
@@ -262,7 +288,8 @@ async def post_message(
     request: Request,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)] = None,
 ) -> MessageResponse:
-    sender = principal(request)
+    sub = caller(request)[0]
+    owner = owner_key(PrincipalKind.USER, sub)
     cfg = composition.settings()
     # Size is checked on the raw (already base64-decoded) body before any parsing.
     data = decode_json_object(await request.body(), max_bytes=envelope_limit(cfg.max_text_bytes))
@@ -273,14 +300,15 @@ async def post_message(
     message = to_inbound(
         payload,
         channel=Channel.HTTP,
-        sender=sender,
+        sender=sub,
+        owner=owner,
         default_message_id=idempotency_key,
-        # Without a conversation id a message starts a new conversation, named after the message when the client
-        # named the message: a retry of it then lands in the same conversation and gets the first reply.
-        default_conversation_id=uuid.uuid5(uuid.NAMESPACE_URL, f"http:{sender}:{named_id}").hex if named_id else None,
+        # per_connection: without a conversation id a message starts a new conversation, named after the message
+        # when the client named the message: a retry of it then lands in the same conversation (the first reply).
+        default_conversation_id=uuid.uuid5(uuid.NAMESPACE_URL, f"http:{sub}:{named_id}").hex if named_id else None,
         max_text_bytes=cfg.max_text_bytes,
     )
-    composition.rate_limiter().check(sender)
+    composition.rate_limiter().check(owner)
     if payload.attachments:  # after the rate limit: each one costs an S3 request
         message = await run_in_threadpool(composition.attachments().attach, message, payload.attachments)
     # The turn runner owns its own event loop (shared with plugins across warm invokes): run it off this one.
@@ -358,8 +386,34 @@ def release_conversation(request: Request, conversation_id: Identifier, body: Re
         raise NotFoundError("the bot has no handoff plugin")
     from plugins.handoff import release  # the first-party plugin, shipped in the bot layer
 
-    if not release(composition.conversation_store(), conversation_id, body.user, slot=handoff.instance.config.slot):
+    owner = body.owner()
+    if not release(composition.conversation_store(), conversation_id, owner, slot=handoff.instance.config.slot):
         raise NotFoundError("the conversation is not handed off")
+    return Response(status_code=204)
+
+
+@app.put("/v1/admin/devices/{thing}/pairing", status_code=204)
+def pair_device(request: Request, thing: Identifier, body: PairingBody) -> Response:
+    """Pair an IoT thing with a user (clawline.store.pairings): admin scope only."""
+    require_scope(request, composition.settings().admin_scope)
+    composition.pairings().pair(thing, body.user)
+    return Response(status_code=204)
+
+
+@app.get("/v1/admin/devices/{thing}/pairing", response_model=PairingResponse)
+def device_pairing(request: Request, thing: Identifier) -> PairingResponse:
+    require_scope(request, composition.settings().admin_scope)
+    user = composition.pairings().get(thing)
+    if user is None:
+        raise NotFoundError("the device is not paired")
+    return PairingResponse(thing=thing, user=user)
+
+
+@app.delete("/v1/admin/devices/{thing}/pairing", status_code=204)
+def unpair_device(request: Request, thing: Identifier) -> Response:
+    require_scope(request, composition.settings().admin_scope)
+    if not composition.pairings().unpair(thing):
+        raise NotFoundError("the device is not paired")
     return Response(status_code=204)
 
 

@@ -32,6 +32,7 @@ from clawline.observability import (
     trace_libraries,
     traced_handler,
 )
+from clawline.principals import PrincipalKind, owner_key
 
 # Every supported library the engine and plugins may call (botocore, http.client, requests...) is traced.
 trace_libraries()
@@ -65,14 +66,18 @@ def process(event: dict[str, Any]) -> dict[str, Any]:
     payload = parse_payload(data, max_text_bytes=cfg.max_text_bytes)
     if payload.message_id is None:
         raise InvalidInputError("message_id is required on MQTT: it makes redelivery safe")
+    thing = rule_event.thing
     message = to_inbound(
         payload,
         channel=Channel.MQTT,
-        sender=rule_event.thing,
-        default_conversation_id=rule_event.thing,
+        sender=thing,
+        # A paired device joins its user's conversations (clawline.store.pairings); any other is its own owner.
+        owner=composition.device_owners().owner(thing),
+        default_conversation_id=thing,
         max_text_bytes=cfg.max_text_bytes,
     )
-    composition.rate_limiter().check(rule_event.thing)
+    # The device's own bucket, paired or not: a device cannot spend its user's messages.
+    composition.rate_limiter().check(owner_key(PrincipalKind.THING, thing))
     if payload.attachments:  # stored in the uploads bucket (a redelivery writes the same object again)
         message = composition.attachments().attach(message, payload.attachments)
     reply, fresh = composition.turn_runner().run_once(message)

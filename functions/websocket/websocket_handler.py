@@ -37,6 +37,7 @@ from clawline.observability import (
     trace_libraries,
     traced_handler,
 )
+from clawline.principals import Principal, PrincipalKind, owner_key
 
 OK = {"statusCode": 200}
 
@@ -63,7 +64,10 @@ def on_connect(ctx: dict[str, Any]) -> dict[str, Any]:
         count(MetricName.AUTH_FAILURES)
         return {"statusCode": 401}
     composition.connection_store().add(
-        ctx["connectionId"], sub, domain=str(ctx.get("domainName", "")), stage=str(ctx.get("stage", ""))
+        ctx["connectionId"],
+        owner_key(PrincipalKind.USER, sub),
+        domain=str(ctx.get("domainName", "")),
+        stage=str(ctx.get("stage", "")),
     )
     return OK
 
@@ -96,7 +100,11 @@ def on_message(ctx: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
             connection = connections.get(connection_id)
             if connection is None:
                 raise ForbiddenError("unknown connection: reconnect to authenticate")
-            sender = connection.principal
+            try:
+                sender = Principal.parse(connection.principal).id
+            except InvalidInputError:  # a record from before principals had kinds
+                raise ForbiddenError("unknown connection: reconnect to authenticate") from None
+        owner = owner_key(PrincipalKind.USER, sender)
         data = decode_json_object(frame_body(event), max_bytes=envelope_limit(cfg.max_text_bytes))
         if isinstance(data.get("message_id"), str) and len(data["message_id"]) <= 256:
             message_id = data["message_id"]  # known before validation: an invalid frame's error names it too
@@ -107,13 +115,14 @@ def on_message(ctx: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
             payload,
             channel=Channel.WEBSOCKET,
             sender=sender,
-            # Unless the client names one, a user's WebSocket messages share one conversation, which outlives
-            # the connection: a message resent after a reconnect lands where its first delivery did (a replay).
+            owner=owner,
+            # per_connection: unless the client names one, a user's WebSocket messages share one conversation,
+            # which outlives the connection: a message resent after a reconnect lands where its first delivery did.
             default_conversation_id=uuid.uuid5(uuid.NAMESPACE_URL, f"ws:{sender}").hex,
             default_message_id=str(ctx.get("messageId") or "").replace("=", "") or None,
             max_text_bytes=cfg.max_text_bytes,
         )
-        composition.rate_limiter().check(sender)
+        composition.rate_limiter().check(owner)
         if payload.attachments:  # after the rate limit: each one costs an S3 request
             message = composition.attachments().attach(message, payload.attachments)
         reply, fresh = composition.turn_runner().run_once(message)

@@ -72,6 +72,8 @@ class HandoffPlugin:
             "queue": str(params.get("queue") or self.config.queue),
             "conversation_id": m.conversation_id,
             "user": m.sender,
+            # Whose conversation it is (user:{sub}, thing:{name}): the release route takes that user or thing.
+            "owner": m.owner_key,
             "channel": m.channel.value,
             "message_id": m.message_id,
             "text": m.text,

@@ -8,6 +8,11 @@ Two limits are enforced, and counted (``LlmTokens`` per call; ``LlmCapped`` when
 - a **per-turn cost cap**: from the configured prices, the prompt's estimated input cost decides how many output
   tokens the turn can afford (``maxTokens``); a prompt that alone exceeds the cap is not sent.
 
+With ``summarize: true`` the plugin also writes the conversation's rolling summary (the ``summarize`` hook): one
+short model call each time a turn leaves the window, counted in ``LlmTokens`` but not in the conversation's
+token budget (the summary is the engine's, not a reply). Off by default: the engine's extractive summary costs
+nothing.
+
 Grounding: when the ``faq`` plugin ran earlier in the turn (``plugins.faq.candidates``), those question/answer
 pairs go into the system prompt and the model is told to answer from them or say it does not know.
 One model request per call; see the README for the cost.
@@ -15,6 +20,7 @@ One model request per call; see the README for the cost.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal
@@ -72,6 +78,9 @@ class LlmPlugin:
         input_price: float = Field(default=0.0008, ge=0)
         output_price: float = Field(default=0.0032, ge=0)
         max_cost_per_turn: float = Field(default=0.002, gt=0)
+        #: Write the rolling summary with the model (one call per turn that leaves the window).
+        summarize: bool = False
+        summary_tokens: int = Field(default=150, ge=16, le=1000)
 
         @model_validator(mode="after")
         def _endpoint(self) -> LlmPlugin.Config:
@@ -124,6 +133,27 @@ class LlmPlugin:
         logger.info("llm call", extra={"tokens_in": usage[0], "tokens_out": usage[1], "cost_usd": round(cost, 6)})
         data = {"answered": True, "tokens": total, "cost_usd": round(cost, 6), "grounded": "faq" in ctx.plugin_data}
         return PluginResult(data=data, replies=[text], slots={self.config.budget_slot: used + total})
+
+    async def summarize(self, ctx: TurnContext, previous: str | None, dropped: Turn) -> PluginResult | None:
+        """The rolling summary updated with the turn that leaves the window; None leaves the engine's own."""
+        if not self.config.summarize:
+            return None
+        system = (
+            "Update the running summary of a conversation with one more exchange. Keep what the user told "
+            "(names, choices, numbers, open requests). At most 500 characters. Answer with the summary only."
+        )
+        exchange = (
+            f"Summary so far: {previous or '(none)'}\nUser: {dropped.user_text}\nBot: {' '.join(dropped.bot_texts)}"
+        )
+        prompt_cost = (estimate_tokens(system) + estimate_tokens(exchange)) * self.config.input_price / 1000
+        if prompt_cost + self.config.summary_tokens * self.config.output_price / 1000 > self.config.max_cost_per_turn:
+            count(MetricName.LLM_CAPPED)
+            return None
+        asked = dataclasses.replace(ctx, message=ctx.message.model_copy(update={"text": exchange}))
+        call = self._bedrock if self.config.provider == "bedrock" else self._openai
+        text, usage = await call(asked, system, [], self.config.summary_tokens)
+        count(MetricName.LLM_TOKENS, usage[0] + usage[1])
+        return PluginResult(text=text)
 
     async def _bedrock(
         self, ctx: TurnContext, system: str, turns: list[tuple[str, str]], max_tokens: int

@@ -11,7 +11,7 @@ import pytest
 
 from local.runtime import Runtime
 from local.template import create_tables
-from tests.e2e.conftest import Device, Http, RuntimeLog, aws, drain_dead_letters, unique, wait_for
+from tests.e2e.conftest import Device, RuntimeLog, aws, drain_dead_letters, unique, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -81,8 +81,12 @@ def test_redelivered_message_id_is_processed_once(runtime: Runtime, runtime_log:
         lambda: runtime_log.count(f"MQTT {device.thing} -> MqttFunction attempt 1") == 2,
         what="the function to see the redelivered message",
     )
-    turns = Http(runtime, device.thing).history(device.thing)
-    assert [t["message_id"] for t in turns] == ["once-1"]
+    turns = aws(runtime, "dynamodb").query(
+        TableName=runtime.tables["StateTable"],
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"C#thing:{device.thing}#{first['conversation_id']}"}},
+    )["Items"]
+    assert [t["message_id"]["S"] for t in turns] == ["once-1"]
     # Whatever the device hears about it is the first answer again, never a second turn's.
     while not device.replies.empty():
         assert device.replies.get_nowait() == first

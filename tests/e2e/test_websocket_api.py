@@ -18,13 +18,13 @@ from tests.e2e.conftest import REPLY_TIMEOUT, Http, RuntimeLog, WsClient, aws, u
 pytestmark = pytest.mark.e2e
 
 
-def connections_of(runtime: Runtime, principal: str) -> list[str]:
-    """The principal's open connection ids, from the connections table's by_principal index."""
+def connections_of(runtime: Runtime, sub: str) -> list[str]:
+    """The user's open connection ids, from the connections table's by_principal index (owner key user:{sub})."""
     items = aws(runtime, "dynamodb").query(
         TableName=runtime.tables["ConnectionsTable"],
         IndexName="by_principal",
         KeyConditionExpression="principal = :p",
-        ExpressionAttributeValues={":p": {"S": principal}},
+        ExpressionAttributeValues={":p": {"S": f"user:{sub}"}},
     )["Items"]
     return [i["connection_id"]["S"] for i in items]
 
@@ -163,6 +163,6 @@ def test_messages_act_as_the_principal_connect_authorized_without_reading_the_co
     items = aws(runtime, "dynamodb").query(
         TableName=runtime.tables["StateTable"],
         KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": f"C#{sub}#authctx"}},
+        ExpressionAttributeValues={":pk": {"S": f"C#user:{sub}#authctx"}},
     )["Items"]
     assert len(items) == 1

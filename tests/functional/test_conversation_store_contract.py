@@ -3,6 +3,7 @@ in-memory fake the unit tests use. A behaviour the fake has and DynamoDB lacks (
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 from clawline.conversation import ConversationState, Turn, TurnAlreadyStoredError
 from clawline.errors import ConflictError, InvalidInputError
 from clawline.messages import Channel
-from clawline.ports import ConversationStore
+from clawline.ports import ConversationStore, OwnerIndex, OwnerRecord
 from clawline.store.dynamodb import DynamoDBConversationStore
 from clawline.store.memory import InMemoryConversationStore
 
@@ -204,3 +205,102 @@ def test_a_replay_is_recognised_even_with_a_window_of_zero(store):
     state = store.load("c1", "alice", window=0)
     assert state.recent_turns == []
     assert state.stored_turn("m1") is not None
+
+
+# ----- the owner's partition (OwnerIndex): current conversation, index items, superseded marker, profile -------
+
+
+def owners_of(store: ConversationStore) -> OwnerIndex:
+    owners = store.owners  # type: ignore[attr-defined]  # both first-party stores keep an owner index
+    assert isinstance(owners, OwnerIndex)
+    return owners
+
+
+def test_an_owner_without_conversations_has_no_current_one_and_an_empty_profile(store):
+    assert owners_of(store).read("user:alice") == OwnerRecord()
+
+
+def test_starting_a_conversation_makes_it_current_and_supersedes_the_previous_one(store):
+    owners = owners_of(store)
+    assert owners.start("user:alice", "c1", channel="http", expected=None, exclusive=True) == "c1"
+    advance(store, store.load("c1", "user:alice"), 1)
+    assert owners.read("user:alice").current == "c1"
+    # A conversation started by naming it (not exclusive) becomes current too and marks the one it replaced.
+    assert owners.start("user:alice", "c2", channel="websocket", expected=None, exclusive=False) == "c2"
+    assert owners.read("user:alice").current == "c2"
+    assert store.load("c1", "user:alice", as_current=True).superseded_by == "c2"
+    # Named, the superseded conversation still loads (and takes turns) as before: the marker is not a turn.
+    named = store.load("c1", "user:alice")
+    assert (named.superseded_by, named.version, [t.message_id for t in named.recent_turns]) == (None, 1, ["m1"])
+    advance(store, named, 2)
+    assert [t.message_id for t in store.list_turns("c1", "user:alice").turns] == ["m2", "m1"]
+    assert store.load("c2", "user:alice", as_current=True).superseded_by is None
+
+
+def test_two_channels_starting_the_first_conversation_at_once_converge_on_one(store):
+    owners = owners_of(store)
+    results: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def start(conversation_id: str, channel: str) -> None:
+        barrier.wait()
+        results.append(owners.start("user:bo", conversation_id, channel=channel, expected=None, exclusive=True))
+
+    threads = [threading.Thread(target=start, args=args) for args in (("from-http", "http"), ("from-ws", "websocket"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    current = owners.read("user:bo").current
+    assert current in ("from-http", "from-ws")
+    assert results == [current, current]
+
+
+def test_an_exclusive_start_against_a_stale_pointer_joins_the_current_conversation(store):
+    owners = owners_of(store)
+    owners.start("user:cy", "c1", channel="http", expected=None, exclusive=True)
+    # Another turn saw no conversation (stale) and tries to start its own: it is given c1 instead.
+    assert owners.start("user:cy", "c9", channel="mqtt", expected=None, exclusive=True) == "c1"
+    assert owners.read("user:cy").current == "c1"
+    assert store.load("c1", "user:cy", as_current=True).superseded_by is None
+
+
+def test_the_profile_is_versioned_and_a_stale_write_conflicts(store):
+    owners = owners_of(store)
+    assert owners.save_profile("user:di", {"name": "Di"}, version=0, retention_days=365) == 1
+    record = owners.read("user:di")
+    assert (record.profile, record.profile_version) == ({"name": "Di"}, 1)
+    with pytest.raises(ConflictError):
+        owners.save_profile("user:di", {"name": "Stale"}, version=0, retention_days=365)
+    assert owners.save_profile("user:di", {"name": "Di", "city": "Oslo"}, version=1, retention_days=365) == 2
+    assert owners.read("user:di").profile == {"name": "Di", "city": "Oslo"}
+
+
+def test_deleting_a_conversation_removes_its_index_entry(state_table):
+    dynamodb, table = state_table
+    store = DynamoDBConversationStore(dynamodb, table, retention_seconds=3600)
+    store.owners.start("user:ed", "c1", channel="http", expected=None, exclusive=True)
+    advance(store, store.load("c1", "user:ed"), 1)
+    keys = {(i["pk"]["S"], i["sk"]["S"]) for i in dynamodb.scan(TableName=table)["Items"]}
+    assert ("U#user:ed", "C#c1") in keys
+    assert store.delete("c1", "user:ed") == 1
+    keys = {(i["pk"]["S"], i["sk"]["S"]) for i in dynamodb.scan(TableName=table)["Items"]}
+    assert keys == {("U#user:ed", "CUR")}
+
+
+def test_the_profile_is_sealed_like_the_turns(state_table):
+    from cryptography.fernet import Fernet
+
+    from clawline.security.encryption import FernetCipher
+
+    dynamodb, table = state_table
+    store = DynamoDBConversationStore(
+        dynamodb, table, retention_seconds=3600, cipher=FernetCipher(Fernet.generate_key())
+    )
+    store.owners.save_profile("user:fay", {"name": "Fay Secret"}, version=0, retention_days=30)
+    (item,) = dynamodb.scan(TableName=table)["Items"]
+    assert "Fay Secret" not in json.dumps(item, default=repr)
+    import time
+
+    assert time.time() + 29 * 86400 < int(item["expires_at"]["N"]) <= time.time() + 30 * 86400 + 5
+    assert store.owners.read("user:fay").profile == {"name": "Fay Secret"}

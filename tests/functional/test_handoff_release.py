@@ -92,3 +92,17 @@ def test_release_of_someone_elses_or_an_unknown_conversation_is_not_found(suppor
     status, body = release("user-999")
     assert status == 404, body
     assert say("hello?", 2) == ["A colleague will answer here."]
+
+
+def test_a_release_names_exactly_one_owner_a_user_or_a_thing(support_bot: Stack) -> None:
+    for body in ({}, {"user": "user-123", "thing": "kiosk-1"}):
+        event = at_path(load_event("http/post_message.json"), "/v1/admin/conversations/conv-1/release")
+        event["body"] = json.dumps(body)
+        event["requestContext"]["authorizer"]["lambda"]["scope"] = "chat clawline/admin"
+        status, answer, _ = invoke(event)
+        assert (status, answer["error"]) == (422, "invalid_input"), body
+    # A device's own conversation is released by naming the thing (nothing is paused here: 404).
+    event = at_path(load_event("http/post_message.json"), "/v1/admin/conversations/conv-1/release")
+    event["body"] = json.dumps({"thing": "kiosk-1"})
+    event["requestContext"]["authorizer"]["lambda"]["scope"] = "chat clawline/admin"
+    assert invoke(event)[0] == 404

@@ -40,7 +40,9 @@ def test_message_sample_event_is_answered_on_the_out_topic(stack: Stack) -> None
     (reply,) = stack.recorder.published(OUT)
     assert reply["type"] == "reply"
     assert reply["message_id"] == "dev-msg-0001"
-    assert reply["conversation_id"] == THING
+    # No conversation id in the payload (per_user): the device's current conversation, under its own owner key.
+    stored = {i["pk"]["S"] for i in stack.dynamodb().scan(TableName=stack.tables["StateTable"])["Items"]}
+    assert f"C#thing:{THING}#{reply['conversation_id']}" in stored
     assert reply["messages"][0]["text"]
 
 
@@ -50,7 +52,9 @@ def test_redelivered_message_is_processed_and_answered_once(stack: Stack) -> Non
     assert invoke(event)["status"] == "replied"
     # IoT redelivery (or a Lambda retry) of the same message id: no second turn and no second reply on the topic.
     assert len(stack.recorder.published(OUT)) == 1
-    turns = [i for i in stack.dynamodb().scan(TableName=stack.tables["StateTable"])["Items"] if i["sk"]["S"] != "STATE"]
+    turns = [
+        i for i in stack.dynamodb().scan(TableName=stack.tables["StateTable"])["Items"] if i["sk"]["S"][:3] == "T#0"
+    ]
     assert len(turns) == 1
 
 
@@ -95,15 +99,15 @@ def test_transient_storage_failure_raises_so_lambda_retries(stack: Stack, monkey
 
     calls = {"n": 0}
     store = composition.conversation_store()
-    real_load = store.load
+    real_save = store.save
 
     def throttled_once(*args: Any, **kwargs: Any) -> Any:
         calls["n"] += 1
         if calls["n"] == 1:
             raise RetryableError("storage is busy, try again")
-        return real_load(*args, **kwargs)
+        return real_save(*args, **kwargs)
 
-    monkeypatch.setattr(store, "load", throttled_once)
+    monkeypatch.setattr(store, "save", throttled_once)
     event = load_event("mqtt/message.json")
     with pytest.raises(RetryableError):
         invoke(event)

@@ -37,7 +37,7 @@ def test_connect_stores_the_authorized_principal_with_a_ttl(stack: Stack) -> Non
     item = stack.dynamodb().get_item(
         TableName=stack.tables["ConnectionsTable"], Key={"connection_id": {"S": CONNECTION}}
     )["Item"]
-    assert item["principal"]["S"] == "user-123"
+    assert item["principal"]["S"] == "user:user-123"
     assert int(item["expires_at"]["N"]) - int(item["connected_at"]["N"]) > 7200
 
 
@@ -62,7 +62,7 @@ def test_a_conversation_continues_across_frames(stack: Stack) -> None:
     items = stack.dynamodb().query(
         TableName=stack.tables["StateTable"],
         KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": "C#user-123#multi"}},
+        ExpressionAttributeValues={":pk": {"S": "C#user:user-123#multi"}},
     )["Items"]
     assert [i["sk"]["S"] for i in items] == [f"T#{n:012d}" for n in (1, 2, 3)]
     assert [i["message_id"]["S"] for i in items] == ["w-0", "w-1", "w-2"]
@@ -124,4 +124,4 @@ def test_identity_in_the_body_is_ignored(stack: Stack) -> None:
     frames = stack.recorder.frames(CONNECTION)
     assert frames[1]["type"] == "error"
     keys = {i["pk"]["S"] for i in stack.dynamodb().scan(TableName=stack.tables["StateTable"])["Items"]}
-    assert keys == {"C#alice#mine"}
+    assert keys == {"C#user:alice#mine", "U#user:alice"}

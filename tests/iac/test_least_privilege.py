@@ -95,19 +95,33 @@ TRANSACT_ITEMS = {
     "Delete": "dynamodb:DeleteItem",
     "ConditionCheck": "dynamodb:ConditionCheckItem",
 }
-#: Which module talks to which table. A turn's idempotency lives in the state table's conditional PutItem
-#: (docs/storage.md): there is no idempotency table.
+#: Which modules talk to which table. A turn's idempotency lives in the state table's conditional PutItem
+#: (docs/storage.md): there is no idempotency table. The owners' partitions (current conversation, index,
+#: profile) and device pairings are in the state table too.
 MODULES = {
-    "StateTable": "layers/engine/clawline/store/dynamodb.py",
-    "RateLimitTable": "layers/engine/clawline/security/ratelimit.py",
-    "ConnectionsTable": "layers/engine/clawline/channels/connections.py",
+    "StateTable": (
+        "layers/engine/clawline/store/dynamodb.py",
+        "layers/engine/clawline/store/owners.py",
+        "layers/engine/clawline/store/pairings.py",
+    ),
+    "RateLimitTable": ("layers/engine/clawline/security/ratelimit.py",),
+    "ConnectionsTable": ("layers/engine/clawline/channels/connections.py",),
 }
-#: Deleting a conversation (batch deletes) is the HTTP API's DELETE route alone.
-HTTP_ONLY = {"StateTable": {"dynamodb:BatchWriteItem"}}
+#: Deleting a conversation (batch deletes) and managing device pairings are the HTTP API's routes alone.
+HTTP_ONLY = {"StateTable": {"dynamodb:BatchWriteItem", "dynamodb:DeleteItem"}}
+#: A thing's pairing is read (GetItem) by the MQTT function and managed by the HTTP one; WebSocket never reads it.
+NOT_WEBSOCKET = {"StateTable": {"dynamodb:GetItem"}}
 NEVER = {"dynamodb:Scan", "dynamodb:BatchGetItem", "dynamodb:*"}
 
 
-def actions_called(path: str) -> set[str]:
+def actions_called(paths: tuple[str, ...]) -> set[str]:
+    actions: set[str] = set()
+    for path in paths:
+        actions |= _actions_in(path)
+    return actions
+
+
+def _actions_in(path: str) -> set[str]:
     source = (ROOT / path).read_text(encoding="utf-8")
     actions: set[str] = set()
     for method in re.findall(r"\.(\w+)\(|get_paginator\(\"(\w+)\"\)", source):
@@ -122,6 +136,9 @@ def needed(function: str) -> dict[str, set[str]]:
     out = {table: actions_called(MODULES[table]) for table in tables}
     if function != "HttpFunction":
         for table, actions in HTTP_ONLY.items():
+            out[table] -= actions
+    if function == "WebSocketFunction":
+        for table, actions in NOT_WEBSOCKET.items():
             out[table] -= actions
     return out
 

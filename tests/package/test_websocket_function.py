@@ -52,7 +52,7 @@ def test_connect_is_accepted_and_recorded_with_its_principal(
 ) -> None:
     assert call(functions, ws_event("connect"))["statusCode"] == 200
     item = connection_item(aws, connection_id)
-    assert item is not None and item["principal"]["S"] == "user-123"
+    assert item is not None and item["principal"]["S"] == "user:user-123"
     assert "expires_at" in item
 
 

@@ -33,8 +33,9 @@ from tests.security.conftest import (
 
 
 def owners(stack: Stack) -> set[str]:
+    """The owner keys (``user:{sub}``, ``thing:{name}``) that have conversations stored."""
     items = stack.dynamodb().scan(TableName=stack.tables["StateTable"])["Items"]
-    return {i["pk"]["S"].split("#")[1] for i in items}
+    return {i["pk"]["S"].split("#")[1] for i in items if i["pk"]["S"].startswith("C#")}
 
 
 def test_s07_user_b_cannot_read_write_or_delete_user_a_conversation(
@@ -57,7 +58,7 @@ def test_s07_user_b_cannot_read_write_or_delete_user_a_conversation(
     )
     history = http.get("/v1/conversations/a-private/messages", headers=alice).json()
     assert [m["user_text"] for m in history["messages"]] == ["my address is 1 Main St"]
-    assert owners(stack) == {"alice", "bob"}
+    assert owners(stack) == {"user:alice", "user:bob"}
 
 
 @pytest.mark.parametrize("field", ["sender", "user_id", "owner", "principal", "sub"])
@@ -69,7 +70,7 @@ def test_s07_websocket_message_with_a_forged_identity_does_not_act_as_anyone_els
     (frame,) = stack.recorder.frames("conn-s07")
     assert frame["type"] == "error" and frame["error"] == "invalid_input"
     assert engine_calls == []
-    assert "bob" not in owners(stack)
+    assert "user:bob" not in owners(stack)
 
 
 def test_s07_websocket_turns_are_stored_under_the_connection_principal(stack: Stack) -> None:
@@ -77,7 +78,7 @@ def test_s07_websocket_turns_are_stored_under_the_connection_principal(stack: St
     invoke_ws(ws_message("conn-s07b", {"text": "hello", "message_id": "s07b", "conversation_id": "shared-name"}))
     (frame,) = stack.recorder.frames("conn-s07b")
     assert frame["type"] == "reply"
-    assert owners(stack) == {"alice"}
+    assert owners(stack) == {"user:alice"}
 
 
 def test_s08_unknown_fields_are_refused_and_responses_carry_only_model_fields(
@@ -128,7 +129,7 @@ def test_s10_per_user_rate_limit_answers_429_with_retry_after_on_http(
     # Another principal has its own bucket.
     assert http.post("/v1/messages", json={"text": "hi"}, headers=bob).status_code == 200
     bucket = rate_limited.dynamodb().get_item(
-        TableName=rate_limited.tables["RateLimitTable"], Key={"pk": {"S": "default#alice"}}, ConsistentRead=True
+        TableName=rate_limited.tables["RateLimitTable"], Key={"pk": {"S": "default#user:alice"}}, ConsistentRead=True
     )["Item"]
     # The shared bucket (GCRA: tat_ms is when it is full again) has less than one token left: with capacity 3 at
     # 0.5/s, a token is 2,000 ms and the burst 6,000 ms.
@@ -232,7 +233,7 @@ def test_s18_iot_identity_claimed_in_the_payload_is_rejected_and_counted(
 def test_s18_iot_identity_comes_from_the_topic(stack: Stack) -> None:
     event = mqtt_event({"text": "hello", "message_id": "s18"}, thing="porch-light")
     assert invoke_mqtt(event)["status"] == "replied"
-    assert owners(stack) == {"porch-light"}
+    assert owners(stack) == {"thing:porch-light"}
     assert stack.recorder.published("clawline/porch-light/out")
     assert not stack.recorder.published("clawline/kitchen-speaker-1/out")
 

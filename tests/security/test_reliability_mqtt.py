@@ -102,8 +102,9 @@ def test_r04_transient_failure_raises_releases_the_record_and_the_retry_processe
 
     with pytest.raises(RetryableError):
         invoke_mqtt(load_event("mqtt/message.json"))
-    # Nothing says "in progress" or "completed" for this message: the turn's one write never happened.
-    assert stack.count_items("StateTable") == 0
+    # Nothing says "in progress" or "completed" for this message: the turn's one write never happened (the
+    # device's conversation was started, its pointer written: that blocks nothing).
+    assert turn_items(stack) == []
     assert not stack.recorder.published(REPLY_TOPIC)
 
     assert invoke_mqtt(load_event("mqtt/message.json")) == {"status": "replied", "message_id": "dev-msg-0001"}
@@ -193,7 +194,7 @@ def test_r07_a_turn_cut_off_by_its_deadline_leaves_nothing_that_blocks_its_retry
     monkeypatch.setattr(engine, "_decide", timing_out_once)
     with pytest.raises(TimeoutError):
         invoke_mqtt(load_event("mqtt/message.json"))
-    assert stack.count_items("StateTable") == 0
+    assert turn_items(stack) == []
     # Lambda's retry, at once: answered, stored once, published once.
     retry = invoke_mqtt(load_event("mqtt/message.json"))
     assert retry == {"status": "replied", "message_id": "dev-msg-0001"}

@@ -230,20 +230,27 @@ def test_s15_stored_transcripts_are_encrypted_and_a_copy_under_another_owner_doe
     stack: Stack, kms: tuple[Any, str], monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
     _encryption_on(stack, kms, monkeypatch, mode)
-    invoke_mqtt(mqtt_event({"text": "my card is 4111 1111 1111 1111", "message_id": "s15"}, thing="alice-speaker"))
+    reply = invoke_mqtt(
+        mqtt_event(
+            {"text": "my card is 4111 1111 1111 1111", "message_id": "s15", "conversation_id": "alice-speaker"},
+            thing="alice-speaker",
+        )
+    )
+    assert reply["status"] == "replied"
 
     table = stack.tables["StateTable"]
     raw = json.dumps(stack.dynamodb().scan(TableName=table)["Items"], default=repr)
     assert "4111" not in raw and "my card" not in raw
     store = composition.conversation_store()
-    assert store.list_turns("alice-speaker", "alice-speaker").turns[0].user_text == "my card is 4111 1111 1111 1111"
+    turns = store.list_turns("alice-speaker", "thing:alice-speaker").turns
+    assert turns[0].user_text == "my card is 4111 1111 1111 1111"
 
     # An insider copies Alice's encrypted turn into Bob's conversation: it must not decrypt there.
     items = stack.dynamodb().scan(TableName=table)["Items"]
     turn = next(i for i in items if i["sk"]["S"].startswith("T#"))
-    stack.dynamodb().put_item(TableName=table, Item={**turn, "pk": {"S": "C#bob#alice-speaker"}})
+    stack.dynamodb().put_item(TableName=table, Item={**turn, "pk": {"S": "C#user:bob#alice-speaker"}})
     with pytest.raises(DecryptionError):
-        store.list_turns("alice-speaker", "bob")
+        store.list_turns("alice-speaker", "user:bob")
     assert base64  # keep import used for readers comparing stored bytes by hand
 
 

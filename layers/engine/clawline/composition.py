@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from clawline.nlu.types import NluBackend
     from clawline.security.encryption import FieldCipher
     from clawline.security.ratelimit import RateLimiter
+    from clawline.store.pairings import DeviceOwners, DynamoDBPairings
 
 
 @cache
@@ -117,6 +118,25 @@ def engine() -> Engine:
 
 
 @cache
+def pairings() -> DynamoDBPairings:
+    """Device pairings (``clawline.store.pairings``), in the state table."""
+    from clawline.store.pairings import DynamoDBPairings
+
+    cfg = settings()
+    cfg.require("state_table")
+    assert cfg.state_table is not None
+    return DynamoDBPairings(dynamodb(), cfg.state_table)
+
+
+@cache
+def device_owners() -> DeviceOwners:
+    """thing -> owner key (the paired user's, or the thing's own), cached per container."""
+    from clawline.store.pairings import DeviceOwners
+
+    return DeviceOwners(pairings())
+
+
+@cache
 def connection_store() -> DynamoDBConnectionStore:
     cfg = settings()
     cfg.require("connections_table")
@@ -180,6 +200,8 @@ def reset() -> None:
         cipher,
         rate_limiter,
         attachments,
+        pairings,
+        device_owners,
         verifier,
     ):
         factory.cache_clear()

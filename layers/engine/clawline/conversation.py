@@ -33,6 +33,8 @@ class Turn(BaseModel):
     bot_texts: list[str] = []
     intent: str | None = None
     confidence: float | None = None
+    #: Slots this turn set or changed (names only): the rolling summary (``clawline.summary``) mentions them.
+    slots_set: list[str] = []
     created_at: datetime = Field(default_factory=utc_now)
     #: The reply this turn answered with, as stored: a replay of the message answers it again.
     reply: Reply | None = Field(default=None, exclude=True)
@@ -54,8 +56,10 @@ class ConversationState(BaseModel):
     #: Where the active form is: None while filling slots, "confirm" (waiting for yes / no), "change".
     form_step: str | None = None
     last_intents: list[str] = []
-    #: A short summary a plugin (e.g. a generative backend) may keep of older turns.
+    #: What the turns that left the window said (``clawline.summary``): extractive, or a plugin's abstractive one.
     summary: str | None = None
+    #: The version of the owner's profile this conversation last read or wrote (``clawline.profile``).
+    profile_version: int = 0
     updated_at: datetime = Field(default_factory=utc_now)
     #: Most recent turns, oldest first; loaded with the state, never stored inside it.
     recent_turns: list[Turn] = Field(default=[], exclude=True)
@@ -64,6 +68,8 @@ class ConversationState(BaseModel):
     loaded_turns: list[Turn] = Field(default=[], exclude=True)
     #: The conversation's data key, encrypted under KMS, carried from turn to turn (None: none yet or no KMS).
     sealed_key: bytes | None = Field(default=None, exclude=True)
+    #: Loaded as the owner's current conversation, it had been superseded by this one (``clawline.store.owners``).
+    superseded_by: str | None = Field(default=None, exclude=True)
 
     @property
     def is_new(self) -> bool:

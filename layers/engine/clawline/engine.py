@@ -24,17 +24,19 @@ import bisect
 import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from clawline import languages
+from clawline import languages, profile, summary
 from clawline.bot import models
 from clawline.bot.compiled import Bot
 from clawline.bot.models import Mode
 from clawline.conversation import ConversationState, Turn, TurnAlreadyStoredError
+from clawline.conversation_scope import ConversationRouter, Opened
 from clawline.errors import ConfigurationError, ConflictError
 from clawline.forms import Forms
 from clawline.messages import Action, InboundMessage, OutboundMessage, PluginCall, Reply
@@ -205,7 +207,7 @@ class Engine:
     ) -> None:
         self.bot = bot
         self.store = store
-        self.window = window
+        self._window = window
         self.nlu = nlu
         self.clock = clock or (lambda: datetime.now(UTC))
         #: False evaluates every rule in priority order (the benchmark's baseline); results are the same.
@@ -215,6 +217,21 @@ class Engine:
         self._mode = bot.settings.mode
         self.conditions = bot.conditions
         self.forms = Forms(self)
+        # Which conversation an id-less message continues, and the owner's index and profile (when the store
+        # keeps them: both first-party stores do).
+        self.router = ConversationRouter(
+            store, getattr(store, "owners", None), bot.settings.conversation_scope, window=window
+        )
+        self.profile_slots = frozenset(n for n, s in bot.definition.slots.items() if s.scope == "user")
+
+    @property
+    def window(self) -> int:
+        """How many recent turns a turn loads (and rules, templates and plugins see)."""
+        return self._window
+
+    @window.setter
+    def window(self, window: int) -> None:
+        self._window = self.router.window = window
 
     @classmethod
     def load(cls, path: str | Path, store: ConversationStore, **kwargs: Any) -> Engine:
@@ -227,8 +244,14 @@ class Engine:
     async def handle(self, message: InboundMessage) -> Reply:
         message = _storable(message)
         nlu_cache: dict[str, NluResult] = {}
+        opened = self.router.open(message)
         for attempt in range(1, MAX_TURN_ATTEMPTS + 1):
-            state = self.store.load(message.conversation_id, message.sender, window=self.window)
+            if attempt > 1:
+                state = self.store.load(opened.message.conversation_id, message.owner_key, window=self.window)
+                opened = replace(opened, state=state)
+            if opened.state.is_new:
+                opened = self._start(opened)
+            message, state = opened.message, opened.state
             stored = state.stored_turn(message.message_id)
             if stored is not None:
                 # A replay: answered from the stored turn by the turn runner, never decided twice.
@@ -238,6 +261,17 @@ class Engine:
             if self.plugins.has_before_send and turn.messages:
                 self._rewrite_replies(turn, await self.plugins.before_send(turn.context(), turn.texts()))
             record = turn.record()
+            await self._summarize(turn)
+            if self.profile_slots and self.router.owners is not None:
+                turn.state.profile_version = profile.save_changes(
+                    self.router.owners,
+                    message.owner_key,
+                    turn.slots_before,
+                    turn.state.slots,
+                    version=turn.state.profile_version,
+                    names=self.profile_slots,
+                    retention_days=self.bot.settings.profile_retention_days,
+                )
             try:
                 # The reply is stored with the turn (a replay answers it again); its slots are the state's.
                 saved = self.store.save(turn.state, record, reply=turn.reply(turn.state))
@@ -252,6 +286,31 @@ class Engine:
                 turn.note_plugins(await self.plugins.after_reply(turn.context(), reply))
             return reply
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _start(self, opened: Opened) -> Opened:
+        """A conversation's first turn: index it (make it current, per_user) and start it with the profile."""
+        started = self.router.start(opened, with_profile=bool(self.profile_slots))
+        state = started.state
+        if state.is_new and started.record is not None:
+            if self.profile_slots:
+                profile.seed(state.slots, started.record, self.profile_slots)
+            state.profile_version = started.record.profile_version
+        return started
+
+    async def _summarize(self, turn: _Turn) -> None:
+        """The oldest turn of a full window leaves it with this turn: keep its gist in ``summary``."""
+        state = turn.state
+        if self.window <= 0 or len(state.recent_turns) < self.window:
+            return
+        dropped = state.recent_turns[0]
+        if self.plugins.has_summarize:
+            outcomes = await self.plugins.summarize(turn.context(), state.summary, dropped)
+            turn.note_plugins(outcomes)
+            for outcome in outcomes:
+                if outcome.result is not None and outcome.result.text:
+                    state.summary = summary.bounded(outcome.result.text)
+                    return
+        state.summary = summary.extractive(state.summary, dropped)
 
     # ----- decision --------------------------------------------------------------------------------------------
 
@@ -534,6 +593,8 @@ class _Turn:
         self.engine = engine
         self.message = message
         self.state = state
+        #: The slots as the turn found them: what it set, and whether it changed the profile.
+        self.slots_before = dict(state.slots)
         self.now = engine.clock()
         self.zone = _zone(message, engine.bot.timezone)
         self.nlu: NluResult | None = None
@@ -638,6 +699,8 @@ class _Turn:
             return [{"user": t.user_text, "bot": list(t.bot_texts), "intent": t.intent} for t in s.recent_turns]
         if name == "turn_count":
             return s.version
+        if name == "summary":
+            return s.summary or ""
         if name == "is_new":
             return s.is_new
         if name == "now":
@@ -665,6 +728,7 @@ class _Turn:
                 "form": self.state.active_form,
                 "last_intent": self.state.last_intents[-1] if self.state.last_intents else None,
                 "turn_count": self.state.version,
+                "summary": self.state.summary or "",
                 "metadata": self.message.metadata,
                 "hour": local.hour,
                 "weekday": local.isoweekday(),
@@ -712,6 +776,7 @@ class _Turn:
             bot_texts=[m.text for m in self.messages],
             intent=self.intent,
             confidence=self.nlu.confidence if self.nlu else None,
+            slots_set=[k for k, v in self.state.slots.items() if self.slots_before.get(k) != v],
             created_at=self.now,
         )
 

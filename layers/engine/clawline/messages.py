@@ -65,6 +65,17 @@ class InboundMessage(BaseModel):
         dict[Annotated[str, StringConstraints(max_length=64)], MetadataValue], Field(max_length=32)
     ] = {}
     received_at: datetime = Field(default_factory=utc_now)
+    #: Whose conversations the message belongs to: an owner key (``clawline.principals``), the sender's own or,
+    #: for a paired device, its user's. None: ``sender`` itself (the CLI, story tests).
+    owner: Annotated[str, StringConstraints(min_length=1, max_length=300)] | None = None
+    #: False when the client named no conversation: ``conversation_id`` is then the channel's own default (per
+    #: socket user, per device, per request) and the bot's ``conversation_scope`` decides which one is used.
+    conversation_given: bool = True
+
+    @property
+    def owner_key(self) -> str:
+        """The key the conversation store keeps this message's conversation under."""
+        return self.owner or self.sender
 
     @field_validator("text")
     @classmethod

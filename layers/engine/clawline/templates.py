@@ -28,6 +28,7 @@ TEMPLATE_ROOTS = frozenset(
         "form",
         "last_intent",
         "turn_count",
+        "summary",
         "plugins",
         "metadata",
         "hour",

@@ -134,3 +134,36 @@ def test_an_openai_compatible_endpoint_with_its_key_from_secrets_manager(tmp_pat
     [seen] = OpenAiCompatible.seen
     assert seen["path"] == "/v1/chat/completions" and seen["auth"] == "Bearer sk-test-123"
     assert seen["body"]["messages"][-1] == {"role": "user", "content": "hello model"}
+
+
+def test_with_summarize_on_the_model_writes_the_rolling_summary(tmp_path, bedrock):
+    bot = engine(tmp_path, replace={"token_budget: 20000": "token_budget: 20000, summarize: true"})
+    bot.window = 1
+    bedrock.add_response("converse", converse_answer("First answer.", 80, 30), None)
+    assert say(bot, "my name is Ann and I ordered a lamp").texts == ["First answer."]
+    bedrock.add_response("converse", converse_answer("Second answer.", 80, 30), None)
+    # This turn pushes the first out of the window: the model is asked for the summary (a second call).
+    bedrock.add_response(
+        "converse",
+        converse_answer("Ann ordered a lamp.", 60, 8),
+        {
+            "modelId": "amazon.nova-lite-v1:0",
+            "system": ANY,
+            "messages": [{"role": "user", "content": [{"text": ANY}]}],
+            "inferenceConfig": {"maxTokens": 150, "temperature": 0.2},
+            "guardrailConfig": ANY,
+        },
+    )
+    assert say(bot, "where is it?").texts == ["Second answer."]
+    state = bot.store.load("c1", "u1")
+    assert state.summary == "Ann ordered a lamp."
+
+
+def test_without_summarize_the_engine_keeps_its_extractive_summary(tmp_path, bedrock):
+    bot = engine(tmp_path)
+    bot.window = 1
+    bedrock.add_response("converse", converse_answer("First answer.", 80, 30), None)
+    say(bot, "my name is Ann")
+    bedrock.add_response("converse", converse_answer("Second answer.", 80, 30), None)
+    say(bot, "where is it?")
+    assert bot.store.load("c1", "u1").summary == "-: my name is Ann (set llm_tokens)"

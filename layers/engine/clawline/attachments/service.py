@@ -57,7 +57,7 @@ class _Attaching:
     ) -> InboundMessage:
         """The message with its attachments checked (the sender is the owner); channels call it after the rate
         limit, since each attachment costs an S3 request."""
-        resolved = self.resolve(items, channel=message.channel, owner=message.sender, message_id=message.message_id)
+        resolved = self.resolve(items, channel=message.channel, owner=message.owner_key, message_id=message.message_id)
         return message.model_copy(update={"attachments": resolved})
 
 

@@ -94,6 +94,12 @@ class BotSettings(_Model):
     #: Intent classifier: ``linear`` (numpy, the default) or ``embedding`` (MiniLM; needs the NLU embedding
     #: layer). Unset: the deployment's CLAWLINE_NLU_BACKEND. ``clawline train`` recommends one (docs/nlu.md).
     nlu_backend: Literal["linear", "embedding"] | None = None
+    #: Which conversation a message without a conversation id continues (``clawline.conversation_scope``):
+    #: ``per_user``, the user's latest started one whatever the channel; ``per_connection``, one per socket
+    #: user, device or request; ``explicit``, none (such a message is refused).
+    conversation_scope: Literal["per_user", "per_connection", "explicit"] = "per_user"
+    #: Days a user profile (the ``scope: user`` slots) is kept after its last change.
+    profile_retention_days: int = Field(default=365, ge=1, le=3650)
 
 
 class Example(_Model):
@@ -161,6 +167,8 @@ class Slot(_Model):
     #: Fill only from ``entity`` found with this role: annotated in examples (``{"entity": "account",
     #: "role": "from"}``) or written before the value ("from savings").
     role: Name | None = None
+    #: ``user``: the slot belongs to the user's profile and outlives the conversation (``clawline.profile``).
+    scope: Literal["conversation", "user"] = "conversation"
 
 
 class ResponseVariant(_Model):

@@ -120,11 +120,16 @@ def to_inbound(
     *,
     channel: Channel,
     sender: str,
+    owner: str | None = None,
     default_conversation_id: str | None = None,
     default_message_id: str | None = None,
     max_text_bytes: int,
 ) -> InboundMessage:
-    """Build the engine's message; identity (``sender``) always comes from the channel, never the payload."""
+    """Build the engine's message; identity (``sender``, ``owner``) always comes from the channel, never the payload.
+
+    Without a conversation id in the payload, ``default_conversation_id`` is the channel's own (``per_connection``)
+    and the message says it named none: the bot's conversation scope decides (``clawline.conversation_scope``).
+    """
     try:
         return InboundMessage.model_validate(
             {
@@ -132,6 +137,8 @@ def to_inbound(
                 "channel": channel,
                 "conversation_id": payload.conversation_id or default_conversation_id or uuid.uuid4().hex,
                 "sender": sender,
+                "owner": owner,
+                "conversation_given": payload.conversation_id is not None,
                 "text": payload.text,
                 "metadata": payload.metadata,
             },

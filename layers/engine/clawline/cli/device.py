@@ -1,4 +1,4 @@
-"""``clawline device add|list|remove``: IoT Core devices for a deployed stack.
+"""``clawline device add|list|remove|pair|unpair``: IoT Core devices for a deployed stack.
 
 A device is a thing whose name is its MQTT client id, with an X.509 certificate that carries the stack's device
 policy. The policy lets a connection in only as the thing its certificate is attached to
@@ -12,6 +12,10 @@ never returns it again.
 
 Requests per ``add``: DescribeStacks (with ``--stack``), GetPolicy, DescribeThing, CreateThing,
 CreateKeysAndCertificate, AttachPolicy, AttachThingPrincipal, DescribeEndpoint.
+
+``pair THING --user SUB`` links a device to a user, ``unpair THING`` removes the link (``clawline.store.pairings``:
+one item in the stack's state table, what ``PUT``/``DELETE /v1/admin/devices/{thing}/pairing`` write too). A
+paired device's messages join that user's conversations; the MQTT function notices within a minute.
 """
 
 from __future__ import annotations
@@ -320,6 +324,24 @@ def register(subparsers: Any) -> None:
     common(remove)
     remove.set_defaults(handler=remove_command)
 
+    def table(parser: argparse.ArgumentParser) -> None:
+        source = parser.add_mutually_exclusive_group(required=True)
+        source.add_argument("--stack", help="stack whose StateTableName output names the state table")
+        source.add_argument("--table", help="the state table's name (instead of --stack)")
+        parser.add_argument("--region", help="AWS region (default: the AWS CLI configuration)")
+        parser.add_argument("--endpoint-url", help="DynamoDB endpoint (default: AWS, or AWS_ENDPOINT_URL_DYNAMODB)")
+
+    pair = commands.add_parser("pair", help="pair a device with a user: its messages join the user's conversations")
+    pair.add_argument("thing")
+    pair.add_argument("--user", required=True, help="the user's JWT sub")
+    table(pair)
+    pair.set_defaults(handler=pair_command)
+
+    unpair = commands.add_parser("unpair", help="remove a device's pairing: it talks as itself again")
+    unpair.add_argument("thing")
+    table(unpair)
+    unpair.set_defaults(handler=unpair_command)
+
 
 def _policy(args: argparse.Namespace, *, required: bool) -> str | None:
     from clawline.cli.stack import aws_client, describe_stack
@@ -398,3 +420,34 @@ def remove_command(args: argparse.Namespace) -> int:
         return 0
 
     return _run(args, remove)
+
+
+def _pairings(args: argparse.Namespace) -> Any:
+    from clawline.cli.stack import aws_client, describe_stack
+    from clawline.store.pairings import DynamoDBPairings
+
+    name = args.table
+    if not name:
+        name = describe_stack(args.stack, aws_client("cloudformation", region=args.region)).output("StateTableName")
+    return DynamoDBPairings(aws_client("dynamodb", region=args.region, endpoint_url=args.endpoint_url), name)
+
+
+def pair_command(args: argparse.Namespace) -> int:
+    def pair(args: argparse.Namespace) -> int:
+        thing = check_thing_name(args.thing)
+        _pairings(args).pair(thing, args.user)
+        print(f"{thing} is paired with user {args.user}: its messages join that user's conversations")
+        return 0
+
+    return _run(args, pair)
+
+
+def unpair_command(args: argparse.Namespace) -> int:
+    def unpair(args: argparse.Namespace) -> int:
+        thing = check_thing_name(args.thing)
+        if not _pairings(args).unpair(thing):
+            raise DeviceError(f"{thing} is not paired")
+        print(f"{thing} is no longer paired: it talks as itself again")
+        return 0
+
+    return _run(args, unpair)

@@ -57,8 +57,7 @@ def confusion_svg(labels: list[str], confusion: list[list[int]], pairs: list[dic
         f"<title>{html.escape(title)}</title>",
         f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
         f'<text x="{left}" y="18" font-size="14" font-weight="bold">{html.escape(title)}</text>',
-        f'<text x="{left + n * cell / 2}" y="38" font-size="12" text-anchor="middle">'
-        "predicted class</text>",
+        f'<text x="{left + n * cell / 2}" y="38" font-size="12" text-anchor="middle">predicted class</text>',
         f'<text x="14" y="{top + n * cell / 2}" font-size="12" text-anchor="middle" '
         f'transform="rotate(-90 14 {top + n * cell / 2})">true class</text>',
     ]

@@ -8,7 +8,9 @@ A plugin is a class with a ``name``, a pydantic ``Config`` model, a constructor 
 - ``action(ctx, params) -> PluginResult``: when a rule's ``plugin:`` action calls it;
 - ``before_send(ctx, texts) -> PluginResult | None``: the decided reply texts, before they are saved and sent;
   the result's ``replies`` replace them one for one (translation);
-- ``after_reply(ctx, reply) -> None``: after the turn is saved (analytics, notifications).
+- ``after_reply(ctx, reply) -> None``: after the turn is saved (analytics, notifications);
+- ``summarize(ctx, previous, dropped) -> PluginResult | None``: a turn leaves the conversation's window; the
+  result's ``text`` replaces the rolling summary (``clawline.summary``; None keeps the extractive one).
 
 Examples
 --------
@@ -39,7 +41,7 @@ from clawline.nlu.types import NluResult
 from clawline.plugins.services import NO_PERMISSIONS, PluginAws, PluginHttp, PluginServices, current_services
 
 _NOTHING = PluginServices("unknown", NO_PERMISSIONS)
-HOOKS = ("before_nlu", "before_rules", "action", "before_send", "after_reply")
+HOOKS = ("before_nlu", "before_rules", "action", "before_send", "after_reply", "summarize")
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,10 @@ class BeforeRules(Protocol):
 
 class BeforeSend(Protocol):
     async def before_send(self, ctx: TurnContext, texts: Sequence[str]) -> PluginResult | None: ...
+
+
+class Summarize(Protocol):
+    async def summarize(self, ctx: TurnContext, previous: str | None, dropped: Turn) -> PluginResult | None: ...
 
 
 class AfterReply(Protocol):

@@ -40,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from clawline.plugins import config_schema
 
 MANIFEST_FILE = "manifest.yaml"
-Hook = Literal["before_nlu", "before_rules", "action", "before_send", "after_reply", "process"]
+Hook = Literal["before_nlu", "before_rules", "action", "before_send", "after_reply", "summarize", "process"]
 _PLACEHOLDER = re.compile(r"\{config\.([A-Za-z_][A-Za-z0-9_]*)\}")
 _ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9*]+$")
 

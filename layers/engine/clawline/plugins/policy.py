@@ -60,9 +60,7 @@ def document(plugins: Iterable[LoadedPlugin]) -> dict[str, Any]:
 
 def for_cloudformation(statement_list: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """The statements with every resource that names a pseudo parameter written as ``Fn::Sub``."""
-    return [
-        {**s, "Resource": [{"Fn::Sub": r} if "${" in r else r for r in s["Resource"]]} for s in statement_list
-    ]
+    return [{**s, "Resource": [{"Fn::Sub": r} if "${" in r else r for r in s["Resource"]]} for s in statement_list]
 
 
 def apply_to_template(template: dict[str, Any], statement_list: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from clawline.conversation import Turn
 from clawline.messages import Reply
 from clawline.observability import MetricName, count, logger
 from clawline.plugins.base import PluginResult, TurnContext
@@ -48,6 +49,7 @@ class PluginRunner:
         self._gates = [p for p in plugins if "before_rules" in p.hooks]
         self._after = [p for p in plugins if "after_reply" in p.hooks]
         self._send = [p for p in plugins if "before_send" in p.hooks]
+        self._summarizers = [p for p in plugins if "summarize" in p.hooks]
 
     @property
     def has_before_nlu(self) -> bool:
@@ -60,6 +62,10 @@ class PluginRunner:
     @property
     def has_before_send(self) -> bool:
         return bool(self._send)
+
+    @property
+    def has_summarize(self) -> bool:
+        return bool(self._summarizers)
 
     @property
     def has_after_reply(self) -> bool:
@@ -103,6 +109,14 @@ class PluginRunner:
         if not self._send:
             return []
         return list(await asyncio.gather(*(self._call(p, "before_send", ctx, list(texts)) for p in self._send)))
+
+    async def summarize(self, ctx: TurnContext, previous: str | None, dropped: Turn) -> list[HookOutcome]:
+        """Abstractive summaries (the ``llm`` plugin): the first result with a ``text`` is used."""
+        if not self._summarizers:
+            return []
+        return list(
+            await asyncio.gather(*(self._call(p, "summarize", ctx, previous, dropped) for p in self._summarizers))
+        )
 
     async def after_reply(self, ctx: TurnContext, reply: Reply) -> list[HookOutcome]:
         if not self._after:

@@ -37,6 +37,7 @@ VARIABLES = frozenset(
         "last_intent",
         "turns",
         "turn_count",
+        "summary",
         "is_new",
         "now",
         "hour",

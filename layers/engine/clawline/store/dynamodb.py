@@ -1,6 +1,7 @@
 """DynamoDB adapter for the ``ConversationStore`` port: a turn is one read request and one write request.
 
-Item layout (one table, on-demand), one item per turn and nothing else::
+Item layout (one table, on-demand), one item per turn in a conversation's partition (the owner's own items, and
+the marker ``T#~`` a superseded conversation carries, are ``clawline.store.owners``'s)::
 
     pk = C#{owner}#{conversation_id}   sk = T#{seq:012d}
          message_id   the client's message id (plain: replays are recognised without decrypting)
@@ -50,12 +51,24 @@ from clawline.conversation import ConversationState, Turn, TurnAlreadyStoredErro
 from clawline.errors import ConfigurationError, ConflictError, InvalidInputError, RetryableError
 from clawline.messages import Reply
 from clawline.security import is_encrypted
-from clawline.store.keys import TURN_PREFIX, conversation_pk, decode_cursor, encode_cursor, turn_sk
+from clawline.store.keys import (
+    SUPERSEDED_SK,
+    TURN_PREFIX,
+    TURNS_FROM,
+    TURNS_TO,
+    conversation_pk,
+    decode_cursor,
+    encode_cursor,
+    index_sk,
+    owner_pk,
+    turn_sk,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
     from clawline.security.encryption import FieldCipher
+    from clawline.store.owners import DynamoDBOwnerIndex
 else:
     DynamoDBClient = Any
 
@@ -106,9 +119,49 @@ class DynamoDBConversationStore:
         # Conversations whose last write lost a race here: their next load reads consistently.
         self._raced: set[str] = set()
         self._raced_lock = threading.Lock()
+        self._owners: DynamoDBOwnerIndex | None = None
 
     def _context(self, owner: str, conversation_id: str) -> dict[str, str]:
         return {"tenant_id": self._tenant, "user_id": owner, "conversation_id": conversation_id}
+
+    @property
+    def owners(self) -> DynamoDBOwnerIndex:
+        """The owners' partitions of the same table: current conversation, index items, profiles."""
+        from clawline.store.owners import DynamoDBOwnerIndex
+
+        if self._owners is None:
+            self._owners = DynamoDBOwnerIndex(self)
+        return self._owners
+
+    def seal_into(
+        self, item: dict[str, Any], doc: str, owner: str, name: str, sealed_key: bytes | None
+    ) -> bytes | None:
+        """Put ``doc`` into ``item`` as this store keeps documents (sealed, encrypted or plain) under the context of
+        ``owner`` and ``name`` (a conversation id, or ``profile``); returns the data key blob to carry (KMS)."""
+        context = self._context(owner, name)
+        keyed = self._keyed()
+        if keyed is not None:
+            key, blob = keyed.conversation_key(context, sealed_key)
+            item["sdoc"] = {"B": keyed.seal(key, doc, context)}
+            item["dk"] = {"B": blob}
+            return bytes(blob)
+        item["doc"] = {"S": doc if self._cipher is None else self._cipher.encrypt(doc, context)}
+        return None
+
+    def open_item(self, item: dict[str, Any], owner: str, name: str) -> str:
+        return self._open(item, self._context(owner, name))
+
+    @property
+    def client(self) -> DynamoDBClient:
+        return self._client
+
+    @property
+    def table(self) -> str:
+        return self._table
+
+    @property
+    def retention_seconds(self) -> int:
+        return self._retention
 
     def _keyed(self) -> Any:
         """The cipher when it keeps one data key per conversation (KMS), else None."""
@@ -156,16 +209,25 @@ class DynamoDBConversationStore:
         turn.invocation_id = item.get("rid", {}).get("S")
         return turn, data["s"]
 
-    def load(self, conversation_id: str, owner: str, *, window: int = 10) -> ConversationState:
+    def load(
+        self, conversation_id: str, owner: str, *, window: int = 10, as_current: bool = False
+    ) -> ConversationState:
         pk = conversation_pk(owner, conversation_id)
         with self._raced_lock:
             consistent = pk in self._raced
             self._raced.discard(pk)
+        # As the owner's current conversation (a message without a conversation id), the same one Query also
+        # reads the superseded marker (T#~, after every turn): a container that cached an old current
+        # conversation learns of the new one at no extra request.
+        condition = "pk = :pk AND begins_with(sk, :t)" if as_current else "pk = :pk AND sk BETWEEN :t AND :end"
+        values = {":pk": {"S": pk}, ":t": {"S": TURNS_FROM}}
+        if not as_current:
+            values[":end"] = {"S": TURNS_TO}
         try:
             resp = self._client.query(
                 TableName=self._table,
-                KeyConditionExpression="pk = :pk AND begins_with(sk, :t)",
-                ExpressionAttributeValues={":pk": {"S": pk}, ":t": {"S": TURN_PREFIX}},
+                KeyConditionExpression=condition,
+                ExpressionAttributeValues=values,
                 ScanIndexForward=False,
                 # At least the newest turn, which holds the state, even when the window is 0.
                 Limit=max(window, 1),
@@ -175,6 +237,8 @@ class DynamoDBConversationStore:
             raise_for_client_error(exc)
             raise  # pragma: no cover - raise_for_client_error always raises
         items = resp.get("Items", [])
+        if items and items[0]["sk"]["S"] == SUPERSEDED_SK:
+            return ConversationState(conversation_id=conversation_id, owner=owner, superseded_by=items[0]["next"]["S"])
         if not items:
             return ConversationState(conversation_id=conversation_id, owner=owner)
         context = self._context(owner, conversation_id)
@@ -198,7 +262,6 @@ class DynamoDBConversationStore:
         new_version = state.version + 1
         turn = turn.model_copy(update={"seq": new_version})
         saved = state.model_copy(deep=True, update={"version": new_version})
-        context = self._context(state.owner, state.conversation_id)
         answered = reply or Reply(
             message_id=turn.message_id, conversation_id=state.conversation_id, intent=turn.intent, slots=state.slots
         )
@@ -228,14 +291,9 @@ class DynamoDBConversationStore:
             "sk": {"S": turn_sk(new_version)},
             "message_id": {"S": turn.message_id},
         }
-        keyed = self._keyed()
-        if keyed is not None:
-            key, blob = keyed.conversation_key(context, state.sealed_key)
-            item["sdoc"] = {"B": keyed.seal(key, doc, context)}
-            item["dk"] = {"B": blob}
+        blob = self.seal_into(item, doc, state.owner, state.conversation_id, state.sealed_key)
+        if blob is not None:
             saved.sealed_key = blob
-        else:
-            item["doc"] = {"S": doc if self._cipher is None else self._cipher.encrypt(doc, context)}
         invocation = self._invocation_id()
         if invocation:
             item["rid"] = {"S": invocation}
@@ -263,8 +321,8 @@ class DynamoDBConversationStore:
         pk = conversation_pk(owner, conversation_id)
         kwargs: dict[str, Any] = {
             "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :t)",
-            "ExpressionAttributeValues": {":pk": {"S": pk}, ":t": {"S": TURN_PREFIX}},
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :t AND :end",
+            "ExpressionAttributeValues": {":pk": {"S": pk}, ":t": {"S": TURNS_FROM}, ":end": {"S": TURNS_TO}},
             "ScanIndexForward": False,
             "Limit": limit,
         }
@@ -298,12 +356,15 @@ class DynamoDBConversationStore:
                 ConsistentRead=True,
             ):
                 keys.extend({"pk": i["pk"], "sk": i["sk"]} for i in page.get("Items", []))
+            turns = sum(1 for k in keys if k["sk"]["S"] != SUPERSEDED_SK)
+            if keys:  # its entry in the owner's list of conversations goes with it
+                keys.append({"pk": {"S": owner_pk(owner)}, "sk": {"S": index_sk(conversation_id)}})
             for start in range(0, len(keys), BATCH_WRITE_MAX):
                 self._batch_delete(keys[start : start + BATCH_WRITE_MAX])
         except ClientError as exc:
             raise_for_client_error(exc)
             raise  # pragma: no cover
-        return len(keys)
+        return turns
 
     def _batch_delete(self, keys: list[dict[str, Any]]) -> None:
         requests: list[Any] = [{"DeleteRequest": {"Key": k}} for k in keys]
