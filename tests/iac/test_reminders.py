@@ -60,7 +60,8 @@ def test_reminders_the_function_cannot_deliver_end_in_the_dead_letter_queue(
 
 def test_the_outputs_name_what_a_bots_reminder_config_needs(cfn: dict[str, Any]) -> None:
     outputs = cfn["Outputs"]
-    assert outputs["ReminderFunctionArn"]["Value"] == {"Ref": "ReminderFunctionAliaslive"}  # the alias, as SAM translates it
+    # The published alias, as SAM translates `!Ref ReminderFunction.Alias`.
+    assert outputs["ReminderFunctionArn"]["Value"] == {"Ref": "ReminderFunctionAliaslive"}
     assert referenced(outputs["ReminderSchedulerRoleArn"]["Value"]) == {"ReminderSchedulerRole"}
     assert referenced(outputs["ReminderScheduleGroupName"]["Value"]) == {"ReminderScheduleGroup"}
     assert referenced(outputs["DeadLetterQueueArn"]["Value"]) == {"DeadLetterQueue"}
