@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from clawline.attachments.limits import owner_prefix
+from clawline.principals import PrincipalKind, owner_key
 from local.runtime import Runtime
 from tests.e2e.conftest import REPLY_TIMEOUT, Device, Http, WsClient, aws, unique
 
@@ -64,5 +65,5 @@ def test_a_devices_inline_file_lands_in_the_uploads_bucket(runtime: Runtime) -> 
     finally:
         device.close()
     (bucket,) = runtime.buckets.values()
-    listed = aws(runtime, "s3").list_objects_v2(Bucket=bucket, Prefix=owner_prefix(thing)).get("Contents", [])
+    listed = aws(runtime, "s3").list_objects_v2(Bucket=bucket, Prefix=owner_prefix(owner_key(PrincipalKind.THING, thing))).get("Contents", [])
     assert [o["Size"] for o in listed] == [503]

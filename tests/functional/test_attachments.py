@@ -24,6 +24,7 @@ import websocket_handler
 from bench.meter import metering, operations
 from clawline import composition
 from clawline.attachments.limits import object_key
+from clawline.principals import PrincipalKind, owner_key
 from tests.functional.conftest import Stack
 from tests.helpers.aws import client
 from tests.helpers.events import load_event
@@ -94,7 +95,7 @@ def test_an_uploaded_photo_referenced_by_a_message_reaches_the_rules(bot_stack: 
     assert status == 200, reply
     assert [r["text"] for r in reply["replies"]] == ["Nice photo!"]
     (key,) = bucket_objects(bot_stack)
-    assert key == object_key("alice", attachment["id"])
+    assert key == object_key(owner_key(PrincipalKind.USER, "alice"), attachment["id"])
     assert http("/v1/messages", {"text": "and now just text"})[1]["replies"][0]["text"] == "Just text."
 
 
@@ -209,7 +210,7 @@ def test_an_mqtt_inline_photo_is_stored_for_the_thing_and_reaches_the_rules(bot_
     (reply,) = bot_stack.recorder.published(f"clawline/{THING}/out")
     assert reply["messages"][0]["text"] == "Nice photo!"
     (key, head), *_ = bucket_objects(bot_stack).items()
-    assert key.startswith(object_key(THING, ""))
+    assert key.startswith(object_key(owner_key(PrincipalKind.THING, THING), ""))
     assert head["ContentType"] == "image/png" and head["ContentLength"] == 64
 
 
