@@ -40,7 +40,7 @@ Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 NAMESPACE = "Clawline"
 SERVICE = "clawline"
-#: Masked fallback utterances are logged up to this many characters (a Logs Insights widget lists them).
+#: Masked fallback utterances are recorded up to this many characters (a Logs Insights widget lists them).
 UTTERANCE_LOG_CHARS = 200
 
 
@@ -112,6 +112,7 @@ def traced_handler(handler: Handler) -> Handler:
         return handler
     return cast("Handler", active.capture_lambda_handler(handler))
 
+
 #: Called with (message, reply, latency in ms) after every executed turn. Empty in Lambda; the local runtime's
 #: console registers one to show each turn's trace.
 turn_observers: list[Callable[[InboundMessage, Reply, float], None]] = []
@@ -137,21 +138,23 @@ def channel_dimensions(channel: str) -> None:
 
 
 def record_turn(message: InboundMessage, reply: Reply, elapsed_ms: float) -> None:
-    """Everything one executed turn reports: its count and latency, one document per plugin it called, the
-    ``turn answered`` log line (Logs Insights: top intents, masked fallback utterances) and local observers."""
+    """Everything one executed turn reports: its count and latency, one document per plugin it called, and local
+    observers.
+
+    What Logs Insights reads about the turn (top intents, masked fallback utterances) rides in the invocation's EMF
+    document as plain properties (``intent``; on a fallback ``fallback`` and ``utterance``), not in a log line of
+    its own: one log event per turn instead of two (about 0.25 $ per million turns of ingestion, and CloudWatch's
+    26 bytes per event). Properties are not dimensions, so they add no metric series.
+    """
     count(MetricName.TURNS)
-    latency_ms(MetricName.TURN_LATENCY, elapsed_ms)
+    # A tenth of a millisecond is all a latency needs; the float's full repr is 12 more bytes on every turn.
+    latency_ms(MetricName.TURN_LATENCY, round(elapsed_ms, 1))
     _plugin_documents(message.channel.value, reply)
-    extra: dict[str, Any] = {
-        "channel": message.channel.value,
-        "message_id": message.message_id,
-        "intent": reply.intent,
-        "latency_ms": round(elapsed_ms, 1),
-    }
+    if reply.intent is not None:
+        metrics.add_metadata(key="intent", value=reply.intent)
     if "fallback" in reply.trace:
-        extra["fallback"] = True
-        extra["utterance"] = mask_text(message.text[:UTTERANCE_LOG_CHARS])
-    logger.info("turn answered", extra=extra)
+        metrics.add_metadata(key="fallback", value=True)
+        metrics.add_metadata(key="utterance", value=mask_text(message.text[:UTTERANCE_LOG_CHARS]))
     for observer in turn_observers:
         observer(message, reply, elapsed_ms)
 
