@@ -8,6 +8,8 @@ their price (BENCHMARKS.md).
 
 from __future__ import annotations
 
+import json
+import logging
 from collections import Counter
 
 import pytest
@@ -24,6 +26,9 @@ WARM = {
 }
 #: The first turn of a conversation also creates its data key and leases rate-limit tokens for the principal.
 FIRST_EXTRA = Counter({"kms.GenerateDataKey": 1, "dynamodb.UpdateItem": 1})
+#: CloudWatch Logs bills every byte of a turn's one log event (its EMF document, ~310 bytes today); a change that
+#: grows it by more than a few fields fails here (docs/storage.md prices a byte per million turns).
+MAX_TURN_LOG_BYTES = 400
 
 
 @pytest.fixture
@@ -61,3 +66,29 @@ def test_a_cold_container_pays_one_kms_call_for_a_conversation_not_one_per_store
     for i in range(1, 8):
         assert invoke(i, f"hi {i}")
     assert cost.cold_decrypts(invoke, 8) == 1
+
+
+def test_a_warm_turn_writes_one_log_event_its_emf_document_on_every_channel(
+    deployed_defaults: Stack, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """At the template's INFO level a warm turn logs nothing but its metrics document, which also carries what
+    the dashboard's Logs Insights widgets read (the intent), so CloudWatch ingests one event per turn."""
+    invokers = {
+        "http": cost.http_invoker("log-user", "log-http"),
+        "websocket": cost.websocket_invoker("log-ws-user", "log-ws", deployed_defaults.recorder),
+        "mqtt": cost.mqtt_invoker("log-device"),
+    }
+    for channel, invoke in invokers.items():
+        assert invoke(1, "hi"), channel  # the conversation's first turn: the data key and the rate-limit lease
+        capsys.readouterr()
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            assert invoke(2, "hi"), channel
+        lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+        records = [r for r in caplog.records if r.levelno >= logging.INFO]
+        assert records == [], (channel, [r.getMessage() for r in records])
+        assert len(lines) == 1, (channel, lines)
+        document = json.loads(lines[0])
+        assert document["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Clawline"
+        assert document["Turns"] == [1.0] and document["intent"] == "greet", (channel, document)
+        assert len(lines[0].encode()) + 1 <= MAX_TURN_LOG_BYTES, (channel, len(lines[0]))
