@@ -19,6 +19,7 @@ the monthly figure.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Sequence
 from enum import StrEnum
@@ -70,6 +71,23 @@ class MetricName(StrEnum):
 # Every line is masked (PII, tokens) by the formatter; other loggers' lines through the root handlers too.
 logger = Logger(service=SERVICE, utc=True, logger_formatter=MaskingFormatter(utc=True))
 install_root_filter()
+
+
+def quiet_library_info_logs() -> None:
+    """Keep libraries' INFO lines out of the billed log stream; our own logger keeps its level.
+
+    Under Lambda's JSON log format the runtime sets the root logger to the application log level (INFO by the
+    template), so every library's INFO line would be written: Mangum's ``POST /v1/messages 200`` on every HTTP
+    turn, httpx's ``HTTP Request: ...`` on every plugin call, one more billed event each (API Gateway's access
+    log already has the request). Only INFO is raised to WARNING: an operator who chose DEBUG gets everything.
+    """
+    root = logging.getLogger()
+    if root.level == logging.INFO:
+        root.setLevel(logging.WARNING)
+
+
+# At import, as install_root_filter above: Lambda's runtime has configured the root logger before the handler loads.
+quiet_library_info_logs()
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 
