@@ -360,12 +360,12 @@ def test_the_logs_insights_widgets_read_the_turn_fields_of_the_emf_documents(
 
 
 def test_a_masked_utterance_never_shows_what_masking_hides(driven: Drive, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The fallback widget lists what users typed: an e-mail address in it reaches the logs masked."""
+    """The fallback widget lists what users typed: a card number in it reaches the logs masked."""
     monkeypatch.setattr(driven, "phase", "masking")
-    driven.http(f"{GIBBERISH} jane.doe@example.com")
+    driven.http(f"{GIBBERISH} 4111 1111 1111 1111", sub="masking-user")  # user-123 spent its burst above
     driven.flush()
     (doc,) = [d for d in driven.documents["masking"] if "utterance" in d]
-    assert doc["utterance"] == f"{GIBBERISH} [EMAIL]"
+    assert doc["utterance"] == f"{GIBBERISH} [CARD]"
 
 
 #: For each alarm: the phase whose failure it watches, and what Lambda and SQS report that EMF cannot.
