@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS: list[str] = ["engine", "load", "coldstart", "nlu", "cost", "languages"]
+BENCHMARKS: list[str] = ["engine", "load", "moto_query", "coldstart", "nlu", "cost", "languages"]
 
 
 def main(argv: list[str]) -> int:

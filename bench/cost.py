@@ -9,8 +9,12 @@ and reports for the first turn and the 10th:
   ``ReturnConsumedCapacity`` is a constant, so it is not used), KMS calls, the bytes the function logs (its
   stdout: Powertools log lines at the template's INFO level and the EMF metrics blob), the handler's CPU time;
 - **modelled**: the Lambda duration billed in the cloud (the measured CPU time scaled to the CPU share of the
-  template's 512 MB, plus a network latency per AWS request), Lambda's own START/END/REPORT log lines, the
-  authorizer invocations the template's caching leaves, X-Ray's sampling, WebSocket connection minutes.
+  template's memory size, plus a network latency per AWS request), Lambda's own start/report log lines (none at
+  the template's ``SystemLogLevel: WARN``), the authorizer invocations the template's caching leaves, X-Ray's
+  sampling (none unless ``FunctionTracing=Active``), WebSocket connection minutes.
+
+The settings the cost depends on (memory size, system log level, tracing) are read from ``template.yaml``'s
+defaults (``TemplateDefaults``), so the figures follow the template rather than a copy of it.
 
 The cost per million turns is computed line by line from ``bench.prices`` (dated, sourced) for a warm turn:
 the average of turns 2..N of one conversation (so the rate limiter's occasional lease is counted).
@@ -40,29 +44,81 @@ CHANNELS = ("http", "websocket", "mqtt")
 #: Short messages the default bot answers on every channel (as in ``bench.load``).
 TEXTS = ["hi", "show me the menu", "help", "thanks", "hi"]
 TURNS = int(os.environ.get("CLAWLINE_COST_TURNS", "10"))
+#: Conversations measured per channel; the report shows the median one (``median_round``).
+ROUNDS = int(os.environ.get("CLAWLINE_COST_ROUNDS", "5"))
 
 # ---- what the template deploys, and the model's assumptions (all stated in the report) ----------------------
-MEMORY_MB = 512
-AUTHORIZER_MEMORY_MB = 256
-#: Lambda gives a full vCPU at 1,769 MB and a proportional share below it.
-CPU_SHARE = MEMORY_MB / 1769
+
+
+@dataclass(frozen=True)
+class TemplateDefaults:
+    """What a deploy with ``template.yaml``'s parameter defaults configures for the message functions."""
+
+    memory_mb: int
+    authorizer_memory_mb: int
+    log_format: str
+    application_log_level: str
+    system_log_level: str
+    tracing: str
+
+    @classmethod
+    def read(cls, **overrides: str) -> TemplateDefaults:
+        from local.template import Template
+
+        template = Template.read(**overrides)
+        glob = template.data["Globals"]["Function"]
+        http = template.resources["HttpFunction"]["Properties"]
+        logging = template.resolve(http["LoggingConfig"])
+        authorizer = template.resources["AuthorizerFunction"]["Properties"]
+        return cls(
+            memory_mb=int(template.resolve(http.get("MemorySize", glob["MemorySize"]))),
+            authorizer_memory_mb=int(template.resolve(authorizer.get("MemorySize", glob["MemorySize"]))),
+            log_format=str(logging.get("LogFormat", "Text")),
+            application_log_level=str(logging.get("ApplicationLogLevel", "INFO")),
+            system_log_level=str(logging.get("SystemLogLevel", "INFO")),
+            tracing=str(template.resolve(http.get("Tracing", glob.get("Tracing", "PassThrough")))),
+        )
+
+    @property
+    def cpu_share(self) -> float:
+        """Lambda gives a full vCPU at 1,769 MB and a proportional share below it."""
+        return min(1.0, self.memory_mb / 1769)
+
+    @property
+    def platform_log_events(self) -> int:
+        """Lambda's own log events per invocation: start and report (and END in text format) at INFO; none at WARN
+        for an invocation that succeeds ("Lambda automatically sends start and report log messages" only at the
+        default INFO system log level: Lambda developer guide, Log-level filtering)."""
+        if self.system_log_level == "WARN":
+            return 0
+        return 2 if self.log_format == "JSON" else 3
+
+    @property
+    def xray_sampled(self) -> float:
+        """Share of turns traced: Lambda's fixed rule (1/s + 5%) under Active; none under PassThrough, since
+        neither the HTTP API, the WebSocket API nor IoT Core sends a sampled trace header."""
+        return XRAY_DEFAULT_RULE_SAMPLED if self.tracing == "Active" else 0.0
+
+
+DEFAULTS = TemplateDefaults.read()
+#: The settings an operator opts into while investigating (system log level INFO, tracing Active).
+INVESTIGATING = TemplateDefaults.read(FunctionSystemLogLevel="INFO", FunctionTracing="Active")
 #: Round trip of one request to a regional AWS endpoint from Lambda, in ms.
 LATENCY_MS = {"dynamodb": 6.0, "kms": 8.0, "apigatewaymanagementapi": 12.0, "iot-data": 12.0, "sqs": 10.0}
 #: HTTP API caches the authorizer's answer for 300 s: a session of 10 turns within that costs one invocation.
 AUTHORIZER_CALLS_PER_TURN = {"http": 0.1, "websocket": 0.1, "mqtt": 0.0}  # WebSocket: once per connection
 AUTHORIZER_MS = 10.0
-#: X-Ray's default rule: 1 request/s plus 5% of the rest; at 100 turns/s that is about 6% of turns.
-XRAY_SAMPLED = 0.06
-#: START, END and REPORT (with its XRAY line) that Lambda writes per invocation, in bytes.
+#: Lambda's sampling under active tracing (1 request/s plus 5% of the rest; Lambda does not apply X-Ray sampling
+#: rules): at 100 turns/s that is about 6% of turns.
+XRAY_DEFAULT_RULE_SAMPLED = 0.06
+#: Lambda's start and report lines per invocation, in bytes (text: START, END, REPORT with its XRAY line, about
+#: 360 bytes; the JSON platform.start and platform.report records are about the same size).
 PLATFORM_LOG_BYTES = 360
-PLATFORM_LOG_EVENTS = 3
 #: CloudWatch Logs counts 26 bytes per event on top of the message.
 LOG_EVENT_OVERHEAD = 26
 #: A WebSocket session of 10 turns over 5 minutes.
 WS_CONNECTION_MINUTES_PER_TURN = 0.5
 GOALS = {"http": 3.00, "websocket": 3.70, "mqtt": 4.00}
-#: The sampling rate a production X-Ray sampling rule would use (reported beside the template's default).
-PROPOSED_XRAY_SAMPLED = 0.01
 
 
 @dataclass
@@ -86,7 +142,7 @@ class TurnCost:
     @property
     def modelled_ms(self) -> float:
         network = sum(LATENCY_MS.get(op.split(".")[0], 10.0) * n for op, n in self.operations.items())
-        return self.cpu_ms / CPU_SHARE + network
+        return self.cpu_ms / DEFAULTS.cpu_share + network
 
 
 def _event(path: str) -> dict[str, Any]:
@@ -100,7 +156,7 @@ class _Context:
     def __init__(self, function_name: str, request_id: str | None = None) -> None:
         self.function_name = function_name
         self.function_version = "$LATEST"
-        self.memory_limit_in_mb = MEMORY_MB
+        self.memory_limit_in_mb = DEFAULTS.memory_mb
         self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
         self.aws_request_id = request_id or str(uuid.uuid4())
         self.log_group_name = f"/aws/lambda/{function_name}"
@@ -218,8 +274,8 @@ def _nothing() -> Iterator[list[bytes]]:
     yield []
 
 
-def per_million(channel: str, warm: list[TurnCost]) -> list[tuple[str, float]]:
-    """Cost lines (USD per million turns) from the average of the warm turns."""
+def per_million(channel: str, warm: list[TurnCost], settings: TemplateDefaults = DEFAULTS) -> list[tuple[str, float]]:
+    """Cost lines (USD per million turns) from the average of the warm turns, under ``settings``."""
     n = len(warm)
 
     def avg(f: Callable[[TurnCost], float]) -> float:
@@ -246,10 +302,10 @@ def per_million(channel: str, warm: list[TurnCost]) -> list[tuple[str, float]]:
             )
         )
     lines.append(("Lambda requests", p["lambda_per_million_requests"]))
-    gb_s = MEMORY_MB / 1024 * avg(lambda t: t.modelled_ms) / 1000
+    gb_s = settings.memory_mb / 1024 * avg(lambda t: t.modelled_ms) / 1000
     lines.append(
         (
-            f"Lambda duration ({avg(lambda t: t.modelled_ms):.0f} ms modelled at {MEMORY_MB} MB arm64)",
+            f"Lambda duration ({avg(lambda t: t.modelled_ms):.0f} ms modelled at {settings.memory_mb} MB arm64)",
             gb_s * p["lambda_arm64_per_gb_second"] * 1e6,
         )
     )
@@ -257,7 +313,7 @@ def per_million(channel: str, warm: list[TurnCost]) -> list[tuple[str, float]]:
     if auth:
         auth_cost = auth * (
             p["lambda_per_million_requests"]
-            + AUTHORIZER_MEMORY_MB / 1024 * AUTHORIZER_MS / 1000 * p["lambda_arm64_per_gb_second"] * 1e6
+            + settings.authorizer_memory_mb / 1024 * AUTHORIZER_MS / 1000 * p["lambda_arm64_per_gb_second"] * 1e6
         )
         lines.append((f"authorizer ({auth} invocations per turn, cached)", auth_cost))
     lines.append(
@@ -275,13 +331,13 @@ def per_million(channel: str, warm: list[TurnCost]) -> list[tuple[str, float]]:
     lines.append(
         (f"KMS ({avg(lambda t: t.kms_calls):.2f} calls)", avg(lambda t: t.kms_calls) * p["kms_per_10k_requests"] * 100)
     )
-    log_bytes = (
-        avg(lambda t: t.log_bytes + LOG_EVENT_OVERHEAD * t.log_lines)
-        + PLATFORM_LOG_BYTES
-        + (LOG_EVENT_OVERHEAD * PLATFORM_LOG_EVENTS)
+    platform_events = settings.platform_log_events
+    log_bytes = avg(lambda t: t.log_bytes + LOG_EVENT_OVERHEAD * t.log_lines) + (
+        (PLATFORM_LOG_BYTES + LOG_EVENT_OVERHEAD * platform_events) if platform_events else 0
     )
     lines.append((f"CloudWatch Logs ({log_bytes:.0f} bytes)", log_bytes / 1e9 * p["logs_per_gb_ingested"] * 1e6))
-    lines.append((f"X-Ray ({XRAY_SAMPLED:.0%} sampled)", XRAY_SAMPLED * p["xray_per_million_traces"]))
+    sampled = settings.xray_sampled
+    lines.append((f"X-Ray ({sampled:.0%} sampled)", sampled * p["xray_per_million_traces"]))
     return lines
 
 
@@ -316,7 +372,8 @@ def cold_decrypts(channel_invoke: Callable[[int, str], bool], i: int) -> int:
 
     composition.reset()
     with metering.metering() as meter:
-        channel_invoke(i, "hi")
+        if not channel_invoke(i, "hi"):
+            raise RuntimeError("the cold container's turn was not answered: its KMS calls would mean nothing")
     return sum(1 for c in meter.calls if c.service == "kms")
 
 
@@ -459,24 +516,24 @@ def report(results: dict[str, list[TurnCost]], cold: dict[str, int]) -> str:
         )
         + " |"
     )
-    # What two production settings outside the turn would save: Lambda's system log level at WARN (no
-    # START/END/REPORT lines; LoggingConfig) and an X-Ray sampling rule at 1% instead of the default 5%.
-    events = PLATFORM_LOG_BYTES + LOG_EVENT_OVERHEAD * PLATFORM_LOG_EVENTS
-    platform = events / 1e9 * PRICES["logs_per_gb_ingested"] * 1e6
-    xray_saved = (XRAY_SAMPLED - PROPOSED_XRAY_SAMPLED) * PRICES["xray_per_million_traces"]
-    proposed = {c: totals[c] - platform - xray_saved for c in results}
+    # What an operator pays while investigating: Lambda's start/report lines back (FunctionSystemLogLevel=INFO) and
+    # X-Ray on (FunctionTracing=Active). Same measured turns, other settings.
+    investigating = {c: sum(v for _l, v in per_million(c, results[c][1:], INVESTIGATING)) for c in results}
     cost_rows.append(
-        "| total with system logs at WARN and X-Ray at 1% | "
-        + " | ".join(f"{proposed[c]:.2f} ({'met' if proposed[c] <= GOALS[c] else 'missed'})" for c in results)
+        "| total with FunctionSystemLogLevel=INFO and FunctionTracing=Active (opt-in) | "
+        + " | ".join(f"{investigating[c]:.2f} ({'met' if investigating[c] <= GOALS[c] else 'over'})" for c in results)
         + " |"
     )
+    d = DEFAULTS
     sources = ", ".join(f"[{k}]({v})" for k, v in SOURCES.items())
     cold_calls = ", ".join(f"{c}: {n}" for c, n in cold.items())
     return f"""## Cost per turn (`python -m bench cost`)
 
 {len(next(iter(results.values())))} turns of one conversation per channel through the real handlers (in process) against
-moto's server, with the template's defaults: KMS field encryption, the per-user rate limit (20 at once, 1/s),
-INFO logs, 512 MB arm64, X-Ray active. Each container was warmed by one turn of another conversation first.
+moto's server, {ROUNDS} conversations per channel, the median one (by cost per million turns) shown; with the
+template's defaults: KMS field encryption, the per-user rate limit (20 at once, 1/s),
+{d.memory_mb} MB arm64, {d.log_format} logs at application level {d.application_log_level} and system level
+{d.system_log_level}, tracing {d.tracing}. Each container was warmed by one turn of another conversation first.
 
 **Measured per turn** (first turn of the conversation, and its 10th):
 
@@ -486,39 +543,62 @@ Read and write units are **computed from the items** (request and response) by D
 (`bench/meter.py`); moto's `ReturnConsumedCapacity` answers a constant, so it is not used. The first turn pays
 the conversation's data key (`kms.GenerateDataKey`) and the rate limiter's lease (`UpdateItem`, 10 tokens per
 lease); a turn of an existing conversation on a **cold container** made {cold_calls} KMS call(s)
-(one `Decrypt` of the conversation's key). Log bytes are the function's own stdout (Powertools JSON lines
-and the EMF blob).
+(one `Decrypt` of the conversation's key). Log bytes are the function's own stdout at the template's levels: a turn
+writes one line, its EMF document, which also carries what the Logs Insights widgets read (`intent`, and on a
+fallback `fallback` and the masked `utterance`).
 
 **Cost per million turns (USD)**, warm turns 2..{len(next(iter(results.values())))} averaged, {REGION} list prices
 of {DATE} (`bench/prices.py`; {sources}):
 
 {chr(10).join(cost_rows)}
 
-Modelled, not measured: Lambda's billed duration (the handler's measured CPU time / {CPU_SHARE:.2f}, the CPU share
-of 512 MB, plus {LATENCY_MS["dynamodb"]:.0f} ms per DynamoDB request, {LATENCY_MS["kms"]:.0f} ms per KMS request and
-12 ms per PostToConnection / iot-data Publish); Lambda's START/END/REPORT lines ({PLATFORM_LOG_BYTES} bytes) and
-CloudWatch's 26 bytes per log event; one authorizer invocation per 10 HTTP turns (the 300 s cache over a
-session) and per WebSocket connection of 10 turns; X-Ray's default sampling rule at about 100 turns/s
-({XRAY_SAMPLED:.0%}); {WS_CONNECTION_MINUTES_PER_TURN} connection minutes per WebSocket turn. Free tiers are
-left out. Fixed monthly costs (custom metrics, alarms, the KMS key, log storage) do not scale with turns and
-are not in these lines.
+Modelled, not measured: Lambda's billed duration (the handler's measured CPU time / {d.cpu_share:.2f}, the CPU
+share of {d.memory_mb} MB, plus {LATENCY_MS["dynamodb"]:.0f} ms per DynamoDB request, {LATENCY_MS["kms"]:.0f} ms per
+KMS request and 12 ms per PostToConnection / iot-data Publish); Lambda's own start/report lines: none at system
+level WARN for an invocation that succeeds, {PLATFORM_LOG_BYTES} bytes at INFO; CloudWatch's 26 bytes per log
+event; one authorizer invocation per 10 HTTP turns (the 300 s cache over a session) and per WebSocket connection
+of 10 turns; X-Ray: nothing under PassThrough (no entry point sends a sampled trace header), Lambda's fixed rule
+under Active (1 request/s + 5%: about {XRAY_DEFAULT_RULE_SAMPLED:.0%} of turns at 100 turns/s);
+{WS_CONNECTION_MINUTES_PER_TURN} connection minutes per WebSocket turn. Free tiers are left out. Fixed monthly
+costs (custom metrics, alarms, the KMS key, log storage) do not scale with turns and are not in these lines.
 """
+
+
+def median_round(rounds: list[dict[str, list[TurnCost]]]) -> dict[str, list[TurnCost]]:
+    """Per channel, the round (one conversation of ``TURNS`` turns) whose cost per million turns is the median.
+
+    Request counts, units and log bytes are the same in every round; the handler's CPU time is not, on a machine
+    other jobs share, and it drives the modelled Lambda duration. The median round is reported whole, so its
+    table rows and its cost lines are the same measurement.
+    """
+
+    def total(channel: str, turns: list[TurnCost]) -> float:
+        return sum(v for _label, v in per_million(channel, turns[1:]))
+
+    return {
+        channel: sorted((r[channel] for r in rounds), key=lambda turns: total(channel, turns))[len(rounds) // 2]
+        for channel in rounds[0]
+    }
 
 
 def main() -> None:
     from bench.report import update_section
 
     with environment() as recorder:
-        results = run(TURNS, logs=True, recorder=recorder)
+        rounds = [run(TURNS, logs=True, recorder=recorder) for _ in range(ROUNDS)]
+        results = median_round(rounds)
         tag = uuid.uuid4().hex[:6]
         cold = {}
+        # One principal per channel: each fresh container leases half the principal's burst, so channels sharing
+        # one would exhaust it and the cold turn would be refused (rate limited) rather than measured.
         for channel, make in (
-            ("http", lambda: http_invoker(f"cold-{tag}", f"cold-http-{tag}")),
-            ("websocket", lambda: websocket_invoker(f"cold-{tag}", f"cold-ws-{tag}", recorder)),
-            ("mqtt", lambda: mqtt_invoker(f"cold-{tag}")),
+            ("http", lambda: http_invoker(f"cold-http-{tag}", f"cold-http-{tag}")),
+            ("websocket", lambda: websocket_invoker(f"cold-ws-{tag}", f"cold-ws-{tag}", recorder)),
+            ("mqtt", lambda: mqtt_invoker(f"cold-mqtt-{tag}")),
         ):
             invoke = make()
-            invoke(1, "hi")
+            if not invoke(1, "hi"):
+                raise RuntimeError(f"{channel}: the conversation's first turn was not answered")
             cold[channel] = cold_decrypts(invoke, 2)
     text = report(results, cold)
     print(text)

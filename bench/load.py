@@ -273,7 +273,9 @@ process.
 
 Each function is one warm instance, so a function's turns run one after another (as on one Lambda instance)
 and latency is mostly queueing behind the other clients' turns. Each warm turn makes two DynamoDB calls to
-moto's server (a Query and a conditional PutItem), plus a rate-limit lease about once per ten turns.
+moto's server (a Query and a conditional PutItem), plus a rate-limit lease about once per ten turns. The runtime's
+moto reads only the queried partition (`local/motoserver.py`); plain moto lists and sorts the whole table for each
+Query, so its turns slow down as the table fills ("moto Query" below).
 1-minute load average before the run: {load_before:.1f} on
 {os.cpu_count()} cores (the runtime, moto, the broker and the clients themselves are the rest of the load).
 """

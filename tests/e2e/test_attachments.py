@@ -65,5 +65,6 @@ def test_a_devices_inline_file_lands_in_the_uploads_bucket(runtime: Runtime) -> 
     finally:
         device.close()
     (bucket,) = runtime.buckets.values()
-    listed = aws(runtime, "s3").list_objects_v2(Bucket=bucket, Prefix=owner_prefix(owner_key(PrincipalKind.THING, thing))).get("Contents", [])
+    prefix = owner_prefix(owner_key(PrincipalKind.THING, thing))
+    listed = aws(runtime, "s3").list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
     assert [o["Size"] for o in listed] == [503]

@@ -27,7 +27,6 @@ import mqtt_handler
 import websocket_handler
 from clawline import composition
 from clawline.errors import RetryableError
-from clawline.observability import logger
 from tests.functional import metric_math as mm
 from tests.functional.conftest import Stack
 from tests.helpers.events import load_event
@@ -324,24 +323,49 @@ def test_plugin_series_are_bounded_to_the_bots_declared_plugins(driven: Drive) -
     assert plugins == {"sample", "raiser", "sleeper"}
 
 
-def test_the_logs_insights_widgets_query_fields_the_turn_log_carries(
-    cfn: dict[str, Any], driven: Drive, caplog: pytest.LogCaptureFixture
+def insights_filter(query: str) -> list[str]:
+    """The fields a Logs Insights query's ``filter ispresent(a) and ispresent(b)`` requires (the only form the
+    dashboard uses: anything else fails here, so a new query gets a check before it ships)."""
+    (clause,) = re.findall(r"\|\s*filter\s+([^|]+)", query)
+    terms = [term.strip() for term in clause.split(" and ")]
+    fields = [re.fullmatch(r"ispresent\((\w+)\)", term) for term in terms]
+    assert all(fields), f"unsupported filter in {query!r}"
+    return [m[1] for m in fields if m]
+
+
+def test_the_logs_insights_widgets_read_the_turn_fields_of_the_emf_documents(
+    cfn: dict[str, Any], driven: Drive
 ) -> None:
+    """Top intents and masked fallback utterances come from the turn's own EMF document (one log event per turn),
+    as CloudWatch Logs receives it on stdout: the widgets' filters select those documents, and every field they
+    group by or show is in them."""
     queries = [w["properties"]["query"] for w in dashboard(cfn) if w["type"] == "log"]
     assert len(queries) == 2
-    # The JSON lines CloudWatch Logs receives: the function logger's own (masking) formatter on each record.
-    formatter = logger.registered_formatter
-    lines = [json.loads(formatter.format(r)) for r in caplog.get_records("setup") if r.name == logger.name]
-    turns = [log for log in lines if log.get("message") == "turn answered"]
-    assert {log.get("intent") for log in turns} >= {"greet", "cancel_order"}
-    fell_back = [log for log in turns if "utterance" in log]
-    assert {log["channel"] for log in fell_back} == set(CHANNELS)
-    assert all(log["utterance"] == GIBBERISH for log in fell_back)
+    documents = [doc for docs in driven.documents.values() for doc in docs]
+    turns = [doc for doc in documents if "Turns" in doc]
+    assert {doc.get("intent") for doc in turns} >= {"greet", "cancel_order"}
+    fell_back = [doc for doc in turns if "utterance" in doc]
+    assert {doc["channel"] for doc in fell_back} == set(CHANNELS)
+    assert all(doc["utterance"] == GIBBERISH and doc["fallback"] is True for doc in fell_back)
+    # A turn's document carries no more than the dashboard reads: the user's words only on a fallback, masked.
+    assert all("utterance" not in doc for doc in turns if "NluFallbacks" not in doc)
     for query in queries:
-        assert "filter message = 'turn answered'" in query
+        required = insights_filter(query)
+        assert "Turns" in required, query  # only turn documents, not plugin or cold-start ones
+        selected = [doc for doc in documents if all(name in doc for name in required)]
+        assert selected, query
         for field in re.findall(r"(?:by|fields)\s+([\w@, ]+?)(?:\||$)", query):
             for name in (f.strip() for f in field.split(",")):
-                assert name.startswith("@") or any(name in log for log in turns), (query, name)
+                assert name.startswith("@") or all(name in doc for doc in selected), (query, name)
+
+
+def test_a_masked_utterance_never_shows_what_masking_hides(driven: Drive, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fallback widget lists what users typed: a card number in it reaches the logs masked."""
+    monkeypatch.setattr(driven, "phase", "masking")
+    driven.http(f"{GIBBERISH} 4111 1111 1111 1111", sub="masking-user")  # user-123 spent its burst above
+    driven.flush()
+    (doc,) = [d for d in driven.documents["masking"] if "utterance" in d]
+    assert doc["utterance"] == f"{GIBBERISH} [CARD]"
 
 
 #: For each alarm: the phase whose failure it watches, and what Lambda and SQS report that EMF cannot.

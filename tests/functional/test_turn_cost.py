@@ -8,13 +8,16 @@ their price (BENCHMARKS.md).
 
 from __future__ import annotations
 
+import json
+import logging
 from collections import Counter
+from collections.abc import Callable
 
 import pytest
 
 from bench import cost
 from bench import meter as metering
-from clawline import composition
+from clawline import composition, observability
 from tests.functional.conftest import Stack
 from tests.helpers.aws import client
 
@@ -37,6 +40,9 @@ FIRST = {
     "websocket": WARM["websocket"] + FIRST_EXTRA + STARTED,
     "mqtt": WARM["mqtt"] + FIRST_EXTRA + STARTED_IDLESS,
 }
+#: CloudWatch Logs bills every byte of a turn's one log event (its EMF document, ~310 bytes today); a change that
+#: grows it by more than a few fields fails here (docs/storage.md prices a byte per million turns).
+MAX_TURN_LOG_BYTES = 400
 
 
 @pytest.fixture
@@ -119,3 +125,43 @@ def test_a_container_that_remembers_a_superseded_conversation_follows_its_marker
         "jo-a-2",
         "jo-b-1",
     ]
+def test_a_warm_turn_writes_one_log_event_its_emf_document_on_every_channel(
+    deployed_defaults: Stack, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """At the template's INFO level a warm turn logs nothing but its metrics document, which also carries what
+    the dashboard's Logs Insights widgets read (the intent), so CloudWatch ingests one event per turn."""
+    invokers = {
+        "http": cost.http_invoker("log-user", "log-http"),
+        "websocket": cost.websocket_invoker("log-ws-user", "log-ws", deployed_defaults.recorder),
+        "mqtt": cost.mqtt_invoker("log-device"),
+    }
+    # Lambda's runtime sets the root logger to the application level (INFO) under the JSON log format, before the
+    # handler's modules load and apply their own logging setup.
+    root = logging.getLogger()
+    saved = root.level
+    root.setLevel(logging.INFO)
+    observability.quiet_library_info_logs()
+    try:
+        lines_by_channel = {channel: _one_turn_output(invoke, capsys, caplog) for channel, invoke in invokers.items()}
+    finally:
+        root.setLevel(saved)
+    for channel, (lines, records) in lines_by_channel.items():
+        assert records == [], (channel, [r.getMessage() for r in records])
+        assert len(lines) == 1, (channel, lines)
+        document = json.loads(lines[0])
+        assert document["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Clawline"
+        assert document["Turns"] == [1.0] and document["intent"] == "greet", (channel, document)
+        assert len(lines[0].encode()) + 1 <= MAX_TURN_LOG_BYTES, (channel, len(lines[0]))
+
+
+def _one_turn_output(
+    invoke: Callable[[int, str], bool], capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> tuple[list[str], list[logging.LogRecord]]:
+    """What the second turn of a conversation writes: stdout lines (EMF) and log records at INFO and above."""
+    assert invoke(1, "hi")  # the conversation's first turn: the data key and the rate-limit lease
+    capsys.readouterr()
+    caplog.clear()
+    assert invoke(2, "hi")
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+    # werkzeug is moto's server, running in this process for the test (DynamoDB's side of the wire, not the function's).
+    return lines, [r for r in caplog.records if r.levelno >= logging.INFO and r.name != "werkzeug"]

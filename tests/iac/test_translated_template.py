@@ -125,14 +125,14 @@ def test_every_function_takes_its_reservation_from_the_concurrency_parameter(
         assert reserved == {"Fn::If": ["HasConcurrencyLimit", {"Ref": "FunctionConcurrency"}, {"Ref": "AWS::NoValue"}]}
 
 
-def test_every_function_runs_python313_with_both_layers_tracing_and_the_arch_parameter(
+def test_every_function_runs_python313_with_both_layers_and_the_tracing_and_arch_parameters(
     resources: dict[str, dict[str, Any]],
 ) -> None:
     for name in FUNCTIONS:
         props = resources[name]["Properties"]
         assert props["Runtime"] == "python3.13"
         assert props["Architectures"] == [{"Ref": "Arch"}]
-        assert props["TracingConfig"] == {"Mode": "Active"}
+        assert props["TracingConfig"] == {"Mode": {"Ref": "FunctionTracing"}}
         layers = [next(iter(referenced(layer))) for layer in props["Layers"][:2]]
         assert [layer.rstrip("0123456789abcdef") for layer in layers] == ["EngineLayer", "BotLayer"], name
         if name not in MESSAGE_FUNCTIONS:

@@ -19,6 +19,7 @@ the monthly figure.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Sequence
 from enum import StrEnum
@@ -40,7 +41,7 @@ Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 NAMESPACE = "Clawline"
 SERVICE = "clawline"
-#: Masked fallback utterances are logged up to this many characters (a Logs Insights widget lists them).
+#: Masked fallback utterances are recorded up to this many characters (a Logs Insights widget lists them).
 UTTERANCE_LOG_CHARS = 200
 
 
@@ -71,6 +72,23 @@ class MetricName(StrEnum):
 # Every line is masked (PII, tokens) by the formatter; other loggers' lines through the root handlers too.
 logger = Logger(service=SERVICE, utc=True, logger_formatter=MaskingFormatter(utc=True))
 install_root_filter()
+
+
+def quiet_library_info_logs() -> None:
+    """Keep libraries' INFO lines out of the billed log stream; our own logger keeps its level.
+
+    Under Lambda's JSON log format the runtime sets the root logger to the application log level (INFO by the
+    template), so every library's INFO line would be written: Mangum's ``POST /v1/messages 200`` on every HTTP
+    turn, httpx's ``HTTP Request: ...`` on every plugin call, one more billed event each (API Gateway's access
+    log already has the request). Only INFO is raised to WARNING: an operator who chose DEBUG gets everything.
+    """
+    root = logging.getLogger()
+    if root.level == logging.INFO:
+        root.setLevel(logging.WARNING)
+
+
+# At import, as install_root_filter above: Lambda's runtime has configured the root logger before the handler loads.
+quiet_library_info_logs()
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 
@@ -139,21 +157,23 @@ def channel_dimensions(channel: str) -> None:
 
 
 def record_turn(message: InboundMessage, reply: Reply, elapsed_ms: float) -> None:
-    """Everything one executed turn reports: its count and latency, one document per plugin it called, the
-    ``turn answered`` log line (Logs Insights: top intents, masked fallback utterances) and local observers."""
+    """Everything one executed turn reports: its count and latency, one document per plugin it called, and local
+    observers.
+
+    What Logs Insights reads about the turn (top intents, masked fallback utterances) rides in the invocation's EMF
+    document as plain properties (``intent``; on a fallback ``fallback`` and ``utterance``), not in a log line of
+    its own: one log event per turn instead of two (about 0.25 $ per million turns of ingestion, and CloudWatch's
+    26 bytes per event). Properties are not dimensions, so they add no metric series.
+    """
     count(MetricName.TURNS)
-    latency_ms(MetricName.TURN_LATENCY, elapsed_ms)
+    # A tenth of a millisecond is all a latency needs; the float's full repr is 12 more bytes on every turn.
+    latency_ms(MetricName.TURN_LATENCY, round(elapsed_ms, 1))
     _plugin_documents(message.channel.value, reply)
-    extra: dict[str, Any] = {
-        "channel": message.channel.value,
-        "message_id": message.message_id,
-        "intent": reply.intent,
-        "latency_ms": round(elapsed_ms, 1),
-    }
+    if reply.intent is not None:
+        metrics.add_metadata(key="intent", value=reply.intent)
     if "fallback" in reply.trace:
-        extra["fallback"] = True
-        extra["utterance"] = mask_text(message.text[:UTTERANCE_LOG_CHARS])
-    logger.info("turn answered", extra=extra)
+        metrics.add_metadata(key="fallback", value=True)
+        metrics.add_metadata(key="utterance", value=mask_text(message.text[:UTTERANCE_LOG_CHARS]))
     for observer in turn_observers:
         observer(message, reply, elapsed_ms)
 
