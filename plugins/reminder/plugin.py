@@ -86,6 +86,7 @@ class ReminderPlugin:
             "channel": m.channel.value,
             "conversation_id": m.conversation_id,
             "user": m.sender,
+            "owner": m.owner_key,
             "text": self.config.message.format(text=str(params.get("text") or m.text)),
             "reply_topic": self.config.reply_topic.replace("{thing}", m.sender) if m.channel.value == "mqtt" else None,
             "due": local.isoformat(),

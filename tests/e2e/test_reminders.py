@@ -71,6 +71,7 @@ def test_a_device_receives_its_due_reminder_on_its_reply_topic(runtime: Runtime)
     thing = unique("rem-dev")
     device = Device(runtime, thing)
     try:
+        device.say("hi", "m-1", conversation_id=thing)  # the conversation the reminder was set in
         schedule(runtime, channel="mqtt", user=thing, conversation_id=thing, text="Reminder: descale")
         message: dict[str, Any] = device.recv()
     finally:

@@ -11,6 +11,8 @@ import pytest
 import reminder_handler
 import websocket_handler
 from clawline import composition
+from clawline.conversation import Turn
+from clawline.messages import Channel
 from tests.functional.conftest import Stack
 from tests.helpers.events import load_event
 from tests.helpers.lambda_context import lambda_context
@@ -44,6 +46,13 @@ def turns(stack: Stack, owner: str, conversation_id: str) -> list[dict[str, Any]
     return [{"sk": i["sk"]["S"], "message_id": i["message_id"]["S"], "doc": json.loads(i["doc"]["S"])} for i in items]
 
 
+def earlier_turn(event: dict[str, Any]) -> None:
+    """The turn that set the reminder: a reminder is always due in a conversation that has one."""
+    store = composition.conversation_store()
+    state = store.load(event["conversation_id"], event["owner"])
+    store.save(state, Turn(seq=0, message_id="m-0", channel=Channel(event["channel"]), user_text="remind me"))
+
+
 def history(owner: str, conversation_id: str) -> list[dict[str, Any]]:
     page = composition.conversation_store().list_turns(conversation_id, owner)
     return [{"message_id": t.message_id, "user_text": t.user_text, "bot_texts": t.bot_texts} for t in page.turns]
@@ -54,6 +63,7 @@ def test_every_open_connection_of_the_user_gets_the_reminder_and_the_bot_remembe
     connect("conn-b=")
     connect("someone-else=", sub="user-456")
     event = load_event("reminder/due_websocket.json")
+    earlier_turn(event)
     result = deliver(event)
     assert result == {"status": "delivered", "message_id": f"reminder:{event['schedule']}", "pushed": 2}
     for connection_id in ("conn-a=", "conn-b="):
@@ -65,9 +75,11 @@ def test_every_open_connection_of_the_user_gets_the_reminder_and_the_bot_remembe
             {"type": "reminder", "params": {"schedule": event["schedule"], "due": event["due"]}}
         ]
     assert stack.recorder.frames("someone-else=") == []
-    assert history("user-123", "conv-ws-1") == [
-        {"message_id": result["message_id"], "user_text": "", "bot_texts": ["Reminder: remind me to call the bank"]}
-    ]
+    assert history("user:user-123", "conv-ws-1")[0] == {
+        "message_id": result["message_id"],
+        "user_text": "",
+        "bot_texts": ["Reminder: remind me to call the bank"],
+    }
 
 
 def test_the_reminder_follows_the_turns_already_in_the_conversation(stack: Stack) -> None:
@@ -77,7 +89,7 @@ def test_the_reminder_follows_the_turns_already_in_the_conversation(stack: Stack
     frame["body"] = json.dumps({"text": "hello", "conversation_id": "conv-ws-1", "message_id": "m-1"})
     websocket_handler.handler(frame, lambda_context("clawline-websocket"))
     deliver(load_event("reminder/due_websocket.json"))
-    stored = turns(stack, "user-123", "conv-ws-1")
+    stored = turns(stack, "user:user-123", "conv-ws-1")
     assert [(t["sk"], t["message_id"].split(":")[0]) for t in stored] == [
         ("T#000000000001", "m-1"),
         ("T#000000000002", "reminder"),
@@ -89,29 +101,33 @@ def test_the_reminder_follows_the_turns_already_in_the_conversation(stack: Stack
 def test_a_scheduler_retry_delivers_once(stack: Stack) -> None:
     connect("conn-a=")
     event = load_event("reminder/due_websocket.json")
+    earlier_turn(event)
     assert deliver(event)["status"] == "delivered"
     # Another invocation (the scheduler invoking again): stored already, nothing pushed again.
     assert deliver(event) == {"status": "duplicate", "message_id": f"reminder:{event['schedule']}", "pushed": 0}
     assert len(stack.recorder.frames("conn-a=")) == 1
-    assert len(turns(stack, "user-123", "conv-ws-1")) == 1
+    assert len(turns(stack, "user:user-123", "conv-ws-1")) == 2  # the turn that set it, and the reminder
 
 
 def test_lambda_retrying_the_same_invocation_pushes_again_but_stores_once(stack: Stack) -> None:
     connect("conn-a=")
     event = load_event("reminder/due_websocket.json")
+    earlier_turn(event)
     context = lambda_context("clawline-reminder")
     deliver(event, context)
     # Lambda's retry of an invocation that failed after storing (same request id): the push may not have left.
     assert deliver(event, context)["status"] == "delivered"
     assert len(stack.recorder.frames("conn-a=")) == 2
-    assert len(turns(stack, "user-123", "conv-ws-1")) == 1
+    assert len(turns(stack, "user:user-123", "conv-ws-1")) == 2
 
 
 def test_a_closed_socket_is_forgotten_and_the_open_one_still_gets_the_reminder(stack: Stack) -> None:
     connect("gone=")
     connect("open=")
     stack.recorder.gone.add("gone=")
-    result = deliver(load_event("reminder/due_websocket.json"))
+    event = load_event("reminder/due_websocket.json")
+    earlier_turn(event)
+    result = deliver(event)
     assert (result["status"], result["pushed"]) == ("delivered", 1)
     assert len(stack.recorder.frames("open=")) == 1
     connections = stack.dynamodb().scan(TableName=stack.tables["ConnectionsTable"])["Items"]
@@ -119,25 +135,40 @@ def test_a_closed_socket_is_forgotten_and_the_open_one_still_gets_the_reminder(s
 
 
 def test_a_user_with_no_open_socket_finds_the_reminder_in_the_history(stack: Stack) -> None:
-    result = deliver(load_event("reminder/due_websocket.json"))
+    event = load_event("reminder/due_websocket.json")
+    earlier_turn(event)
+    result = deliver(event)
     assert (result["status"], result["pushed"]) == ("delivered", 0)
-    assert [t["bot_texts"] for t in history("user-123", "conv-ws-1")] == [["Reminder: remind me to call the bank"]]
+    assert [t["bot_texts"] for t in history("user:user-123", "conv-ws-1")] == [
+        ["Reminder: remind me to call the bank"],
+        [],
+    ]  # newest first: the reminder, the turn that set it
 
 
 def test_a_device_gets_the_reminder_on_its_reply_topic(stack: Stack) -> None:
-    result = deliver(load_event("reminder/due_mqtt.json"))
+    event = load_event("reminder/due_mqtt.json")
+    earlier_turn(event)
+    result = deliver(event)
     assert (result["status"], result["pushed"]) == ("delivered", 1)
     (published,) = stack.recorder.published("clawline/kitchen-1/out")
     assert published["type"] == "reply"
     assert [m["text"] for m in published["messages"]] == ["Reminder: descale the machine"]
-    assert [t["bot_texts"] for t in history("kitchen-1", "kitchen-1")] == [["Reminder: descale the machine"]]
+    assert [t["bot_texts"] for t in history("thing:kitchen-1", "kitchen-1")] == [
+        ["Reminder: descale the machine"],
+        [],
+    ]  # newest first: the reminder, the turn that set it
 
 
 def test_an_http_reminder_is_stored_for_the_history_and_pushed_nowhere(stack: Stack) -> None:
-    result = deliver(load_event("reminder/due_http.json"))
+    event = load_event("reminder/due_http.json")
+    earlier_turn(event)
+    result = deliver(event)
     assert (result["status"], result["pushed"]) == ("delivered", 0)
     assert stack.recorder.posts == [] and stack.recorder.publishes == []
-    assert [t["bot_texts"] for t in history("user-123", "conv-http-1")] == [["Reminder: renew the parking permit"]]
+    assert [t["bot_texts"] for t in history("user:user-123", "conv-http-1")] == [
+        ["Reminder: renew the parking permit"],
+        [],
+    ]  # newest first: the reminder, the turn that set it
 
 
 @pytest.mark.parametrize(
@@ -169,4 +200,24 @@ def test_a_client_message_that_took_the_reminders_id_is_left_alone(stack: Stack)
     )
     websocket_handler.handler(frame, lambda_context("clawline-websocket"))
     assert deliver(event)["status"] == "superseded"
-    assert [t["user_text"] for t in history("user-123", "conv-ws-1")] == ["hello"]
+    assert [t["user_text"] for t in history("user:user-123", "conv-ws-1")] == ["hello"]
+
+
+def test_a_reminder_due_in_a_deleted_conversation_stores_and_sends_nothing(stack: Stack) -> None:
+    # The user deleted the conversation (or erased their data) after setting the reminder: delivering it would
+    # bring a turn back under their key.
+    connect("conn-a=")
+    event = load_event("reminder/due_websocket.json")
+    earlier_turn(event)
+    assert composition.conversation_store().delete(event["conversation_id"], event["owner"]) > 0
+    assert deliver(event) == {"status": "gone", "message_id": f"reminder:{event['schedule']}", "pushed": 0}
+    assert stack.recorder.frames("conn-a=") == []
+    assert stack.count_items("StateTable") == 0
+
+
+def test_a_reminder_scheduled_before_owner_keys_is_stored_under_the_senders_owner_key(stack: Stack) -> None:
+    event = load_event("reminder/due_websocket.json")
+    earlier_turn(event)
+    legacy = {k: v for k, v in event.items() if k != "owner"}
+    assert deliver(legacy)["status"] == "delivered"
+    assert history("user:user-123", "conv-ws-1")[0]["bot_texts"] == ["Reminder: remind me to call the bank"]

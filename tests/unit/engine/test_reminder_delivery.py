@@ -20,6 +20,7 @@ EVENT = {
     "channel": "websocket",
     "conversation_id": "c1",
     "user": "alice",
+    "owner": "user:alice",
     "text": "Reminder: call the bank",
     "reply_topic": None,
     "due": "2026-11-27T11:00:00+01:00",
@@ -52,28 +53,46 @@ class RacingStore(InMemoryConversationStore):
         return super().save(state, turn, reply=reply)
 
 
+def set_in(store: InMemoryConversationStore) -> None:
+    """The turn that set the reminder: a reminder is due in a conversation that has turns."""
+    store.save(
+        store.load("c1", "user:alice"),
+        Turn(seq=0, message_id="m-0", channel=Channel.WEBSOCKET, user_text="remind me", bot_texts=["OK"]),
+    )
+
+
 def test_a_reminder_racing_user_turns_is_appended_after_them_once() -> None:
     store, pushes = RacingStore(races=2), Pushes()
+    set_in(store)
     result = ReminderDelivery(store, {Channel.WEBSOCKET: pushes}).deliver(parse_event(EVENT))
     assert (result.status, result.pushed) == ("delivered", 1)
-    page = store.list_turns("c1", "alice")
-    assert [t.message_id for t in reversed(page.turns)] == ["u-1", "u-0", "reminder:" + EVENT["schedule"]]
+    page = store.list_turns("c1", "user:alice")
+    assert [t.message_id for t in reversed(page.turns)] == ["m-0", "u-1", "u-0", "reminder:" + EVENT["schedule"]]
     assert [m["text"] for m in pushes.frames[0]["messages"]] == ["Reminder: call the bank"]
 
 
+def test_a_reminder_whose_conversation_is_gone_is_dropped() -> None:
+    store, pushes = InMemoryConversationStore(), Pushes()
+    result = ReminderDelivery(store, {Channel.WEBSOCKET: pushes}).deliver(parse_event(EVENT))
+    assert (result.status, result.pushed, pushes.frames) == ("gone", 0, [])
+    assert store.list_turns("c1", "user:alice").turns == []
+
+
 def test_a_conversation_that_never_settles_is_retried_by_lambda() -> None:
-    delivery = ReminderDelivery(RacingStore(races=50), {})
+    store = RacingStore(races=50)
+    set_in(store)
+    delivery = ReminderDelivery(store, {})
     with pytest.raises(RetryableError):
         delivery.deliver(parse_event(EVENT))
 
 
 def test_the_slots_of_the_conversation_survive_the_reminder() -> None:
     store = InMemoryConversationStore()
-    state = store.load("c1", "alice")
+    state = store.load("c1", "user:alice")
     state.slots = {"city": "Paris"}
     store.save(state, Turn(seq=0, message_id="m-1", channel=Channel.WEBSOCKET, user_text="Paris", bot_texts=["OK"]))
     ReminderDelivery(store, {}).deliver(parse_event(EVENT))
-    after = store.load("c1", "alice")
+    after = store.load("c1", "user:alice")
     assert (after.version, after.slots) == (2, {"city": "Paris"})
 
 

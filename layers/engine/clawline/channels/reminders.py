@@ -36,6 +36,7 @@ from clawline.conversation import Turn, TurnAlreadyStoredError
 from clawline.errors import ConflictError, InvalidInputError, RetryableError
 from clawline.messages import DEFAULT_MAX_TEXT_BYTES, Action, Channel, Identifier, OutboundMessage, Reply
 from clawline.ports import ConversationStore
+from clawline.principals import PrincipalKind, owner_key
 
 #: What the plugin names its schedules (``clawline-`` and 40 hex digits); the turn's message id derives from it.
 SCHEDULE_NAME = r"^[0-9A-Za-z_.-]{1,64}$"
@@ -54,8 +55,11 @@ class ReminderEvent(BaseModel):
     bot: str
     channel: Channel
     conversation_id: Identifier
-    #: The conversation's owner: the JWT ``sub`` (HTTP, WebSocket) or the thing name (MQTT).
+    #: Who set it: the JWT ``sub`` (HTTP, WebSocket) or the thing name (MQTT), as the channel vouched for it.
     user: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    #: The owner key the conversation is stored under (``clawline.principals``): the sender's own, or for a paired
+    #: device its user's. Absent in events of schedules made before owner keys: derived from channel and user.
+    owner: Annotated[str, StringConstraints(min_length=1, max_length=300)] | None = None
     text: Annotated[str, StringConstraints(min_length=1)]
     reply_topic: Annotated[str, StringConstraints(pattern=r"^[^#+$][^#+]*$", max_length=256)] | None = None
     due: str
@@ -78,6 +82,11 @@ class ReminderEvent(BaseModel):
     @property
     def message_id(self) -> str:
         return MESSAGE_ID_PREFIX + self.schedule
+
+    @property
+    def owner_key(self) -> str:
+        kind = PrincipalKind.THING if self.channel is Channel.MQTT else PrincipalKind.USER
+        return self.owner or owner_key(kind, self.user)
 
 
 def parse_event(event: Any) -> ReminderEvent:
@@ -106,13 +115,14 @@ class Pusher(Protocol):
     def __call__(self, event: ReminderEvent, frame: dict[str, Any]) -> int: ...
 
 
-Status = Literal["delivered", "duplicate", "superseded"]
+Status = Literal["delivered", "duplicate", "superseded", "gone"]
 
 
 @dataclass(frozen=True)
 class Delivery:
     #: ``delivered``: stored (now or by a failed try of this invocation) and pushed; ``duplicate``: another
-    #: invocation delivered it; ``superseded``: the message id is taken by something else (nothing sent).
+    #: invocation delivered it; ``superseded``: the message id is taken by something else (nothing sent);
+    #: ``gone``: the conversation no longer exists (deleted, erased with its user, or expired): nothing stored.
     status: Status
     message_id: str
     pushed: int = 0
@@ -145,7 +155,11 @@ class ReminderDelivery:
     def _append(self, event: ReminderEvent) -> tuple[Status, Reply | None]:
         """Store the reminder's turn; the reply to push, or None when there is nothing to push."""
         for _race in range(MAX_RACES):
-            state = self._store.load(event.conversation_id, event.user, window=self._window)
+            state = self._store.load(event.conversation_id, event.owner_key, window=self._window)
+            if state.is_new:
+                # A reminder is set in a conversation that has turns: none left means it was deleted (or its user
+                # erased): storing the reminder would bring back data the user had removed.
+                return "gone", None
             turn = Turn(seq=0, message_id=event.message_id, channel=event.channel, user_text="", bot_texts=[event.text])
             reply = reminder_reply(event, state.slots)
             try:
@@ -180,7 +194,7 @@ class WebSocketPusher:
         self._notifier = notifier
 
     def __call__(self, event: ReminderEvent, frame: dict[str, Any]) -> int:
-        return sum(self._notifier.send(cid, frame) for cid in self._connections.by_principal(event.user))
+        return sum(self._notifier.send(cid, frame) for cid in self._connections.by_principal(event.owner_key))
 
 
 class MqttPusher:
