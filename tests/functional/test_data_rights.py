@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import base64
 import json
+import math
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +23,8 @@ import pytest
 import http_app
 import mqtt_handler
 import websocket_handler
+from bench.meter import metering, operations
+from clawline import composition
 from clawline.attachments.limits import owner_prefix
 from tests.functional.conftest import Stack
 from tests.helpers.aws import client
@@ -301,3 +305,43 @@ def test_erasing_a_user_leaves_a_device_re_paired_to_someone_else_alone(stack: S
     assert http("DELETE", "/v1/me", sub=ERIN) == (204, None)
     assert http("GET", f"/v1/admin/devices/{GARAGE}/pairing", **admin) == (200, {"thing": GARAGE, "user": OSCAR})
     assert naming(everything(stack), ERIN) == []
+
+
+def test_what_an_export_and_an_erase_cost_follows_the_documented_counts(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/storage.md, "Data rights": per conversation one Query (and one BatchWriteItem per 25 items erased)."""
+    monkeypatch.setenv("CLAWLINE_RATE_LIMIT_CAPACITY", "1000")
+    composition.reset()
+    turns = {"long": 27, "short": 2, "latest": 1}  # "long" crosses a 25-item batch; each later one supersedes
+    for conversation, count in turns.items():
+        for n in range(count):
+            say(ERIN, f"message {n}", f"{conversation}-{n}", conversation_id=conversation)
+    items = [line for line in everything(stack) if f"user:{ERIN}" in line and '"StateTable"' in line]
+    per_partition = Counter(json.loads(line)["pk"]["S"] for line in items)
+    conversations = len(turns)
+
+    with metering() as meter:
+        mark = meter.mark()
+        assert http("GET", "/v1/me/export", sub=ERIN)[0] == 200
+        exported = operations(meter.since(mark)) - Counter({"dynamodb.UpdateItem": 99})  # the rate limiter's lease
+        mark = meter.mark()
+        assert http("DELETE", "/v1/me", sub=ERIN) == (204, None)
+        erased = operations(meter.since(mark)) - Counter({"dynamodb.UpdateItem": 99})
+
+    # Export: the owner's partition, each conversation, the connections index; the bucket item; the uploads.
+    assert exported == Counter({"dynamodb.Query": 1 + conversations + 1, "dynamodb.GetItem": 1, "s3.ListObjectsV2": 1})
+    # Erase: the same reads (consistent), each conversation's items and index item in batches of 25, then what is
+    # left of the owner's partition (here CUR) read and deleted; the rate-limit item.
+    batches = sum(math.ceil((per_partition[f"C#user:{ERIN}#{c}"] + 1) / 25) for c in turns) + math.ceil(
+        (per_partition[f"U#user:{ERIN}"] - conversations) / 25
+    )
+    assert erased == Counter(
+        {
+            "dynamodb.Query": 1 + conversations + 1 + 1,
+            "dynamodb.BatchWriteItem": batches,
+            "dynamodb.DeleteItem": 1,
+            "s3.ListObjectsV2": 1,
+        }
+    )
+    assert batches == 2 + 1 + 1 + 1
