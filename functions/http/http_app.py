@@ -51,6 +51,7 @@ from clawline.observability import (
     traced_handler,
 )
 from clawline.principals import PrincipalKind, owner_key
+from clawline.store.owner_data import ConversationList, OwnerExport
 
 # Every supported library the engine and plugins may call (botocore, http.client, requests...) is traced.
 trace_libraries()
@@ -415,6 +416,87 @@ def unpair_device(request: Request, thing: Identifier) -> Response:
     if not composition.pairings().unpair(thing):
         raise NotFoundError("the device is not paired")
     return Response(status_code=204)
+
+
+# ----- data rights (clawline.store.owner_data): list, export and erase what is stored about a user or a device ---
+
+#: The largest export answered in one response: Lambda refuses a response over 6 MB, and API Gateway's envelope
+#: escapes the JSON body once more. Larger ones answer 413 ``export_too_large`` (docs/api.md says what to do).
+EXPORT_MAX_BYTES = 4 * 1024 * 1024
+UserId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class ExportTooLargeError(ClawlineError):
+    code = "export_too_large"
+    http_status = 413
+
+
+def export_response(owner: str) -> Response:
+    document = composition.owner_data().export(owner).model_dump_json()
+    if len(document) > EXPORT_MAX_BYTES:
+        raise ExportTooLargeError(
+            "the export is larger than one response can carry: read GET /v1/conversations and each conversation's "
+            "messages, or ask an administrator",
+            details={"bytes": len(document), "max_bytes": EXPORT_MAX_BYTES},
+        )
+    return Response(content=document, media_type="application/json")
+
+
+def erase(owner: str, *, by: str) -> Response:
+    erased = composition.owner_data().erase(owner)
+    # Counts only: the owner is the one thing this line must not keep.
+    logger.info("owner data erased", extra={"by": by, "kind": owner.partition(":")[0], **vars(erased)})
+    return Response(status_code=204)
+
+
+@app.get("/v1/conversations", response_model=ConversationList)
+def list_conversations(
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> ConversationList:
+    """The caller's conversations, newest first."""
+    return composition.owner_data().conversations(principal(request), limit=limit, cursor=cursor)
+
+
+@app.get("/v1/me/export", response_model=OwnerExport)
+def export_me(request: Request) -> Response:
+    """Everything stored about the caller, as JSON."""
+    owner = principal(request)
+    composition.rate_limiter().check(owner)  # an export reads every item the caller has
+    return export_response(owner)
+
+
+@app.delete("/v1/me", status_code=204)
+def erase_me(request: Request) -> Response:
+    """Erase everything stored about the caller; 204 also when there was nothing (a retry finishes a cut-short one)."""
+    owner = principal(request)
+    composition.rate_limiter().check(owner)
+    return erase(owner, by="self")
+
+
+@app.get("/v1/admin/users/{user_id}/export", response_model=OwnerExport)
+def admin_export_user(request: Request, user_id: UserId) -> Response:
+    require_scope(request, composition.settings().admin_scope)
+    return export_response(owner_key(PrincipalKind.USER, user_id))
+
+
+@app.delete("/v1/admin/users/{user_id}", status_code=204)
+def admin_erase_user(request: Request, user_id: UserId) -> Response:
+    require_scope(request, composition.settings().admin_scope)
+    return erase(owner_key(PrincipalKind.USER, user_id), by="admin")
+
+
+@app.get("/v1/admin/things/{thing}/export", response_model=OwnerExport)
+def admin_export_thing(request: Request, thing: Identifier) -> Response:
+    require_scope(request, composition.settings().admin_scope)
+    return export_response(owner_key(PrincipalKind.THING, thing))
+
+
+@app.delete("/v1/admin/things/{thing}", status_code=204)
+def admin_erase_thing(request: Request, thing: Identifier) -> Response:
+    require_scope(request, composition.settings().admin_scope)
+    return erase(owner_key(PrincipalKind.THING, thing), by="admin")
 
 
 @cache

@@ -64,3 +64,17 @@ def test_a_presigned_put_stores_the_clients_bytes(store_and_upload: tuple[Attach
     found = store.head("uploads/alice/b")
     assert found is not None and (found.size, found.content_type) == (3, "image/png")
     assert store.url("uploads/alice/b").endswith("/uploads/alice/b")
+
+
+def test_an_owners_objects_are_listed_by_prefix_and_deleted(store_and_upload: tuple[AttachmentStore, Any]) -> None:
+    store, _ = store_and_upload
+    store.put("uploads/erin/a", b"one", content_type="text/plain")
+    store.put("uploads/erin/b", b"three", content_type="text/plain")
+    store.put("uploads/oscar/c", b"other", content_type="text/plain")
+    listed = store.list_prefix("uploads/erin/")
+    assert [(o.key, o.size) for o in listed] == [("uploads/erin/a", 3), ("uploads/erin/b", 5)]
+    assert all(o.last_modified is not None for o in listed)
+    assert store.delete([o.key for o in listed] + ["uploads/erin/never-there"]) == 3
+    assert store.list_prefix("uploads/erin/") == []
+    assert store.head("uploads/erin/a") is None
+    assert [o.key for o in store.list_prefix("uploads/")] == ["uploads/oscar/c"]

@@ -11,9 +11,11 @@ from tests.iac.test_translated_template import as_list, function_role, of_type, 
 
 pytestmark = pytest.mark.iac
 
-#: What each function does with uploads: HeadObject needs s3:GetObject; presigning and inline writes s3:PutObject.
+#: What each function does with uploads: HeadObject needs s3:GetObject; presigning and inline writes s3:PutObject;
+#: data rights (the HTTP function) delete an owner's objects. Listing them is ListBucket, on the bucket itself:
+#: checked apart, below.
 S3_ACTIONS = {
-    "HttpFunction": {"s3:GetObject", "s3:PutObject"},
+    "HttpFunction": {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"},
     "WebSocketFunction": {"s3:GetObject"},
     "MqttFunction": {"s3:PutObject"},
     "AuthorizerFunction": set(),
@@ -78,7 +80,7 @@ def test_each_function_gets_exactly_the_s3_actions_it_calls_on_the_uploads_prefi
     granted: set[str] = set()
     for st in statements_for_role(resources, function_role(resources, function)):
         actions = {str(a) for a in as_list(st["Action"]) if str(a).startswith("s3:")}
-        if not actions:
+        if not actions or actions == {"s3:ListBucket"}:
             continue
         for resource in as_list(st["Resource"]):
             assert referenced(resource) == {name}, resource
@@ -103,3 +105,21 @@ def test_writers_use_the_key_only_through_s3_for_this_bucket(
         assert str(equals["kms:ViaService"]["Fn::Sub"]).startswith("s3.")
         assert referenced(equals["kms:EncryptionContext:aws:s3:arn"]) == {name}
         assert referenced(st["Resource"]) == {"DataKey"}
+
+
+def test_only_the_http_function_lists_the_bucket_and_only_under_uploads(resources: dict[str, dict[str, Any]]) -> None:
+    name, _ = bucket(resources)
+    for function in S3_ACTIONS:
+        listing = [
+            st
+            for st in statements_for_role(resources, function_role(resources, function))
+            if "s3:ListBucket" in {str(a) for a in as_list(st["Action"])}
+        ]
+        if function != "HttpFunction":
+            assert not listing, f"{function} can list the bucket"
+            continue
+        (st,) = listing
+        assert as_list(st["Action"]) == ["s3:ListBucket"]
+        (resource,) = as_list(st["Resource"])
+        assert resource == {"Fn::GetAtt": [name, "Arn"]}
+        assert st["Condition"] == {"StringLike": {"s3:prefix": "uploads/*"}}

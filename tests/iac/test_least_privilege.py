@@ -103,12 +103,23 @@ MODULES = {
         "layers/engine/clawline/store/dynamodb.py",
         "layers/engine/clawline/store/owners.py",
         "layers/engine/clawline/store/pairings.py",
+        "layers/engine/clawline/store/owner_data.py",
     ),
-    "RateLimitTable": ("layers/engine/clawline/security/ratelimit.py",),
+    "RateLimitTable": (
+        "layers/engine/clawline/security/ratelimit.py",
+        "layers/engine/clawline/security/ratelimit_records.py",
+    ),
     "ConnectionsTable": ("layers/engine/clawline/channels/connections.py",),
 }
-#: Deleting a conversation (batch deletes) and managing device pairings are the HTTP API's routes alone.
-HTTP_ONLY = {"StateTable": {"dynamodb:BatchWriteItem", "dynamodb:DeleteItem"}}
+#: Deleting a conversation (batch deletes), managing device pairings and data rights (export and erase a caller's
+#: rate-limit bucket: clawline.security.ratelimit_records) are the HTTP API's routes alone.
+HTTP_ONLY = {
+    "StateTable": {"dynamodb:BatchWriteItem", "dynamodb:DeleteItem"},
+    "RateLimitTable": {"dynamodb:GetItem", "dynamodb:DeleteItem"},
+}
+#: Data rights read and delete a caller's connection records (found on the by_principal index); only the WebSocket
+#: function writes them.
+HTTP_CONNECTIONS = {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:DeleteItem"}
 #: A thing's pairing is read (GetItem) by the MQTT function and managed by the HTTP one; WebSocket never reads it.
 NOT_WEBSOCKET = {"StateTable": {"dynamodb:GetItem"}}
 NEVER = {"dynamodb:Scan", "dynamodb:BatchGetItem", "dynamodb:*"}
@@ -134,6 +145,8 @@ def _actions_in(path: str) -> set[str]:
 def needed(function: str) -> dict[str, set[str]]:
     tables = {"StateTable", "RateLimitTable"} | ({"ConnectionsTable"} if function == "WebSocketFunction" else set())
     out = {table: actions_called(MODULES[table]) for table in tables}
+    if function == "HttpFunction":
+        out["ConnectionsTable"] = actions_called(MODULES["ConnectionsTable"]) & HTTP_CONNECTIONS
     if function != "HttpFunction":
         for table, actions in HTTP_ONLY.items():
             out[table] -= actions
@@ -179,6 +192,22 @@ def test_the_reminder_function_is_granted_only_what_delivering_a_reminder_calls(
                 assert arn.endswith("/index/by_principal"), arn
             if "dynamodb:DeleteItem" in actions:
                 assert "/index/" not in arn, arn
+
+
+def test_the_http_function_finds_connections_on_the_index_and_deletes_only_records(
+    resources: dict[str, dict[str, Any]],
+) -> None:
+    for st in role_statements(resources, function_role(resources, "HttpFunction")):
+        actions = set(as_list(st["Action"]))
+        for resource in as_list(st["Resource"]):
+            if "ConnectionsTable" not in referenced(resource):
+                continue
+            arn = str(resource.get("Fn::Sub", resource) if isinstance(resource, dict) else resource)
+            assert "dynamodb:PutItem" not in actions, "the HTTP function never writes a connection"
+            if "/index/" in arn:
+                assert actions == {"dynamodb:Query"} and arn.endswith("/index/by_principal"), (actions, arn)
+            else:
+                assert "dynamodb:Query" not in actions, "a Query on the table itself would read every connection"
 
 
 def test_the_code_calls_the_actions_this_test_expects() -> None:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from clawline.nlu.types import NluBackend
     from clawline.security.encryption import FieldCipher
     from clawline.security.ratelimit import RateLimiter
+    from clawline.store.owner_data import DynamoDBOwnerData
     from clawline.store.pairings import DeviceOwners, DynamoDBPairings
 
 
@@ -164,6 +165,27 @@ def attachments() -> AttachmentService | NoAttachments:
     )
 
 
+@cache
+def owner_data() -> DynamoDBOwnerData:
+    """Everything stored about an owner, for the data-rights routes (HTTP function only): the tables, and the
+    uploads bucket when there is one."""
+    from clawline.attachments.service import AttachmentService
+    from clawline.security.ratelimit_records import DynamoDBRateLimitRecords
+    from clawline.store.owner_data import DynamoDBOwnerData
+
+    cfg = settings()
+    service = attachments()
+    return DynamoDBOwnerData(
+        conversation_store(),
+        pairings(),
+        connections=connection_store() if cfg.connections_table else None,
+        rate_limits=DynamoDBRateLimitRecords(dynamodb(), cfg.rate_limit_table, scope=tenant())
+        if cfg.rate_limit_table
+        else None,
+        uploads=service.store if isinstance(service, AttachmentService) else None,
+    )
+
+
 #: The invocation being handled. A context variable: the local runtime runs several invocations at once in one
 #: process, and a turn runs in a worker thread (HTTP) that copies the context.
 _lambda_context: ContextVar[Any] = ContextVar("clawline_lambda_context", default=None)
@@ -202,6 +224,7 @@ def reset() -> None:
         attachments,
         pairings,
         device_owners,
+        owner_data,
         verifier,
     ):
         factory.cache_clear()

@@ -8,7 +8,8 @@ exact length the route approved (a POST policy only bounds it), is one plain req
 botocore's default for S3 presigns) do not cover ``Content-Length``.
 
 Errors are mapped by code, never by message text. HeadObject has no error body, so its code is the HTTP status:
-``404``, or ``403`` (without ``s3:ListBucket``, which no function has, S3 answers a missing key with 403).
+``404``, or ``403`` (S3 answers a missing key with 403 to a role without ``s3:ListBucket``: only the HTTP function
+has it, on ``uploads/`` alone, to list an owner's uploads for data rights).
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from clawline.attachments.store import StoredObject
+from clawline.attachments.store import ListedObject, StoredObject
 from clawline.errors import RetryableError
 
 _MISSING = frozenset({"404", "403", "NoSuchKey", "NotFound", "AccessDenied", "Forbidden"})
+#: DeleteObjects takes at most this many keys per request.
+DELETE_BATCH = 1000
 _RETRYABLE = frozenset({"500", "503", "SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout"})
 
 
@@ -64,3 +67,40 @@ class S3AttachmentStore:
 
     def url(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
+
+    def list_prefix(self, prefix: str) -> list[ListedObject]:
+        found: list[ListedObject] = []
+        try:
+            for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+                found.extend(
+                    ListedObject(o["Key"], int(o.get("Size", 0)), o.get("LastModified"))
+                    for o in page.get("Contents", [])
+                )
+        except ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code", "")) in _RETRYABLE:
+                raise RetryableError("the attachment store is busy, try again") from exc
+            raise
+        except BotoCoreError as exc:
+            raise RetryableError("the attachment store did not answer, try again") from exc
+        return found
+
+    def delete(self, keys: list[str]) -> int:
+        try:
+            for start in range(0, len(keys), DELETE_BATCH):
+                batch = keys[start : start + DELETE_BATCH]
+                resp = self._s3.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True}
+                )
+                # Quiet mode lists only the keys it could not delete (throttled, internal errors): try again later.
+                if resp.get("Errors"):
+                    raise RetryableError(
+                        "some attachments could not be deleted, try again",
+                        details={"failed": len(resp["Errors"])},
+                    )
+        except ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code", "")) in _RETRYABLE:
+                raise RetryableError("the attachment store is busy, try again") from exc
+            raise
+        except BotoCoreError as exc:
+            raise RetryableError("the attachment store did not answer, try again") from exc
+        return len(keys)

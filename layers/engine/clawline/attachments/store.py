@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 
 
@@ -15,6 +16,15 @@ from typing import Protocol
 class StoredObject:
     size: int
     content_type: str | None
+
+
+@dataclass(frozen=True)
+class ListedObject:
+    """An object found under a prefix (data rights: export lists an owner's uploads, erase deletes them)."""
+
+    key: str
+    size: int
+    last_modified: datetime | None
 
 
 class AttachmentStore(Protocol):
@@ -32,12 +42,21 @@ class AttachmentStore(Protocol):
         """Where the object is, for plugins (``s3://bucket/key``)."""
         ...
 
+    def list_prefix(self, prefix: str) -> list[ListedObject]:
+        """Every object under ``prefix``, in key order."""
+        ...
+
+    def delete(self, keys: list[str]) -> int:
+        """Delete these objects (a missing one is no error); how many were asked for."""
+        ...
+
 
 class InMemoryAttachmentStore:
     """Objects in a dict. ``presign_put`` gives a ``memory://`` URL that ``upload`` plays the part of S3 for."""
 
     def __init__(self) -> None:
         self._objects: dict[str, tuple[bytes, str]] = {}
+        self._modified: dict[str, datetime] = {}
         self._signed: dict[str, tuple[str, str, int]] = {}
         self._lock = threading.Lock()
 
@@ -54,6 +73,7 @@ class InMemoryAttachmentStore:
             if signed is None or signed[1] != content_type or signed[2] != len(data):
                 return False
             self._objects[signed[0]] = (data, content_type)
+            self._modified[signed[0]] = datetime.now(UTC)
         return True
 
     def head(self, key: str) -> StoredObject | None:
@@ -64,6 +84,22 @@ class InMemoryAttachmentStore:
     def put(self, key: str, data: bytes, *, content_type: str) -> None:
         with self._lock:
             self._objects[key] = (data, content_type)
+            self._modified[key] = datetime.now(UTC)
+
+    def list_prefix(self, prefix: str) -> list[ListedObject]:
+        with self._lock:
+            return [
+                ListedObject(key, len(data), self._modified.get(key))
+                for key, (data, _type) in sorted(self._objects.items())
+                if key.startswith(prefix)
+            ]
+
+    def delete(self, keys: list[str]) -> int:
+        with self._lock:
+            for key in keys:
+                self._objects.pop(key, None)
+                self._modified.pop(key, None)
+        return len(keys)
 
     def url(self, key: str) -> str:
         return f"memory://uploads/{key}"

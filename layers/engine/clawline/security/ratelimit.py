@@ -66,6 +66,11 @@ class RateLimit:
         return max(1, min(MAX_LEASE, self.capacity // LEASE_FRACTION))
 
 
+def bucket_key(scope: str, principal: str) -> str:
+    """The item of a principal's bucket: ``{bot}#{owner key}``."""
+    return f"{scope}#{principal}"
+
+
 class RateLimiter(Protocol):
     def check(self, principal: str) -> None:
         """Spend one token of ``principal``'s bucket, or raise ``RateLimitedError``."""
@@ -101,7 +106,7 @@ class DynamoDBRateLimiter:
         self._lock = threading.Lock()
 
     def _key(self, principal: str) -> dict[str, Any]:
-        return {"pk": {"S": f"{self._scope}#{principal}"}}
+        return {"pk": {"S": bucket_key(self._scope, principal)}}
 
     def check(self, principal: str) -> None:
         if not self._limit.enabled:

@@ -25,6 +25,10 @@ PROFILE_SK = "PROFILE"
 CONVERSATION_INDEX_PREFIX = "C#"
 #: A device's pairing with a user (admin-granted).
 PAIRING_SK = "PAIR"
+#: In the user's own partition, one item per device paired with them (``THING#{thing}``), so erasing a user finds
+#: their pairings without a scan. Not ``D#``: that sorts between ``CUR`` and ``PROFILE``, which a turn reads with
+#: one ``BETWEEN`` Query of at most two items (``clawline.store.owners``); ``THING#`` sorts after ``PROFILE``.
+PAIRED_THING_PREFIX = "THING#"
 
 
 def conversation_pk(owner: str, conversation_id: str) -> str:
@@ -41,6 +45,10 @@ def index_sk(conversation_id: str) -> str:
 
 def device_pk(thing: str) -> str:
     return f"D#{thing}"
+
+
+def paired_thing_sk(thing: str) -> str:
+    return f"{PAIRED_THING_PREFIX}{thing}"
 
 
 def turn_sk(seq: int) -> str:

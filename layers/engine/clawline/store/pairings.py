@@ -25,7 +25,7 @@ from botocore.exceptions import ClientError
 
 from clawline.principals import PrincipalKind, owner_key
 from clawline.store.dynamodb import raise_for_client_error
-from clawline.store.keys import PAIRING_SK, device_pk
+from clawline.store.keys import PAIRING_SK, device_pk, owner_pk, paired_thing_sk
 
 #: How long a container trusts what it read of a thing's pairing.
 PAIRING_TTL_SECONDS = 60.0
@@ -39,8 +39,8 @@ class Pairings(Protocol):
 
     def pair(self, thing: str, user: str) -> None: ...
 
-    def unpair(self, thing: str) -> bool:
-        """Remove the pairing; False when there was none."""
+    def unpair(self, thing: str, *, user: str | None = None) -> bool:
+        """Remove the pairing (only if it is with ``user``, when given); False when there was none."""
         ...
 
 
@@ -61,19 +61,47 @@ class DynamoDBPairings:
         return None if item is None else str(item["user"]["S"])
 
     def pair(self, thing: str, user: str) -> None:
-        item = {**self._key(thing), "user": {"S": user}, "paired_at": {"S": datetime.now(UTC).isoformat()}}
+        now = datetime.now(UTC).isoformat()
         try:
-            self._client.put_item(TableName=self._table, Item=item)
+            self._client.put_item(
+                TableName=self._table, Item={**self._reverse_key(thing, user), "paired_at": {"S": now}}
+            )
+            old = self._client.put_item(
+                TableName=self._table,
+                Item={**self._key(thing), "user": {"S": user}, "paired_at": {"S": now}},
+                ReturnValues="ALL_OLD",
+            ).get("Attributes", {})
+            previous = old.get("user", {}).get("S")
+            if previous and previous != user:  # re-paired: the previous user no longer lists the device
+                self._client.delete_item(TableName=self._table, Key=self._reverse_key(thing, previous))
         except ClientError as exc:
             raise_for_client_error(exc)
 
-    def unpair(self, thing: str) -> bool:
+    def unpair(self, thing: str, *, user: str | None = None) -> bool:
+        kwargs: dict[str, Any] = {}
+        if user is not None:
+            # Erasing a user: a device re-paired to someone else since is left alone.
+            kwargs = {"ConditionExpression": "#u = :u", "ExpressionAttributeNames": {"#u": "user"}}
+            kwargs["ExpressionAttributeValues"] = {":u": {"S": user}}
         try:
-            old = self._client.delete_item(TableName=self._table, Key=self._key(thing), ReturnValues="ALL_OLD")
+            old = self._client.delete_item(
+                TableName=self._table, Key=self._key(thing), ReturnValues="ALL_OLD", **kwargs
+            ).get("Attributes", {})
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise_for_client_error(exc)
+                raise  # pragma: no cover
+            old = {}
+        previous = old.get("user", {}).get("S") or user
+        try:
+            if previous:
+                self._client.delete_item(TableName=self._table, Key=self._reverse_key(thing, previous))
         except ClientError as exc:
             raise_for_client_error(exc)
-            raise  # pragma: no cover
-        return bool(old.get("Attributes"))
+        return bool(old)
+
+    def _reverse_key(self, thing: str, user: str) -> dict[str, Any]:
+        return {"pk": {"S": owner_pk(owner_key(PrincipalKind.USER, user))}, "sk": {"S": paired_thing_sk(thing)}}
 
 
 class InMemoryPairings:
@@ -86,7 +114,9 @@ class InMemoryPairings:
     def pair(self, thing: str, user: str) -> None:
         self._users[thing] = user
 
-    def unpair(self, thing: str) -> bool:
+    def unpair(self, thing: str, *, user: str | None = None) -> bool:
+        if user is not None and self._users.get(thing) != user:
+            return False
         return self._users.pop(thing, None) is not None
 
 
