@@ -20,6 +20,9 @@ from typing import Any
 
 import pytest
 
+from clawline import composition
+from clawline.conversation import Turn
+from clawline.messages import Channel
 from tests.functional.conftest import Stack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -122,6 +125,12 @@ def test_a_turn_the_rules_answer_never_imports_numpy_and_one_that_classifies_doe
 def test_the_reminder_function_delivers_without_fastapi_or_numpy(stack: Stack) -> None:
     # It runs no turn: no web framework, no NLU, whatever the bot is.
     event = json.loads((ROOT / "events" / "reminder" / "due_http.json").read_text(encoding="utf-8"))
+    # The turn that set the reminder (in this process: the cold one only delivers).
+    store = composition.conversation_store()
+    store.save(
+        store.load(event["conversation_id"], event["owner"]),
+        Turn(seq=0, message_id="m-0", channel=Channel.HTTP, user_text="remind me"),
+    )
     report = run_cold("reminder", "reminder_handler", [event])
     assert report["after_import"] == []
     (turn,) = report["turns"]
