@@ -16,6 +16,7 @@ for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
 
 import json  # noqa: E402
+import re  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -316,12 +317,29 @@ def main() -> None:
         full = json.loads(FULL_REPORT.read_text(encoding="utf-8"))
         if isinstance(full, dict):
             md.append(render(full["rows"], *full["load"]))
+    else:
+        # A few-shot-only run in a fresh checkout (no reports/ yet) keeps the full-data rows already published.
+        md.append(_published_full_part())
     if FEWSHOT_REPORT.exists():
         from bench import nlu_fewshot
 
         few = json.loads(FEWSHOT_REPORT.read_text(encoding="utf-8"))
         md += ["", *nlu_fewshot.render(few, tuple(few["load"]))]
     update_section("nlu", "\n".join(md))
+
+
+def _published_full_part() -> str:
+    """The full-data part of the ``nlu`` section of BENCHMARKS.md as published, with the date it was measured."""
+    from bench.report import BENCHMARKS
+
+    text = BENCHMARKS.read_text(encoding="utf-8") if BENCHMARKS.exists() else ""
+    found = re.search(r"<!-- bench:nlu -->\n_Measured (.*?)\._\n\n(.*?)(?:### Few-shot|<!-- /bench:nlu -->)", text, re.S)
+    if found is None:
+        return ""
+    when, body = found.groups()
+    if body.startswith("Full data (measured"):  # kept by an earlier few-shot-only run: keep its date
+        return body.strip()
+    return f"Full data (measured {when}; not re-run with the few-shot part):\n\n{body.strip()}"
 
 
 def render(rows: list[dict], load_before: float, load_after: float) -> str:
