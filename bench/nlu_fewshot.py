@@ -390,7 +390,7 @@ def run(data: dict[str, Any], model_dir: Path, out_dir: Path, jobs: int) -> dict
 
 
 NAMES = {
-    "linear": "linear (default): n-grams + static MiniLM token vectors + neighbour-word copies",
+    "linear": "linear (default): n-grams + static MiniLM token vectors",
     "linear-ngrams": "linear, n-grams only (the default before the static vectors)",
     "embedding": "embedding: MiniLM int8 ONNX + softmax head",
     "baseline": "baseline: TF-IDF word+char + LogisticRegression (scikit-learn)",

@@ -20,7 +20,6 @@ from typing import Protocol
 
 import numpy as np
 
-from clawline.nlu.augment import AugmentConfig
 from clawline.nlu.blas import single_threaded_blas
 from clawline.nlu.features import F32, I64, FeatureConfig, Featurizer, NgramHasher, SparseRows, Vocabulary, words
 from clawline.nlu.linear import FORMAT_VERSION, OOS_LABEL, LinearModel
@@ -68,18 +67,12 @@ class LinearRecipe:
     optim: SparseTrainConfig = field(default_factory=SparseTrainConfig)
     #: Retrain on training + held-out data once temperature and threshold are chosen.
     refit: bool = True
-    #: Neighbour-word copies of the examples of intents with few examples (``clawline.nlu.augment``); needs the
-    #: static table (``features.static_weight`` > 0). None: off.
-    augment: AugmentConfig | None = field(default_factory=AugmentConfig)
 
     def with_seed(self, seed: int) -> LinearRecipe:
         return replace(self, optim=replace(self.optim, seed=seed))
 
     def to_json(self) -> dict[str, object]:
-        out = {"features": self.features.to_json(), "optim": self.optim.__dict__, "refit": self.refit}
-        if self.augment is not None and self.features.static_weight:
-            out["augment"] = self.augment.__dict__
-        return out
+        return {"features": self.features.to_json(), "optim": self.optim.__dict__, "refit": self.refit}
 
 
 class Recipe(Protocol):
@@ -100,12 +93,6 @@ def fingerprint(intents: Mapping[str, Sequence[str]], oos_examples: Sequence[str
 def fit_model(data: IntentData, recipe: LinearRecipe, progress: Progress | None = None) -> LinearModel:
     """One plain fit (no calibration): vocabulary, features, softmax weights, int8 quantization."""
     labels = sorted(set(data.labels) - {OOS_LABEL}) + ([OOS_LABEL] if OOS_LABEL in data.labels else [])
-    if recipe.augment is not None and recipe.features.static_weight:
-        # Inside the fit, so a cross-validation fold augments its own training part only (nothing held out leaks).
-        from clawline.nlu.augment import augment
-        from clawline.nlu.static import static_embeddings
-
-        data = augment(data, recipe.augment, static_embeddings(), recipe.optim.seed)
     position = {label: i for i, label in enumerate(labels)}
     hasher = NgramHasher(recipe.features)
     hashed = [hasher.hash(text) for text in data.texts]
