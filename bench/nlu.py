@@ -333,7 +333,9 @@ def _published_full_part() -> str:
     from bench.report import BENCHMARKS
 
     text = BENCHMARKS.read_text(encoding="utf-8") if BENCHMARKS.exists() else ""
-    found = re.search(r"<!-- bench:nlu -->\n_Measured (.*?)\._\n\n(.*?)(?:### Few-shot|<!-- /bench:nlu -->)", text, re.S)
+    found = re.search(
+        r"<!-- bench:nlu -->\n_Measured (.*?)\._\n\n(.*?)(?:### Few-shot|<!-- /bench:nlu -->)", text, re.S
+    )
     if found is None:
         return ""
     when, body = found.groups()

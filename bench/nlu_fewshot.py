@@ -452,7 +452,8 @@ def render(result: dict[str, Any], load: tuple[float, float]) -> list[str]:
                     r.get("threshold_rule") != THRESHOLD_RULE for r in result["rows"] if (r["backend"], r["k"]) == key
                 )
                 md.append(
-                    f"| {NAMES[backend]}{' †' if old_rule else ''} | {k} | {summary[key]['n_way'][3]:.0f} | {cell(key, 'n_way')} | "
+                    f"| {NAMES[backend]}{' †' if old_rule else ''} | {k} | {summary[key]['n_way'][3]:.0f} | "
+                    f"{cell(key, 'n_way')} | "
                     f"{cell(key, 'in_scope')} | "
                     f"{cell(key, 'oos_recall')} | {summary[key]['train_s'][0]:.0f} |"
                 )

@@ -51,7 +51,6 @@ def test_out_of_scope_already_caught_by_the_class_does_not_push_the_threshold_up
     assert t <= 0.6
 
 
-
 def test_few_held_out_out_of_scope_messages_do_not_pin_the_threshold_just_above_one_of_them():
     # Correct answers: 990 confident ones and a thin tail of 10 (1%, the budget) between 0.3 and 0.7. Three held-out
     # out-of-scope messages, at 0.1, 0.2 and 0.85. Counted as a step function their recall is flat from 0.2 to 0.85,

@@ -46,6 +46,7 @@ def calibration_plan(counts: Mapping[str, int], max_folds: int) -> tuple[int, li
         return (min(max_folds, *counts.values()) if counts else 0), []
     return min(max_folds, *calibrated), thin
 
+
 def choose_threshold(
     in_conf: F32,
     in_correct: np.ndarray,
