@@ -280,7 +280,7 @@ FEWSHOT_REPORT = ROOT / "reports/bench-nlu-fewshot.json"
 
 def main() -> None:
     """``CLAWLINE_BENCH_NLU=full`` or ``=fewshot`` runs one part; the other part's last results (from
-    ``reports/``) are kept in the section."""
+    ``reports/``) are kept in the section. ``=render`` measures nothing and rewrites the section from ``reports/``."""
     parts = os.environ.get("CLAWLINE_BENCH_NLU", "full,fewshot").split(",")
     data = json.loads(DATA.read_text(encoding="utf-8"))
     OUT.mkdir(parents=True, exist_ok=True)

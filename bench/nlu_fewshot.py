@@ -355,14 +355,20 @@ def run(data: dict[str, Any], model_dir: Path, out_dir: Path, jobs: int) -> dict
     # The linear backend's k-fold recipe is the slow part on a busy machine: CLAWLINE_BENCH_LINEAR_SEEDS (e.g.
     # "5:3,30:4,ngrams:2") caps its seeds per k; the table says how many seeds each row has.
     caps = dict(part.split(":") for part in os.environ.get("CLAWLINE_BENCH_LINEAR_SEEDS", "").split(",") if part)
-    # CLAWLINE_BENCH_SEEDS_OF (e.g. "baseline:3,embedding:5") caps the seeds of other backends the same way.
+    # CLAWLINE_BENCH_SEEDS_OF (e.g. "baseline:3,embedding@30:3") caps the seeds of other backends the same way, for
+    # every k or for one.
     others = dict(part.split(":") for part in os.environ.get("CLAWLINE_BENCH_SEEDS_OF", "").split(",") if part)
+
+    def capped(b: str, k: int, s: int) -> bool:
+        cap = others.get(f"{b}@{k}", others.get(b))
+        return cap is not None and s >= int(cap)
+
     tasks = [
         (b, k, s)
         for b, k, s in tasks
         if not (b == "linear" and str(k) in caps and s >= int(caps[str(k)]))
         and not (b == "linear-ngrams" and "ngrams" in caps and s >= int(caps["ngrams"]))
-        and not (b in others and s >= int(others[b]))
+        and not capped(b, k, s)
     ]
     # Rows already measured (a run that was stopped) are kept: append-only, one JSON row per line.
     done_path = out_dir / "fewshot-rows.jsonl"
@@ -371,8 +377,9 @@ def run(data: dict[str, Any], model_dir: Path, out_dir: Path, jobs: int) -> dict
     tasks = [t for t in tasks if t not in done]
     if os.environ.get("CLAWLINE_BENCH_NO_NEW_ROWS"):  # costs and the report from the rows already measured
         tasks = []
-    # Longest first, so the two workers finish together.
-    tasks.sort(key=lambda t: (t[0] == "embedding", t[0] == "baseline", -t[1]))
+    # The goal rows (10 per intent) first, so a run cut short has them; then longest first, so the workers finish
+    # together.
+    tasks.sort(key=lambda t: (t[1] != 10, t[0] == "embedding", t[0] == "baseline", -t[1]))
     started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=jobs) as pool, done_path.open("a") as log:
         for row in pool.map(run_task, tasks):
@@ -499,11 +506,22 @@ def render(result: dict[str, Any], load: tuple[float, float]) -> list[str]:
             f"{c['artifact_mb']:.2f} | {c['shared_mb']:.1f} {shared} | {cold['import_numpy_ms']:.0f} + "
             f"{cold['import_nlu_ms']:.0f} | {cold['load_ms']:.1f} + {cold['first_parse_ms']:.1f} |"
         )
+    base = result["costs"].get("baseline")
+    if base is not None:
+        ratios = [
+            f"{NAMES[b]} {base['latency']['p50'] / c['latency']['p50']:.1f}x faster"
+            if c["latency"]["p50"] <= base["latency"]["p50"]
+            else f"{NAMES[b]} {c['latency']['p50'] / base['latency']['p50']:.1f}x slower"
+            for b, c in result["costs"].items()
+            if b != "baseline"
+        ]
+        md += ["", f"Median parse against the baseline in this run: {'; '.join(ratios)}."]
     md += [
         "",
         "How it was measured:",
         "- Latency: one `NluEngine.parse` per message (built-in entities off) over the 5,500 test messages in a "
-        "shuffled order (embedding: the first 1,500), in the benchmark process after a warm-up parse; linear: "
+        "shuffled order (embedding and baseline: the first 1,500; the baseline times `predict_proba([text])`), in "
+        "the benchmark process after a warm-up parse; linear: "
         "the pass with the lowest median of 3. Cost per million parses: mean parse time x 1,769/1,024 GB (below "
         "1,769 MB a Lambda function gets that share of a vCPU, so the product does not depend on its memory "
         "size) x $0.0000133334 per GB-s (arm64); the invocation itself and the rest of the turn are not counted.",
