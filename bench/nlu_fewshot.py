@@ -525,13 +525,14 @@ def render(result: dict[str, Any], load: tuple[float, float]) -> list[str]:
         "the pass with the lowest median of 3. Cost per million parses: mean parse time x 1,769/1,024 GB (below "
         "1,769 MB a Lambda function gets that share of a vCPU, so the product does not depend on its memory "
         "size) x $0.0000133334 per GB-s (arm64); the invocation itself and the rest of the turn are not counted.",
-        "- Cold: median of fresh `python -c` processes (5 linear, 3 embedding): import numpy (+ onnxruntime for "
-        "the embedding backend), import the NLU modules, load the artifact, first parse (which loads the "
-        "memory-mapped static table and builds the lookup tables).",
+        "- Cold: median of fresh `python -c` processes (5 linear, 3 embedding and baseline): import numpy (+ "
+        "onnxruntime for the embedding backend, scikit-learn for the baseline), import the NLU modules, load the "
+        "artifact, first parse (which loads the memory-mapped static table and builds the lookup tables).",
         "- Shared files: what every bot of a deployment shares: the static token table in the engine layer "
         "(`clawline/nlu/data/minilm-static.npz`, 30,522 x 256 int8), or the embedding layer's `model.onnx` "
         "(plus onnxruntime, see the cold-start section for the layer's size).",
-        f"- Wall time of the few-shot run: {result['wall_s'] / 60:.0f} min on {result['jobs']} processes "
+        f"- Wall time of this run: {result['wall_s'] / 60:.0f} min on {result['jobs']} processes (rows already in "
+        "`build/nlu/bench/fewshot-rows.jsonl` are kept, not measured again) "
         "(MiniLM encodings cached in `build/nlu/bench/`; the first run encodes CLINC150 once, a few minutes).",
         f"- Machine load: 1-minute load average {load[0]:.1f} at the start and {load[1]:.1f} at the end on "
         f"{os.cpu_count()} cores, shared with other jobs: times are upper bounds; accuracy does not depend on it.",
