@@ -27,6 +27,8 @@ import numpy as np
 SHOTS = tuple(int(k) for k in os.environ.get("CLAWLINE_BENCH_SHOTS", "5,10,30").split(","))
 SEEDS = tuple(range(int(os.environ.get("CLAWLINE_BENCH_SEEDS", "5"))))
 N_OOS = 20
+#: Rows measured before the out-of-scope recall was interpolated in ``choose_threshold`` lack this and are marked.
+THRESHOLD_RULE = "interpolated"
 #: Lambda bills GB-seconds, and below 1,769 MB a function gets that fraction of a vCPU, so a parse measured on a
 #: full core costs measured_ms x 1,769/1,024 GB-ms whatever the memory size (arm64 price, us-east-1, 2026).
 PRICE_GB_S = 0.0000133334
@@ -119,20 +121,27 @@ def run_task(task: tuple[str, int, int]) -> dict[str, Any]:
     else:
         model, probs, train_s = _baseline(intents, oos, test_texts, seed)
     row = {"backend": backend, "k": k, "seed": seed, "train_s": round(train_s, 2), "threshold": model.threshold}
+    row["threshold_rule"] = THRESHOLD_RULE
     row |= _scores(probs, list(model.labels), model.threshold, test_labels, len(test_texts) - len(test_labels))
     if backend in ("linear", "embedding"):
         np.save(Path(_STATE["out"]) / f"fewshot-probs-{backend}-{k}-{seed}.npy", probs.astype(np.float16))
         row["labels"] = list(model.labels)
-    if seed == 0 and k == 10 and backend != "baseline":
-        path = Path(_STATE["out"]) / f"fewshot-10-{backend}.npz"
+    if seed == 0 and k == 10:
+        path = Path(_STATE["out"]) / f"fewshot-10-{backend}.{'pkl' if backend == 'baseline' else 'npz'}"
         model.save(path)
         row["artifact"] = str(path)
     return row
 
 
 class _Baseline:
-    def __init__(self, labels: list[str], threshold: float) -> None:
-        self.labels, self.threshold = labels, threshold
+    def __init__(self, labels: list[str], threshold: float, pipeline: Any) -> None:
+        self.labels, self.threshold, self.pipeline = labels, threshold, pipeline
+
+    def save(self, path: Path) -> None:
+        """The fitted scikit-learn pipeline, pickled (how such a model would be shipped)."""
+        import pickle
+
+        path.write_bytes(pickle.dumps(self.pipeline))
 
 
 def _baseline(
@@ -176,7 +185,7 @@ def _baseline(
         (held.argmax(axis=1) == oos_at)[is_oos],
     )
     train_s = time.perf_counter() - started
-    return _Baseline(classes, threshold), pipe.predict_proba(test_texts), train_s
+    return _Baseline(classes, threshold, pipe), pipe.predict_proba(test_texts), train_s
 
 
 def _summary(rows: list[dict[str, Any]]) -> dict[tuple[str, int], dict[str, tuple[float, float, float, float]]]:
@@ -242,8 +251,20 @@ def cascade_rows(rows: list[dict[str, Any]], out_dir: Path, n_oos: int) -> list[
         row = {"backend": "cascade", "k": k, "seed": seed, "train_s": lin["train_s"] + emb["train_s"]}
         row |= _scores(probs, emb["labels"], emb["threshold"], _STATE["test_labels"], n_oos)
         row["share_linear"] = float(keep.mean())
+        row["threshold_rule"] = emb.get("threshold_rule")
         out.append(row)
     return out
+
+
+BASELINE_LOAD = """
+import json, time, pickle
+t0 = time.perf_counter(); import numpy; t1 = time.perf_counter()
+import sklearn.pipeline, sklearn.linear_model, sklearn.feature_extraction.text; t2 = time.perf_counter()
+pipe = pickle.loads(open({path!r}, "rb").read()); t3 = time.perf_counter()
+pipe.predict_proba(["what is my balance"]); t4 = time.perf_counter()
+print(json.dumps({{"import_numpy_ms": (t1-t0)*1e3, "import_nlu_ms": (t2-t1)*1e3, "load_ms": (t3-t2)*1e3,
+                  "first_parse_ms": (t4-t3)*1e3}}))
+"""
 
 
 def costs(rows: list[dict[str, Any]], model_dir: Path, texts: list[str]) -> dict[str, dict[str, Any]]:
@@ -258,7 +279,7 @@ def costs(rows: list[dict[str, Any]], model_dir: Path, texts: list[str]) -> dict
     samples: dict[str, np.ndarray] = {}
     routed: np.ndarray | None = None
     for row in rows:
-        if "artifact" not in row:
+        if "artifact" not in row or row["backend"] == "baseline":
             continue
         path = Path(row["artifact"])
         backend = row["backend"]
@@ -291,6 +312,20 @@ def costs(rows: list[dict[str, Any]], model_dir: Path, texts: list[str]) -> dict
                 "shared_mb": (model_dir / "model.onnx").stat().st_size / 1e6,
                 "cold": _fresh_process(EMBEDDING_LOAD.format(path=str(path), model_dir=str(model_dir)), repeats=3),
             }
+    baseline = next((r for r in rows if r["backend"] == "baseline" and "artifact" in r), None)
+    if baseline is not None and Path(baseline["artifact"]).exists():
+        import pickle
+
+        path = Path(baseline["artifact"])
+        pipe = pickle.loads(path.read_bytes())
+        pipe.predict_proba(["warm up"])
+        samples["baseline"] = _latency(lambda t: pipe.predict_proba([t]), texts[:1500], passes=1)
+        out["baseline"] = {
+            "latency": _percentiles(samples["baseline"]),
+            "artifact_mb": path.stat().st_size / 1e6,
+            "shared_mb": 0.0,
+            "cold": _fresh_process(BASELINE_LOAD.format(path=str(path)), repeats=3),
+        }
     if routed is not None and "embedding" in samples:
         # Per message: the linear parse, plus the MiniLM parse of the same message when the linear model is unsure.
         n = len(samples["embedding"])
@@ -320,14 +355,20 @@ def run(data: dict[str, Any], model_dir: Path, out_dir: Path, jobs: int) -> dict
     # The linear backend's k-fold recipe is the slow part on a busy machine: CLAWLINE_BENCH_LINEAR_SEEDS (e.g.
     # "5:3,30:4,ngrams:2") caps its seeds per k; the table says how many seeds each row has.
     caps = dict(part.split(":") for part in os.environ.get("CLAWLINE_BENCH_LINEAR_SEEDS", "").split(",") if part)
-    # CLAWLINE_BENCH_SEEDS_OF (e.g. "baseline:3,embedding:5") caps the seeds of other backends the same way.
+    # CLAWLINE_BENCH_SEEDS_OF (e.g. "baseline:3,embedding@30:3") caps the seeds of other backends the same way, for
+    # every k or for one.
     others = dict(part.split(":") for part in os.environ.get("CLAWLINE_BENCH_SEEDS_OF", "").split(",") if part)
+
+    def capped(b: str, k: int, s: int) -> bool:
+        cap = others.get(f"{b}@{k}", others.get(b))
+        return cap is not None and s >= int(cap)
+
     tasks = [
         (b, k, s)
         for b, k, s in tasks
         if not (b == "linear" and str(k) in caps and s >= int(caps[str(k)]))
         and not (b == "linear-ngrams" and "ngrams" in caps and s >= int(caps["ngrams"]))
-        and not (b in others and s >= int(others[b]))
+        and not capped(b, k, s)
     ]
     # Rows already measured (a run that was stopped) are kept: append-only, one JSON row per line.
     done_path = out_dir / "fewshot-rows.jsonl"
@@ -336,8 +377,9 @@ def run(data: dict[str, Any], model_dir: Path, out_dir: Path, jobs: int) -> dict
     tasks = [t for t in tasks if t not in done]
     if os.environ.get("CLAWLINE_BENCH_NO_NEW_ROWS"):  # costs and the report from the rows already measured
         tasks = []
-    # Longest first, so the two workers finish together.
-    tasks.sort(key=lambda t: (t[0] == "embedding", t[0] == "baseline", -t[1]))
+    # The goal rows (10 per intent) first, so a run cut short has them; then longest first, so the workers finish
+    # together.
+    tasks.sort(key=lambda t: (t[1] != 10, t[0] == "embedding", t[0] == "baseline", -t[1]))
     started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=jobs) as pool, done_path.open("a") as log:
         for row in pool.map(run_task, tasks):
@@ -356,7 +398,7 @@ def run(data: dict[str, Any], model_dir: Path, out_dir: Path, jobs: int) -> dict
 
 NAMES = {
     "linear": "linear (default): n-grams + static MiniLM token vectors",
-    "linear-ngrams": "linear, n-grams only (the default before)",
+    "linear-ngrams": "linear, n-grams only (the default before the static vectors)",
     "embedding": "embedding: MiniLM int8 ONNX + softmax head",
     "baseline": "baseline: TF-IDF word+char + LogisticRegression (scikit-learn)",
     "cascade": f"cascade (not shipped): linear, then MiniLM when the best intent < {CASCADE_MARGIN}",
@@ -413,11 +455,21 @@ def render(result: dict[str, Any], load: tuple[float, float]) -> list[str]:
         for k in SHOTS:
             key = (backend, k)
             if key in summary:
+                old_rule = any(
+                    r.get("threshold_rule") != THRESHOLD_RULE for r in result["rows"] if (r["backend"], r["k"]) == key
+                )
                 md.append(
-                    f"| {NAMES[backend]} | {k} | {summary[key]['n_way'][3]:.0f} | {cell(key, 'n_way')} | "
+                    f"| {NAMES[backend]}{' †' if old_rule else ''} | {k} | {summary[key]['n_way'][3]:.0f} | "
+                    f"{cell(key, 'n_way')} | "
                     f"{cell(key, 'in_scope')} | "
                     f"{cell(key, 'oos_recall')} | {summary[key]['train_s'][0]:.0f} |"
                 )
+    if any(r.get("threshold_rule") != THRESHOLD_RULE for r in result["rows"]):
+        md += [
+            "",
+            "† measured with the earlier threshold rule (held-out out-of-scope recall counted as a step function); "
+            "N-way accuracy does not depend on it.",
+        ]
     missing = [
         f"{backend} at {k}"
         for backend in ("linear", "linear-ngrams", "embedding", "baseline")
@@ -437,7 +489,7 @@ def render(result: dict[str, Any], load: tuple[float, float]) -> list[str]:
         "files do not):",
         "",
         "| backend | parse p50 / p90 / p99 ms | cost per million parses | bot artifact MB | shared files MB | "
-        "cold: import numpy + NLU ms | cold: load + first parse ms |",
+        "cold: import numpy + NLU (baseline: scikit-learn) ms | cold: load + first parse ms |",
         "|---|---|---|---|---|---|---|",
     ]
     for backend, c in result["costs"].items():
@@ -447,27 +499,40 @@ def render(result: dict[str, Any], load: tuple[float, float]) -> list[str]:
             "linear": "static table",
             "embedding": "model.onnx + onnxruntime layer",
             "cascade": "both",
+            "baseline": "(scikit-learn + scipy in the package instead)",
         }.get(backend, "")
         md.append(
             f"| {NAMES[backend]} | {lat['p50']:.3f} / {lat['p90']:.3f} / {lat['p99']:.3f} | ${cost:.4f} | "
             f"{c['artifact_mb']:.2f} | {c['shared_mb']:.1f} {shared} | {cold['import_numpy_ms']:.0f} + "
             f"{cold['import_nlu_ms']:.0f} | {cold['load_ms']:.1f} + {cold['first_parse_ms']:.1f} |"
         )
+    base = result["costs"].get("baseline")
+    if base is not None:
+        ratios = [
+            f"{NAMES[b]} {base['latency']['p50'] / c['latency']['p50']:.1f}x faster"
+            if c["latency"]["p50"] <= base["latency"]["p50"]
+            else f"{NAMES[b]} {c['latency']['p50'] / base['latency']['p50']:.1f}x slower"
+            for b, c in result["costs"].items()
+            if b != "baseline"
+        ]
+        md += ["", f"Median parse against the baseline in this run: {'; '.join(ratios)}."]
     md += [
         "",
         "How it was measured:",
         "- Latency: one `NluEngine.parse` per message (built-in entities off) over the 5,500 test messages in a "
-        "shuffled order (embedding: the first 1,500), in the benchmark process after a warm-up parse; linear: "
+        "shuffled order (embedding and baseline: the first 1,500; the baseline times `predict_proba([text])`), in "
+        "the benchmark process after a warm-up parse; linear: "
         "the pass with the lowest median of 3. Cost per million parses: mean parse time x 1,769/1,024 GB (below "
         "1,769 MB a Lambda function gets that share of a vCPU, so the product does not depend on its memory "
         "size) x $0.0000133334 per GB-s (arm64); the invocation itself and the rest of the turn are not counted.",
-        "- Cold: median of fresh `python -c` processes (5 linear, 3 embedding): import numpy (+ onnxruntime for "
-        "the embedding backend), import the NLU modules, load the artifact, first parse (which loads the "
-        "memory-mapped static table and builds the lookup tables).",
+        "- Cold: median of fresh `python -c` processes (5 linear, 3 embedding and baseline): import numpy (+ "
+        "onnxruntime for the embedding backend, scikit-learn for the baseline), import the NLU modules, load the "
+        "artifact, first parse (which loads the memory-mapped static table and builds the lookup tables).",
         "- Shared files: what every bot of a deployment shares: the static token table in the engine layer "
         "(`clawline/nlu/data/minilm-static.npz`, 30,522 x 256 int8), or the embedding layer's `model.onnx` "
         "(plus onnxruntime, see the cold-start section for the layer's size).",
-        f"- Wall time of the few-shot run: {result['wall_s'] / 60:.0f} min on {result['jobs']} processes "
+        f"- Wall time of this run: {result['wall_s'] / 60:.0f} min on {result['jobs']} processes (rows already in "
+        "`build/nlu/bench/fewshot-rows.jsonl` are kept, not measured again) "
         "(MiniLM encodings cached in `build/nlu/bench/`; the first run encodes CLINC150 once, a few minutes).",
         f"- Machine load: 1-minute load average {load[0]:.1f} at the start and {load[1]:.1f} at the end on "
         f"{os.cpu_count()} cores, shared with other jobs: times are upper bounds; accuracy does not depend on it.",

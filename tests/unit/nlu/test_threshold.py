@@ -49,3 +49,15 @@ def test_out_of_scope_already_caught_by_the_class_does_not_push_the_threshold_up
     oos = np.array([0.65, 0.75], np.float32)
     t = choose_threshold(conf, np.ones(4, bool), oos, np.array([True, True]), max_in_scope_loss=0.5)
     assert t <= 0.6
+
+
+def test_few_held_out_out_of_scope_messages_do_not_pin_the_threshold_just_above_one_of_them():
+    # Correct answers: 990 confident ones and a thin tail of 10 (1%, the budget) between 0.3 and 0.7. Three held-out
+    # out-of-scope messages, at 0.1, 0.2 and 0.85. Counted as a step function their recall is flat from 0.2 to 0.85,
+    # so the threshold stopped at 0.25 although the budget allows 0.75, where unseen out-of-scope messages (the
+    # held-out ones say they lie between 0.2 and 0.85) are caught at the price of the tail.
+    conf = np.concatenate([np.linspace(0.8, 1.0, 990), np.linspace(0.3, 0.7, 10)]).astype(np.float32)
+    oos = np.array([0.1, 0.2, 0.85], np.float32)
+    t = choose_threshold(conf, np.ones(1000, bool), oos, max_in_scope_loss=0.01)
+    assert 0.7 < t < 0.8
+    assert _rejected_correct_share(t, conf, np.ones(1000, bool)) <= 0.01

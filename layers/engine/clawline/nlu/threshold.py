@@ -3,8 +3,10 @@
 A threshold trades in-scope answers for out-of-scope catches. The bot owner's budget is the share of
 held-out in-scope messages that were answered correctly and that the threshold may turn away
 (``max_in_scope_loss``, 1% by default). Within that budget, the threshold maximizes balanced accuracy
-(mean of in-scope accuracy and out-of-scope recall) when out-of-scope examples are held out; without
-them it is simply the highest threshold the budget allows. One rule, with or without out-of-scope data.
+(mean of in-scope accuracy and out-of-scope recall) when out-of-scope examples are held out, their recall
+estimated from the interpolated distribution of their confidences (a bot holds out tens of them, too few for
+a step function); without them it is simply the highest threshold the budget allows. One rule, with or
+without out-of-scope data.
 
 Thin intents (fewer than ``MIN_CALIBRATION_EXAMPLES`` examples) cannot be held out without leaving their class
 empty or nearly so: their held-out confidences say nothing about the model. While other intents have enough
@@ -73,8 +75,14 @@ def choose_threshold(
     in_acc = (len(right_in) / len(in_conf)) - lost
     if len(oos_conf):
         caught = np.zeros(len(oos_conf), bool) if oos_caught is None else oos_caught.astype(bool)
-        free_oos = np.sort(oos_conf[~caught])
-        oos_recall = (caught.sum() + np.searchsorted(free_oos, candidates, side="left")) / len(oos_conf)
+        free_oos = np.sort(oos_conf[~caught]).astype(np.float64)
+        # The held-out out-of-scope messages are few (a bot has tens): counted as a step function, the recall is
+        # flat between two of them, so the best score sat just above one of them, wherever the sample happened
+        # to leave a gap. Their empirical distribution interpolated linearly (each message counting half at its
+        # own confidence, all of them at 1.0) rewards a higher threshold as far as the budget allows.
+        xs = np.concatenate([[0.0], free_oos, [1.0]])
+        ys = np.concatenate([[0.0], np.arange(len(free_oos)) + 0.5, [float(len(free_oos))]])
+        oos_recall = (caught.sum() + np.interp(candidates, xs, ys)) / len(oos_conf)
         score = 0.5 * in_acc + 0.5 * oos_recall
     else:
         score = candidates.astype(np.float64)
