@@ -31,7 +31,7 @@ DROPPED_DIRS = {"tests", "__pycache__"}
 #: model (about 22 MB of the layer) is never read. A plugin that calls another service adds it here; the package
 #: test ``test_lean_layer`` fails when one of these is missing from the built layer.
 BOTOCORE_SERVICES = frozenset(
-    {"dynamodb", "apigatewaymanagementapi", "iot-data", "kms", "sqs", "secretsmanager", "ssm", "sts", "xray"}
+    {"dynamodb", "apigatewaymanagementapi", "iot-data", "kms", "s3", "sqs", "secretsmanager", "ssm", "sts", "xray"}
     # The first-party plugins' services (plugins/*/manifest.yaml) and the `clawline device` CLI's.
     | {"bedrock-runtime", "comprehend", "iot", "scheduler", "sns", "translate"}
 )
@@ -43,6 +43,8 @@ BOTOCORE_SERVICES = frozenset(
 #: compile declarations); boto3's resource
 #: definitions for services Clawline never makes resources of.
 UNUSED_PATHS = (
+    # Request examples, read only when botocore generates its reference documentation (botocore.docs).
+    "botocore/data/*/*/examples-1.json",
     *(
         f"aws_lambda_powertools/utilities/{name}"
         for name in (

@@ -182,7 +182,8 @@ def test_message_functions_use_the_three_layers_in_order_and_the_authorizer_goes
 
     assert isinstance(built_template, Template)
     for logical_id in FUNCTIONS:
-        expected = list(RULES_ONLY_LAYERS) if logical_id == "AuthorizerFunction" else list(LAYERS)
+        # The authorizer and the reminder function run no turn: no NLU layer.
+        expected = list(RULES_ONLY_LAYERS) if logical_id in ("AuthorizerFunction", "ReminderFunction") else list(LAYERS)
         assert function_layers(built_template, logical_id) == expected, logical_id
 
 
