@@ -20,7 +20,6 @@ from typing import Any
 import httpx
 import pytest
 
-import http_app
 import mqtt_handler
 import websocket_handler
 from bench.meter import metering, operations
@@ -29,6 +28,7 @@ from clawline.attachments.limits import owner_prefix
 from tests.functional.conftest import Stack
 from tests.helpers.aws import client
 from tests.helpers.events import load_event
+from tests.helpers.http_function import call
 from tests.helpers.lambda_context import lambda_context
 
 ERIN, OSCAR = "erin-5d1f", "oscar-82c4"
@@ -39,19 +39,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(200))
 
 
 def http(method: str, path: str, *, sub: str, scope: str = "chat", body: Any = None) -> tuple[int, Any]:
-    event = load_event("http/post_message.json")
-    path, _, query = path.partition("?")
-    event["rawPath"] = event["requestContext"]["http"]["path"] = f"/dev{path}"
-    event["rawQueryString"] = query
-    event["requestContext"]["http"]["method"] = method
-    event["requestContext"]["authorizer"] = {"lambda": {"sub": sub, "scope": scope}}
-    event["headers"].pop("content-length", None)
-    event["body"] = json.dumps(body) if body is not None else None
-    response = http_app.handler(event, lambda_context("clawline-http"))
-    raw = response.get("body")
-    if response.get("isBase64Encoded") and raw:
-        raw = base64.b64decode(raw).decode()
-    return response["statusCode"], (json.loads(raw) if raw else None)
+    return call(method, path, sub=sub, scope=scope, body=body)
 
 
 def say(sub: str, text: str, message_id: str, **extra: Any) -> dict[str, Any]:

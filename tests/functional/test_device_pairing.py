@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-import http_app
 import mqtt_handler
 from clawline import composition
 from clawline.cli import main
 from clawline.store.pairings import DeviceOwners, InMemoryPairings
 from tests.functional.conftest import Stack
 from tests.helpers.events import load_event
+from tests.helpers.http_function import call
 from tests.helpers.lambda_context import lambda_context
 
 THING = "hall-speaker"
@@ -25,17 +25,7 @@ ADMIN = "chat clawline/admin"
 
 
 def http(method: str, path: str, *, sub: str = "root", scope: str = ADMIN, body: Any = None) -> tuple[int, Any]:
-    event = load_event("http/post_message.json")
-    event["rawPath"] = event["requestContext"]["http"]["path"] = f"/dev{path}"
-    event["requestContext"]["http"]["method"] = method
-    event["requestContext"]["authorizer"] = {"lambda": {"sub": sub, "scope": scope}}
-    event["headers"].pop("content-length", None)
-    event["body"] = json.dumps(body) if body is not None else None
-    response = http_app.handler(event, lambda_context("clawline-http"))
-    raw = response.get("body")
-    if response.get("isBase64Encoded") and raw:
-        raw = base64.b64decode(raw).decode()
-    return response["statusCode"], (json.loads(raw) if raw else None)
+    return call(method, path, sub=sub, scope=scope, body=body)
 
 
 def device_says(text: str, message_id: str, thing: str = THING) -> dict[str, Any]:

@@ -14,6 +14,8 @@ has it, on ``uploads/`` alone, to list an owner's uploads for data rights).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -25,6 +27,23 @@ _MISSING = frozenset({"404", "403", "NoSuchKey", "NotFound", "AccessDenied", "Fo
 #: DeleteObjects takes at most this many keys per request.
 DELETE_BATCH = 1000
 _RETRYABLE = frozenset({"500", "503", "SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout"})
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+@contextmanager
+def _store_errors() -> Iterator[None]:
+    """S3's transient failures as ``RetryableError`` (the caller answers "try again"); anything else as raised."""
+    try:
+        yield
+    except ClientError as exc:
+        if _code(exc) in _RETRYABLE:
+            raise RetryableError("the attachment store is busy, try again") from exc
+        raise
+    except BotoCoreError as exc:  # timeouts, connection errors: the same request may pass in a moment
+        raise RetryableError("the attachment store did not answer, try again") from exc
 
 
 class S3AttachmentStore:
@@ -43,49 +62,33 @@ class S3AttachmentStore:
 
     def head(self, key: str) -> StoredObject | None:
         try:
-            found = self._s3.head_object(Bucket=self.bucket, Key=key)
+            with _store_errors():
+                found = self._s3.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
-            code = str(exc.response.get("Error", {}).get("Code", ""))
-            if code in _MISSING:
+            if _code(exc) in _MISSING:
                 return None
-            if code in _RETRYABLE:
-                raise RetryableError("the attachment store is busy, try again") from exc
             raise
-        except BotoCoreError as exc:  # timeouts, connection errors: the same request may pass in a moment
-            raise RetryableError("the attachment store did not answer, try again") from exc
         return StoredObject(size=int(found["ContentLength"]), content_type=found.get("ContentType"))
 
     def put(self, key: str, data: bytes, *, content_type: str) -> None:
-        try:
+        with _store_errors():
             self._s3.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
-        except ClientError as exc:
-            if str(exc.response.get("Error", {}).get("Code", "")) in _RETRYABLE:
-                raise RetryableError("the attachment store is busy, try again") from exc
-            raise
-        except BotoCoreError as exc:
-            raise RetryableError("the attachment store did not answer, try again") from exc
 
     def url(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
 
     def list_prefix(self, prefix: str) -> list[ListedObject]:
         found: list[ListedObject] = []
-        try:
+        with _store_errors():
             for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
                 found.extend(
                     ListedObject(o["Key"], int(o.get("Size", 0)), o.get("LastModified"))
                     for o in page.get("Contents", [])
                 )
-        except ClientError as exc:
-            if str(exc.response.get("Error", {}).get("Code", "")) in _RETRYABLE:
-                raise RetryableError("the attachment store is busy, try again") from exc
-            raise
-        except BotoCoreError as exc:
-            raise RetryableError("the attachment store did not answer, try again") from exc
         return found
 
     def delete(self, keys: list[str]) -> int:
-        try:
+        with _store_errors():
             for start in range(0, len(keys), DELETE_BATCH):
                 batch = keys[start : start + DELETE_BATCH]
                 resp = self._s3.delete_objects(
@@ -97,10 +100,4 @@ class S3AttachmentStore:
                         "some attachments could not be deleted, try again",
                         details={"failed": len(resp["Errors"])},
                     )
-        except ClientError as exc:
-            if str(exc.response.get("Error", {}).get("Code", "")) in _RETRYABLE:
-                raise RetryableError("the attachment store is busy, try again") from exc
-            raise
-        except BotoCoreError as exc:
-            raise RetryableError("the attachment store did not answer, try again") from exc
         return len(keys)
