@@ -5,8 +5,10 @@ Each sample is a fresh ``python3.13 -S`` process laid out as in Lambda (the func
 template.yaml pointed at a moto server) that imports the handler module and then, for "first turn", invokes the
 handler once with a sample event: the turn's AWS calls (DynamoDB, @connections or iot-data) go over HTTP to
 loopback servers, so building the clients, the engine and the NLU is all counted. Every round also runs floor B,
-a fresh ``python3.13 -S`` that imports boto3 and builds one DynamoDB client, and each sample is divided by the
-floor of its own round (paired runs), so the shared machine's load cancels out as far as it can.
+a fresh ``python3.13 -S`` that imports boto3 and builds one DynamoDB client from boto3 and botocore as pip installs
+them (the layer's pins, untouched: what Lambda's runtime bundles; the lean layer's botocore, trimmed of unused
+services and documentation, would flatter the floor), and each sample is divided by the floor of its own round
+(paired runs), so the shared machine's load cancels out as far as it can.
 Also reports artifact sizes.
 """
 
@@ -26,8 +28,16 @@ from pathlib import Path
 from typing import Any
 
 from bench.report import update_section
-from tests.package.runtime import BUILD_INPUTS, FUNCTIONS, LAYERS, RULES_ONLY_LAYERS, LambdaLayout, SamBuild
-from tests.package.tools import require_python313
+from tests.package.runtime import (
+    BUILD_INPUTS,
+    FUNCTIONS,
+    LAYERS,
+    RULES_ONLY_LAYERS,
+    LambdaLayout,
+    SamBuild,
+    locked,
+)
+from tests.package.tools import ROOT, require_python313
 
 EMBEDDING_TEMPLATE = "layers/nlu-embedding/template.yaml"
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))  # paired rounds; the goal needs >= 7
@@ -67,6 +77,27 @@ import boto3
 boto3.client("dynamodb", region_name="us-east-1")
 print(json.dumps({"import": [(time.process_time() - c0) * 1000, (time.perf_counter() - w0) * 1000]}))
 """
+
+
+def stock_boto3() -> Path:
+    """boto3 and botocore at the engine layer's pins, installed by pip for python3.13 and left as pip leaves them
+    (``.aws-sam/floor-b-py313``, once): floor B's interpreter path."""
+    pins = [
+        line.strip()
+        for line in (ROOT / "layers" / "engine" / "requirements.txt").read_text(encoding="utf-8").splitlines()
+        if line.startswith(("boto3==", "botocore=="))
+    ]
+    target = ROOT / ".aws-sam" / "floor-b-py313"
+    marker = target / (".installed-" + "-".join(pins))
+    with locked(target.with_suffix(".lock")):
+        if not marker.exists():
+            import shutil
+
+            shutil.rmtree(target, ignore_errors=True)
+            pip = [str(require_python313()), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+            subprocess.run([*pip, "--only-binary=:all:", "--target", str(target), *pins], check=True, timeout=600)
+            marker.touch()
+    return target
 
 
 def lambda_env(function_dir: Path, layout: LambdaLayout, name: str) -> dict[str, str]:
@@ -244,6 +275,10 @@ def main() -> None:
             connect,
         )
         floor_env = lambda_env(build.artifact("AuthorizerFunction"), layout, "floor")
+        # Floor B from a stock install; the same from the lean layer is reported beside it, for comparison.
+        layer_floor_env = dict(floor_env)
+        floor_env["PYTHONPATH"] = str(stock_boto3())
+        layer_floors: list[dict[str, Any]] = []
         kinds = ["import", *TURNS]
         samples: dict[tuple[str, str], list[tuple[dict[str, Any], dict[str, Any]]]] = {}
         flags: dict[tuple[str, str], dict[str, bool]] = {}
@@ -262,6 +297,8 @@ def main() -> None:
                     if run:
                         samples.setdefault((logical_id, kind), []).append((got, floor))
                         flags[(logical_id, kind)] = {"numpy": got["numpy"], "fastapi": got["fastapi"]}
+            if run:
+                layer_floors.append(probe(python, FLOOR, layer_floor_env, build.artifact("AuthorizerFunction"), None))
             print(f"round {run} done", flush=True)
         rows = []
         for (logical_id, kind), pairs in samples.items():
@@ -281,6 +318,7 @@ def main() -> None:
         floors = [f["import"] for pairs in samples.values() for _, f in pairs]
         floor_cpu = statistics.median(c for c, _ in floors)
         floor_wall = statistics.median(w for _, w in floors)
+        layer_floor_cpu = statistics.median(f["import"][0] for f in layer_floors)
         size_rows = []
         for name in [*LAYERS, *FUNCTIONS]:
             unzipped, zipped = sizes(build.artifact(name))
@@ -310,8 +348,11 @@ def main() -> None:
             'from template.yaml; "first turn" then invokes the handler once with a sample event carrying the text '
             "shown (fresh ids: a new turn, never a replay), its DynamoDB calls going to a moto server and its reply "
             "to a loopback @connections / iot-data recorder. Floor B = a fresh `python3.13 -S` running "
-            "`import boto3; boto3.client('dynamodb', region_name='us-east-1')` from the same layer, run just before "
-            "every sample; each ratio is the median of sample / floor of the same round. Tracing is off "
+            "`import boto3; boto3.client('dynamodb', region_name='us-east-1')`, run just before "
+            "every sample, with boto3 and botocore as pip installs them at the layer's pins (what Lambda's runtime "
+            "bundles; the same from the lean layer, whose botocore keeps only the models the functions call and "
+            f"no documentation: {layer_floor_cpu:.0f} ms CPU); "
+            "each ratio is the median of sample / floor of the same round. Tracing is off "
             "(`POWERTOOLS_TRACE_DISABLED`: no X-Ray daemon here); with it on, the X-Ray SDK loads on the first "
             'invoke. "ping" is answered by a rule only on MQTT (the default bot\'s device ping); over HTTP and '
             "WebSocket it is classified like any text. The SnapStart rows run the before-snapshot hook "
