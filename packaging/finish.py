@@ -3,8 +3,8 @@
 Run by ``packaging/Makefile`` with the python3.13 interpreter (the Lambda runtime's version), stdlib only:
 
 - ``layer DIR [--drop NAME ...]``: the layer's ``python/`` folder; ``--drop`` removes distributions that are installed
-  as dependencies but never imported at run time;
-  layers also keep only the botocore models the functions call, without their documentation (``minify_botocore_data``);
+  as dependencies but never imported at run time; botocore keeps only the models the functions call, without their
+  documentation (``prune_lean``);
 - ``function DIR --layer-requirements FILE``: a function folder; every distribution the engine layer already ships
   (its requirements and their dependencies) is removed, so the function never shadows the layer's copy.
 
@@ -182,13 +182,14 @@ def minify_botocore_data(data: Path) -> None:
     7.4 -> 1.7 ms; KMS: 5.6 -> 0.9 ms; endpoints.json: 16 ms -> under 1 ms).
     """
     prefixes = {"s3"}
-    for packed in sorted(data.glob("*/*/service-2.json.gz")):
-        with gzip.open(packed, "rb") as handle:
-            model = json.loads(handle.read().decode("utf-8"))
-        prefixes.add(str(model.get("metadata", {}).get("endpointPrefix", packed.parent.parent.name)))
+    for path in sorted(data.glob("*/*/service-2.json*")):
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        model = json.loads(raw.decode("utf-8"))
+        prefixes.add(str(model.get("metadata", {}).get("endpointPrefix", path.parent.parent.name)))
         slim = json.dumps(without_documentation(model), separators=(",", ":"))
-        packed.with_suffix("").write_text(slim, encoding="utf-8")  # service-2.json beside, then the .gz goes
-        packed.unlink()
+        (path.parent / "service-2.json").write_text(slim, encoding="utf-8")
+        if path.suffix == ".gz":
+            path.unlink()
     endpoints_file = data / "endpoints.json"
     if endpoints_file.is_file():
         endpoints = json.loads(endpoints_file.read_text(encoding="utf-8"))
