@@ -5,8 +5,10 @@ Each sample is a fresh ``python3.13 -S`` process laid out as in Lambda (the func
 template.yaml pointed at a moto server) that imports the handler module and then, for "first turn", invokes the
 handler once with a sample event: the turn's AWS calls (DynamoDB, @connections or iot-data) go over HTTP to
 loopback servers, so building the clients, the engine and the NLU is all counted. Every round also runs floor B,
-a fresh ``python3.13 -S`` that imports boto3 and builds one DynamoDB client, and each sample is divided by the
-floor of its own round (paired runs), so the shared machine's load cancels out as far as it can.
+a fresh ``python3.13 -S`` that imports boto3 and builds one DynamoDB client from boto3 and botocore as pip installs
+them (the layer's pins, untouched: what Lambda's runtime bundles; the lean layer's botocore, trimmed of unused
+services and documentation, would flatter the floor), and each sample is divided by the floor of its own round
+(paired runs), so the shared machine's load cancels out as far as it can.
 Also reports artifact sizes.
 """
 
@@ -22,12 +24,21 @@ import uuid
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from bench.report import update_section
-from tests.package.runtime import BUILD_INPUTS, FUNCTIONS, LAYERS, RULES_ONLY_LAYERS, LambdaLayout, SamBuild
-from tests.package.tools import require_python313
+from tests.package.runtime import (
+    BUILD_INPUTS,
+    FUNCTIONS,
+    LAYERS,
+    RULES_ONLY_LAYERS,
+    LambdaLayout,
+    SamBuild,
+    locked,
+)
+from tests.package.tools import ROOT, require_python313
 
 EMBEDDING_TEMPLATE = "layers/nlu-embedding/template.yaml"
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))  # paired rounds; the goal needs >= 7
@@ -53,7 +64,7 @@ if event is not None:
         def get_remaining_time_in_millis(self):
             return 10000
     result = handler_module.handler(event, Context())
-    if not (result.get("statusCode") == 200 or result.get("status") == "replied"):
+    if not (result.get("statusCode") == 200 or result.get("status") == "replied" or result.get("isAuthorized")):
         sys.exit("the first turn failed: " + json.dumps(result, default=str)[:400])
 c2, w2 = time.process_time(), time.perf_counter()
 print(json.dumps({{"import": [(c1 - c0) * 1000, (w1 - w0) * 1000], "turn": [(c2 - c0) * 1000, (w2 - w0) * 1000],
@@ -67,6 +78,27 @@ import boto3
 boto3.client("dynamodb", region_name="us-east-1")
 print(json.dumps({"import": [(time.process_time() - c0) * 1000, (time.perf_counter() - w0) * 1000]}))
 """
+
+
+def stock_boto3() -> Path:
+    """boto3 and botocore at the engine layer's pins, installed by pip for python3.13 and left as pip leaves them
+    (``.aws-sam/floor-b-py313``, once): floor B's interpreter path."""
+    pins = [
+        line.strip()
+        for line in (ROOT / "layers" / "engine" / "requirements.txt").read_text(encoding="utf-8").splitlines()
+        if line.startswith(("boto3==", "botocore=="))
+    ]
+    target = ROOT / ".aws-sam" / "floor-b-py313"
+    marker = target / (".installed-" + "-".join(pins))
+    with locked(target.with_suffix(".lock")):
+        if not marker.exists():
+            import shutil
+
+            shutil.rmtree(target, ignore_errors=True)
+            pip = [str(require_python313()), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+            subprocess.run([*pip, "--only-binary=:all:", "--target", str(target), *pins], check=True, timeout=600)
+            marker.touch()
+    return target
 
 
 def lambda_env(function_dir: Path, layout: LambdaLayout, name: str) -> dict[str, str]:
@@ -123,6 +155,8 @@ def loopback_stack(template: Any) -> Iterator[tuple[str, str, dict[str, str]]]:
     endpoint = f"http://{host}:{port}"
     recorder_gen = serve_recorder(Recorder())
     recorder_url = next(recorder_gen)
+    jwks = issuer().serve_jwks()
+    jwks_url = jwks.__enter__()
     try:
         tables = create_tables(client("dynamodb", endpoint), template)
         queue = str(template.resolve({"Ref": "DeadLetterQueue"}))
@@ -130,20 +164,37 @@ def loopback_stack(template: Any) -> Iterator[tuple[str, str, dict[str, str]]]:
             **tables,
             "DeadLetterQueue": client("sqs", endpoint).create_queue(QueueName=queue)["QueueUrl"],
             "DataKey.Arn": client("kms", endpoint).create_key(Description="bench")["KeyMetadata"]["Arn"],
-            "JwtIssuer": "https://issuer.clawline.test/",
-            "JwtAudience": "clawline",
-            "JwksUrl": f"{recorder_url}/.well-known/jwks.json",
+            "JwtIssuer": issuer().issuer,
+            "JwtAudience": issuer().audience,
+            "JwksUrl": jwks_url,
             "JwtAlgorithms": "RS256",
         }
         yield endpoint, recorder_url, overrides
     finally:
+        jwks.__exit__(None, None, None)
         next(recorder_gen, None)
         server.stop()
 
 
+@cache
+def issuer() -> Any:
+    """The RS256 issuer whose JWKS the authorizer fetches on its first call (``tests.helpers.tokens``)."""
+    from tests.helpers.tokens import Issuer
+
+    return Issuer()
+
+
 def turn_events(logical_id: str, text: str) -> dict[str, Any] | None:
-    """A sample event carrying ``text`` with fresh conversation and message ids (a new turn, never a replay)."""
+    """A sample event carrying ``text`` with fresh conversation and message ids (a new turn, never a replay); for
+    the authorizer, an HTTP API request with a valid token (its first call fetches the JWKS and verifies it)."""
     from tests.helpers.events import load_event
+
+    if logical_id == "AuthorizerFunction":
+        event = load_event("authorizer/http_request.json")
+        bearer = f"Bearer {issuer().token()}"
+        event["headers"]["authorization"] = bearer
+        event["identitySource"] = [bearer]
+        return event
 
     ids = {"conversation_id": f"bench-{uuid.uuid4().hex}", "message_id": f"bench-{uuid.uuid4().hex}"}
     if logical_id == "HttpFunction":
@@ -178,6 +229,8 @@ SNAPSTART_SERVICES = {
     "WebSocketFunction": ("dynamodb", "apigatewaymanagementapi", "iot-data", "kms"),
     "MqttFunction": ("dynamodb", "iot-data", "kms", "sqs"),
 }
+#: The authorizer's first call: a request with a valid token.
+AUTHORIZER_CALL = "token"
 TRACE_HEADER = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
 
 
@@ -244,14 +297,20 @@ def main() -> None:
             connect,
         )
         floor_env = lambda_env(build.artifact("AuthorizerFunction"), layout, "floor")
-        kinds = ["import", *TURNS]
+        # Floor B from a stock install; the same from the lean layer is reported beside it, for comparison.
+        layer_floor_env = dict(floor_env)
+        floor_env["PYTHONPATH"] = str(stock_boto3())
+        layer_floors: list[dict[str, Any]] = []
+        kinds = {name: ["import", *TURNS] for name in FUNCTIONS}
+        kinds["AuthorizerFunction"] = ["import", AUTHORIZER_CALL]
+        kinds["ReminderFunction"] = ["import"]
         samples: dict[tuple[str, str], list[tuple[dict[str, Any], dict[str, Any]]]] = {}
         flags: dict[tuple[str, str], dict[str, bool]] = {}
         for run in range(RUNS + 1):  # the first round warms the page cache and is dropped
             for logical_id, module in FUNCTIONS.items():
                 function_dir = build.artifact(logical_id)
-                for kind in kinds:
-                    event = None if kind == "import" else turn_events(logical_id, TURNS[kind])
+                for kind in kinds[logical_id]:
+                    event = None if kind == "import" else turn_events(logical_id, TURNS.get(kind, ""))
                     if kind != "import" and event is None:
                         continue
                     floor = probe(python, FLOOR, floor_env, function_dir, None)
@@ -262,13 +321,17 @@ def main() -> None:
                     if run:
                         samples.setdefault((logical_id, kind), []).append((got, floor))
                         flags[(logical_id, kind)] = {"numpy": got["numpy"], "fastapi": got["fastapi"]}
+            if run:
+                layer_floors.append(probe(python, FLOOR, layer_floor_env, build.artifact("AuthorizerFunction"), None))
             print(f"round {run} done", flush=True)
         rows = []
         for (logical_id, kind), pairs in samples.items():
             key = "import" if kind == "import" else "after_warm" if "SnapStart" in kind else "turn"
             cpu = [(g[key][0], f["import"][0]) for g, f in pairs]
             wall = [(g[key][1], f["import"][1]) for g, f in pairs]
-            label = "import only" if kind == "import" else f'import + first turn ({kind}: "{TURNS[kind]}")'
+            label = "import only" if kind == "import" else f'import + first turn ({kind}: "{TURNS.get(kind)}")'
+            if kind == AUTHORIZER_CALL:
+                label = "import + first call (a valid RS256 token: JWKS fetched, signature verified)"
             if "SnapStart" in kind:
                 label = f'first turn after the SnapStart warm-up ("{TURNS[kind]}")'
             loaded = ", ".join(name for name, on in flags[(logical_id, kind)].items() if on) or "-"
@@ -281,6 +344,7 @@ def main() -> None:
         floors = [f["import"] for pairs in samples.values() for _, f in pairs]
         floor_cpu = statistics.median(c for c, _ in floors)
         floor_wall = statistics.median(w for _, w in floors)
+        layer_floor_cpu = statistics.median(f["import"][0] for f in layer_floors)
         size_rows = []
         for name in [*LAYERS, *FUNCTIONS]:
             unzipped, zipped = sizes(build.artifact(name))
@@ -310,15 +374,19 @@ def main() -> None:
             'from template.yaml; "first turn" then invokes the handler once with a sample event carrying the text '
             "shown (fresh ids: a new turn, never a replay), its DynamoDB calls going to a moto server and its reply "
             "to a loopback @connections / iot-data recorder. Floor B = a fresh `python3.13 -S` running "
-            "`import boto3; boto3.client('dynamodb', region_name='us-east-1')` from the same layer, run just before "
-            "every sample; each ratio is the median of sample / floor of the same round. Tracing is off "
+            "`import boto3; boto3.client('dynamodb', region_name='us-east-1')`, run just before "
+            "every sample, with boto3 and botocore as pip installs them at the layer's pins (what Lambda's runtime "
+            "bundles; the same from the lean layer, whose botocore keeps only the models the functions call and "
+            f"no documentation: {layer_floor_cpu:.0f} ms CPU); "
+            "each ratio is the median of sample / floor of the same round. Tracing is off "
             "(`POWERTOOLS_TRACE_DISABLED`: no X-Ray daemon here); with it on, the X-Ray SDK loads on the first "
             'invoke. "ping" is answered by a rule only on MQTT (the default bot\'s device ping); over HTTP and '
             "WebSocket it is classified like any text. The SnapStart rows run the before-snapshot hook "
             "(`clawline.snapstart.warm`) after the import and time only the first turn after it: what an environment "
             "resumed from the snapshot still pays (the restore itself is Lambda's and is not measured here). "
-            '"loaded" = numpy / FastAPI in `sys.modules` after the run. The authorizer has no turn '
-            "(its first call fetches the issuer's JWKS). Goal: <= 1.5x (WebSocket, MQTT, authorizer), <= 2.0x "
+            '"loaded" = numpy / FastAPI in `sys.modules` after the run. The authorizer has no turn: its first call '
+            "checks a valid RS256 token (JWKS fetched from a loopback issuer, signature verified). "
+            "Goal: <= 1.5x (WebSocket, MQTT, authorizer), <= 2.0x "
             f"(HTTP). Floor B here: {floor_cpu:.0f} ms CPU, {floor_wall:.0f} ms wall. Run by "
             f"`python -m bench coldstart`; 2 cores shared by other jobs, 1-minute load average at the end: {load:.1f}.",
             "",

@@ -6,6 +6,8 @@ imported everything), as Lambda runs it: the handler module imported, then invok
   cryptography's X.509 and key loading, 60 ms): only the authorizer verifies tokens.
 - A turn the rules answer (the default bot's MQTT ``ping``) never imports numpy: the NLU is built on the first
   turn that needs a classification. The next turn, which classifies, does load it (so the check can fail).
+- A turn stored under the KMS envelope imports cryptography's AES-GCM only: Fernet and HKDF (the ``fernet``
+  cipher's) load with that cipher alone, and boto3 never loads (every client comes from botocore's one session).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from clawline import composition
 from clawline.conversation import Turn
 from clawline.messages import Channel
 from tests.functional.conftest import Stack
+from tests.helpers.aws import client
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,7 +43,9 @@ class Context:
     def get_remaining_time_in_millis(self):
         return 10000
 
-WATCHED = ("fastapi", "starlette", "numpy", "jwt")
+CRYPTO = "cryptography.hazmat.primitives."
+WATCHED = ("fastapi", "starlette", "numpy", "jwt", "boto3")
+WATCHED += ("cryptography.fernet", CRYPTO + "kdf.hkdf", CRYPTO + "ciphers.aead")
 report = {{"after_import": sorted(m for m in WATCHED if m in sys.modules), "turns": []}}
 for event in json.loads(sys.stdin.read()):
     try:
@@ -52,9 +57,12 @@ print(json.dumps(report, default=str))
 """
 
 
-def run_cold(folder: str, module: str, events: list[dict[str, Any]]) -> dict[str, Any]:
+def run_cold(
+    folder: str, module: str, events: list[dict[str, Any]], extra_env: dict[str, str] | None = None
+) -> dict[str, Any]:
     env = {
         **os.environ,
+        **(extra_env or {}),
         "PYTHONPATH": os.pathsep.join([str(ROOT / "functions" / folder), str(ROOT / "layers" / "engine"), str(ROOT)]),
         "CLAWLINE_BOT_PATH": str(ROOT / "bots" / "default"),
         "POWERTOOLS_TRACE_DISABLED": "true",
@@ -120,6 +128,21 @@ def test_a_turn_the_rules_answer_never_imports_numpy_and_one_that_classifies_doe
     assert nlu_turn["numpy"] is True
     published = [json.loads(body) for _topic, body in stack.recorder.publishes]
     assert published[0]["messages"][0]["text"] == "pong"  # the rule answered the first turn
+
+
+def test_a_kms_encrypted_turn_loads_aes_gcm_but_neither_fernet_nor_boto3(stack: Stack) -> None:
+    key = client("kms", stack.endpoint).create_key(Description="cold-start-imports")["KeyMetadata"]["Arn"]
+    kms = {"CLAWLINE_ENCRYPTION": "kms", "CLAWLINE_KMS_KEY_ARN": key, "AWS_ENDPOINT_URL_KMS": stack.endpoint}
+    report = run_cold("mqtt", "mqtt_handler", [mqtt_event("arch-kms", "ping", "arch-kms-1")], kms)
+    (turn,) = report["turns"]
+    assert turn["result"] == {"status": "replied", "message_id": "arch-kms-1"}
+    assert turn["cryptography.hazmat.primitives.ciphers.aead"] is True  # the turn was sealed: the check can fail
+    fernet = ("cryptography.fernet", "cryptography.hazmat.primitives.kdf.hkdf", "boto3")
+    assert [name for name in fernet if turn[name]] == []
+    # And what was stored is the envelope, not the text.
+    items = client("dynamodb", stack.endpoint).scan(TableName=stack.tables["StateTable"])["Items"]
+    assert any("B" in value for item in items for value in item.values())  # sealed fields are binary
+    assert not [item for item in items if "pong" in repr(item)]
 
 
 def test_the_reminder_function_delivers_without_fastapi_or_numpy(stack: Stack) -> None:

@@ -34,10 +34,12 @@ from tests.package.tools import ROOT, require_python313, require_sam
 
 pytestmark = pytest.mark.package
 
-#: Layers (engine + bot + NLU) of the default bot, which classifies, unzipped, in Lambda's MB (MiB, as its 250 MB
-#: limit); and the layers (engine + bot) of a rules-only bot.
-LAYERS_GOAL_BYTES = 100 * 2**20
-RULES_ONLY_GOAL_BYTES = 50 * 2**20
+#: Layers (engine + bot + NLU) of the default bot, which classifies, unzipped, and the layers (engine + bot) of a
+#: rules-only bot: the issue's "<= 100 MB" and "<= 50 MB", read as decimal megabytes (10**6 bytes), the stricter
+#: reading (Lambda's own 250 MB limit is counted in MiB).
+MB = 10**6
+LAYERS_GOAL_BYTES = 100 * MB
+RULES_ONLY_GOAL_BYTES = 50 * MB
 #: A bot without intents or entities: it never classifies, so `make build` leaves the NLU layer out.
 RULES_ONLY_BOT = """\
 name: pingbot
@@ -76,13 +78,34 @@ def test_services_called_is_found_in_the_sources() -> None:
 @pytest.mark.parametrize("arch", ["arm64", RUN_ARCH])
 def test_engine_layer_keeps_only_the_botocore_models_the_code_calls(sam_builds: dict[str, SamBuild], arch: str) -> None:
     data = sam_builds[arch].artifact("EngineLayer") / "python" / "botocore" / "data"
-    shipped = {p.name for p in data.iterdir() if p.is_dir()}
+    # A service ships when its model does (a folder with only an endpoint ruleset builds no client).
+    shipped = {p.parent.parent.name for p in data.glob("*/*/service-2.json*")}
     missing = services_called() - shipped
     assert not missing, f"botocore models missing from the layer: {sorted(missing)} (packaging/finish.py)"
     # Nothing else: xray is the only model no client() call names (the X-Ray SDK's sampling client reads it).
     assert shipped - services_called() <= {"xray"}, sorted(shipped - services_called())
     for shared in ("endpoints.json", "partitions.json", "sdk-default-configuration.json", "_retry.json"):
         assert (data / shared).is_file(), shared
+
+
+@pytest.mark.parametrize("arch", ["arm64", RUN_ARCH])
+def test_botocore_models_ship_without_documentation_and_endpoints_list_only_them(
+    sam_builds: dict[str, SamBuild], arch: str
+) -> None:
+    # What a client's creation parses: compact models (read before any .json.gz) and the kept services' endpoints.
+    data = sam_builds[arch].artifact("EngineLayer") / "python" / "botocore" / "data"
+    models = sorted(data.glob("*/*/service-2.json"))
+    assert {p.parent.parent.name for p in models} >= services_called()
+    assert not list(data.glob("*/*/service-2.json.gz"))
+    prefixes = set()
+    for path in models:
+        model = json.loads(path.read_text(encoding="utf-8"))
+        operation = next(iter(model["operations"].values()))
+        assert "documentation" not in model and "documentation" not in operation, path
+        prefixes.add(model["metadata"]["endpointPrefix"])
+    endpoints = json.loads((data / "endpoints.json").read_text(encoding="utf-8"))
+    listed = {name for partition in endpoints["partitions"] for name in partition["services"]}
+    assert listed and listed <= prefixes | {"s3"}, sorted(listed - prefixes)
 
 
 def test_a_client_for_every_service_called_is_built_from_the_layer_alone(build: SamBuild, layout: LambdaLayout) -> None:
@@ -113,10 +136,10 @@ def test_layers_ship_no_type_stubs_and_fit_the_size_goal(sam_builds: dict[str, S
         stubs += list(build.artifact(layer).rglob("*.pyi"))
     assert not stubs, [str(p.relative_to(build.directory)) for p in stubs[:5]]
     total = sum(tree_bytes(build.artifact(layer)) for layer in LAYERS)
-    assert total <= LAYERS_GOAL_BYTES, f"{arch}: layers are {total / 2**20:.1f} MiB unzipped"
+    assert total <= LAYERS_GOAL_BYTES, f"{arch}: layers are {total / MB:.2f} MB unzipped"
     # Without the NLU layer (a rules-only bot's functions; this bot layer carries the default bot, a few KB more).
     lean = sum(tree_bytes(build.artifact(layer)) for layer in RULES_ONLY_LAYERS)
-    assert lean <= RULES_ONLY_GOAL_BYTES, f"{arch}: engine + bot layers are {lean / 2**20:.1f} MiB unzipped"
+    assert lean <= RULES_ONLY_GOAL_BYTES, f"{arch}: engine + bot layers are {lean / MB:.2f} MB unzipped"
 
 
 @pytest.fixture(scope="module")
@@ -158,4 +181,4 @@ def test_a_rules_only_bot_is_deployed_without_the_nlu_layer_in_under_50_mb(rules
     for logical_id in FUNCTIONS:
         assert function_layers(built, logical_id) == list(RULES_ONLY_LAYERS), logical_id
     total = sum(tree_bytes(rules_only_build / layer) for layer in RULES_ONLY_LAYERS)
-    assert total <= RULES_ONLY_GOAL_BYTES, f"rules-only layers are {total / 2**20:.1f} MiB unzipped"
+    assert total <= RULES_ONLY_GOAL_BYTES, f"rules-only layers are {total / MB:.2f} MB unzipped"

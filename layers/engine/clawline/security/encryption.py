@@ -20,6 +20,7 @@ key per context for a few minutes, like the AWS Encryption SDK's caching CMM) re
 
 Examples
 --------
+>>> from cryptography.fernet import Fernet
 >>> cipher = FernetCipher(Fernet.generate_key())
 >>> token = cipher.encrypt("hi", {"user_id": "u1"})
 >>> cipher.decrypt(token, {"user_id": "u1"})
@@ -36,17 +37,19 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import ClientError
 from cryptography.exceptions import InvalidTag
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from clawline.errors import ClawlineError, ConfigurationError, RetryableError
 from clawline.security import FERNET_PREFIX, KMS_PREFIX, is_encrypted
+
+if TYPE_CHECKING:
+    # Fernet and HKDF (with cryptography's HMAC, padding and hash modules: about 6 ms of a cold start) load with
+    # the first ``FernetCipher``: the default KMS envelope needs only AES-GCM.
+    from cryptography.fernet import Fernet
 
 __all__ = ["DecryptionError", "FernetCipher", "FieldCipher", "KmsEnvelopeCipher", "is_encrypted"]
 #: How long one data key may encrypt fields of one context, and how many, before a new one is asked for.
@@ -205,6 +208,10 @@ class FernetCipher:
         self._keys = _Lru(CACHE_ENTRIES)
 
     def _fernet(self, context: Context) -> Fernet:
+        from cryptography.fernet import Fernet
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
         aad = _aad(context)
         fernet: Fernet | None = self._keys.get(aad)
         if fernet is None:
@@ -219,6 +226,8 @@ class FernetCipher:
         return FERNET_PREFIX + self._fernet(context).encrypt(plaintext.encode("utf-8")).decode("ascii")
 
     def decrypt(self, token: str, context: Context) -> str:
+        from cryptography.fernet import InvalidToken
+
         if not token.startswith(FERNET_PREFIX):
             raise DecryptionError("not a Fernet token")
         try:
