@@ -6,6 +6,9 @@ imported everything), as Lambda runs it: the handler module imported, then invok
   cryptography's X.509 and key loading, 60 ms): only the authorizer verifies tokens.
 - A turn the rules answer (the default bot's MQTT ``ping``) never imports numpy: the NLU is built on the first
   turn that needs a classification. The next turn, which classifies, does load it (so the check can fail).
+- A turn that calls no plugin never imports asyncio (about 40 ms with ssl, socket and subprocess): the turn is
+  driven without an event loop (``clawline.event_loop``). The first turn that calls one (the default bot's
+  ``cancel_order`` rule runs the sample plugin) does import it.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ class Context:
     def get_remaining_time_in_millis(self):
         return 10000
 
-WATCHED = ("fastapi", "starlette", "numpy", "jwt")
+WATCHED = ("fastapi", "starlette", "numpy", "jwt", "asyncio")
 report = {{"after_import": sorted(m for m in WATCHED if m in sys.modules), "turns": []}}
 for event in json.loads(sys.stdin.read()):
     try:
@@ -118,8 +121,27 @@ def test_a_turn_the_rules_answer_never_imports_numpy_and_one_that_classifies_doe
     assert rules_turn["numpy"] is False
     assert nlu_turn["result"] == {"status": "replied", "message_id": "arch-hello-1"}
     assert nlu_turn["numpy"] is True
+    assert (rules_turn["asyncio"], nlu_turn["asyncio"]) == (False, False)  # neither calls a plugin
     published = [json.loads(body) for _topic, body in stack.recorder.publishes]
     assert published[0]["messages"][0]["text"] == "pong"  # the rule answered the first turn
+
+
+def test_asyncio_is_imported_only_by_the_first_turn_that_calls_a_plugin(stack: Stack) -> None:
+    # The default bot's cancel_order rule asks the sample plugin (a confidence gate) before it answers.
+    report = run_cold(
+        "mqtt",
+        "mqtt_handler",
+        [
+            mqtt_event("arch-plugin", "hello there", "arch-p-1"),
+            mqtt_event("arch-plugin", "cancel my order", "arch-p-2"),
+        ],
+    )
+    assert report["after_import"] == []
+    greeting, cancel = report["turns"]
+    assert greeting["result"]["status"] == cancel["result"]["status"] == "replied"
+    assert (greeting["asyncio"], cancel["asyncio"]) == (False, True)
+    replies = [json.loads(body) for _topic, body in stack.recorder.publishes]
+    assert replies[-1]["intent"] == "cancel_order"  # the rule that calls the plugin answered
 
 
 def test_the_reminder_function_delivers_without_fastapi_or_numpy(stack: Stack) -> None:
