@@ -9,6 +9,7 @@ imported everything), as Lambda runs it: the handler module imported, then invok
 - A turn that calls no plugin never imports asyncio (about 40 ms with ssl, socket and subprocess): the turn is
   driven without an event loop (``clawline.event_loop``). The first turn that calls one (the default bot's
   ``cancel_order`` rule runs the sample plugin) does import it.
+- numpy is first imported for the NLU with a single OpenBLAS thread (``clawline.nlu.lazy.single_blas_thread``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from tests.functional.conftest import Stack
 ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = """
-import json, sys
+import json, os, sys
 import {module} as handler_module
 
 class Context:
@@ -51,13 +52,14 @@ for event in json.loads(sys.stdin.read()):
     except Exception as exc:  # the authorizer refuses a request without a token by raising, as API Gateway expects
         result = {{"raised": type(exc).__name__}}
     report["turns"].append({{"result": result, **{{m: m in sys.modules for m in WATCHED}}}})
+report["blas_threads"] = os.environ.get("OPENBLAS_NUM_THREADS")
 print(json.dumps(report, default=str))
 """
 
 
 def run_cold(folder: str, module: str, events: list[dict[str, Any]]) -> dict[str, Any]:
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"},
         "PYTHONPATH": os.pathsep.join([str(ROOT / "functions" / folder), str(ROOT / "layers" / "engine"), str(ROOT)]),
         "CLAWLINE_BOT_PATH": str(ROOT / "bots" / "default"),
         "POWERTOOLS_TRACE_DISABLED": "true",
@@ -122,6 +124,8 @@ def test_a_turn_the_rules_answer_never_imports_numpy_and_one_that_classifies_doe
     assert nlu_turn["result"] == {"status": "replied", "message_id": "arch-hello-1"}
     assert nlu_turn["numpy"] is True
     assert (rules_turn["asyncio"], nlu_turn["asyncio"]) == (False, False)  # neither calls a plugin
+    # numpy was first imported for the NLU with one OpenBLAS thread (its pool only costs a one-message parse).
+    assert report["blas_threads"] == "1"
     published = [json.loads(body) for _topic, body in stack.recorder.publishes]
     assert published[0]["messages"][0]["text"] == "pong"  # the rule answered the first turn
 
