@@ -73,7 +73,12 @@ def lazy_nlu_factory(
     def build(bot: Bot) -> NluBackend | None:
         if not classifies(bot.definition):
             return None
-        return LazyNlu(lambda: factory(single_blas_thread() or bot))
+
+        def built() -> NluBackend | None:
+            single_blas_thread()
+            return factory(bot)
+
+        return LazyNlu(built)
 
     return build
 
