@@ -204,9 +204,10 @@ def device(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_an_mqtt_inline_photo_is_stored_for_the_thing_and_reaches_the_rules(bot_stack: Stack) -> None:
-    assert mqtt_handler.handler(
-        load_event("mqtt/message_with_attachment.json"), lambda_context("clawline-mqtt")
-    ) == {"status": "replied", "message_id": "dev-msg-0002"}
+    assert mqtt_handler.handler(load_event("mqtt/message_with_attachment.json"), lambda_context("clawline-mqtt")) == {
+        "status": "replied",
+        "message_id": "dev-msg-0002",
+    }
     (reply,) = bot_stack.recorder.published(f"clawline/{THING}/out")
     assert reply["messages"][0]["text"] == "Nice photo!"
     (key, head), *_ = bucket_objects(bot_stack).items()

@@ -8,6 +8,10 @@ imported everything), as Lambda runs it: the handler module imported, then invok
   turn that needs a classification. The next turn, which classifies, does load it (so the check can fail).
 - A turn stored under the KMS envelope imports cryptography's AES-GCM only: Fernet and HKDF (the ``fernet``
   cipher's) load with that cipher alone, and boto3 never loads (every client comes from botocore's one session).
+- A turn that calls no plugin never imports asyncio (about 40 ms with ssl, socket and subprocess): the turn is
+  driven without an event loop (``clawline.event_loop``). The first turn that calls one (the default bot's
+  ``cancel_order`` rule runs the sample plugin) does import it.
+- numpy is first imported for the NLU with a single OpenBLAS thread (``clawline.nlu.lazy.single_blas_thread``).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from tests.helpers.aws import client
 ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = """
-import json, sys
+import json, os, sys
 import {module} as handler_module
 
 class Context:
@@ -45,7 +49,7 @@ class Context:
 
 CRYPTO = "cryptography.hazmat.primitives."
 WATCHED = ("fastapi", "starlette", "numpy", "jwt", "boto3")
-WATCHED += ("cryptography.fernet", CRYPTO + "kdf.hkdf", CRYPTO + "ciphers.aead")
+WATCHED += ("cryptography.fernet", CRYPTO + "kdf.hkdf", CRYPTO + "ciphers.aead", "asyncio")
 report = {{"after_import": sorted(m for m in WATCHED if m in sys.modules), "turns": []}}
 for event in json.loads(sys.stdin.read()):
     try:
@@ -53,6 +57,7 @@ for event in json.loads(sys.stdin.read()):
     except Exception as exc:  # the authorizer refuses a request without a token by raising, as API Gateway expects
         result = {{"raised": type(exc).__name__}}
     report["turns"].append({{"result": result, **{{m: m in sys.modules for m in WATCHED}}}})
+report["blas_threads"] = os.environ.get("OPENBLAS_NUM_THREADS")
 print(json.dumps(report, default=str))
 """
 
@@ -61,7 +66,7 @@ def run_cold(
     folder: str, module: str, events: list[dict[str, Any]], extra_env: dict[str, str] | None = None
 ) -> dict[str, Any]:
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"},
         **(extra_env or {}),
         "PYTHONPATH": os.pathsep.join([str(ROOT / "functions" / folder), str(ROOT / "layers" / "engine"), str(ROOT)]),
         "CLAWLINE_BOT_PATH": str(ROOT / "bots" / "default"),
@@ -126,6 +131,9 @@ def test_a_turn_the_rules_answer_never_imports_numpy_and_one_that_classifies_doe
     assert rules_turn["numpy"] is False
     assert nlu_turn["result"] == {"status": "replied", "message_id": "arch-hello-1"}
     assert nlu_turn["numpy"] is True
+    assert (rules_turn["asyncio"], nlu_turn["asyncio"]) == (False, False)  # neither calls a plugin
+    # numpy was first imported for the NLU with one OpenBLAS thread (its pool only costs a one-message parse).
+    assert report["blas_threads"] == "1"
     published = [json.loads(body) for _topic, body in stack.recorder.publishes]
     assert published[0]["messages"][0]["text"] == "pong"  # the rule answered the first turn
 
@@ -143,6 +151,22 @@ def test_a_kms_encrypted_turn_loads_aes_gcm_but_neither_fernet_nor_boto3(stack: 
     items = client("dynamodb", stack.endpoint).scan(TableName=stack.tables["StateTable"])["Items"]
     assert any("B" in value for item in items for value in item.values())  # sealed fields are binary
     assert not [item for item in items if "pong" in repr(item)]
+def test_asyncio_is_imported_only_by_the_first_turn_that_calls_a_plugin(stack: Stack) -> None:
+    # The default bot's cancel_order rule asks the sample plugin (a confidence gate) before it answers.
+    report = run_cold(
+        "mqtt",
+        "mqtt_handler",
+        [
+            mqtt_event("arch-plugin", "hello there", "arch-p-1"),
+            mqtt_event("arch-plugin", "cancel my order", "arch-p-2"),
+        ],
+    )
+    assert report["after_import"] == []
+    greeting, cancel = report["turns"]
+    assert greeting["result"]["status"] == cancel["result"]["status"] == "replied"
+    assert (greeting["asyncio"], cancel["asyncio"]) == (False, True)
+    replies = [json.loads(body) for _topic, body in stack.recorder.publishes]
+    assert replies[-1]["intent"] == "cancel_order"  # the rule that calls the plugin answered
 
 
 def test_the_reminder_function_delivers_without_fastapi_or_numpy(stack: Stack) -> None:

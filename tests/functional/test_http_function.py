@@ -201,3 +201,31 @@ def test_openapi_document_describes_router_errors_with_the_error_shape() -> None
             for status in ("404", "405", "422"):
                 content = op["responses"][status]["content"]["application/json"]["schema"]
                 assert content == {"$ref": "#/components/schemas/ErrorBody"}, (path, method, status)
+
+
+def test_the_openapi_document_is_the_one_the_eager_error_responses_gave() -> None:
+    """The error responses and the message body's schema are added when the document is first asked for
+    (deferred_openapi, for the cold start); the document is what declaring them on the app and the route gave."""
+    from fastapi import FastAPI
+    from fastapi.routing import APIRoute
+
+    reference = FastAPI(
+        title=http_app.app.title,
+        version=http_app.app.version,
+        responses={code: {"model": http_app.ErrorBody} for code in http_app.ERROR_CODES},
+    )
+    for route in http_app.app.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        reference.add_api_route(
+            route.path,
+            route.endpoint,
+            response_model=route.response_model,
+            status_code=route.status_code,
+            methods=route.methods,
+            name=route.name,
+            openapi_extra=http_app.message_request_body() if route.path == "/v1/messages" else None,
+            generate_unique_id_function=lambda _route, unique_id=route.unique_id: unique_id,
+        )
+    assert http_app.app.openapi() == reference.openapi()
+    assert "ErrorBody" in reference.openapi()["components"]["schemas"]  # the comparison covers the error shape

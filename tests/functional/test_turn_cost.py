@@ -125,6 +125,8 @@ def test_a_container_that_remembers_a_superseded_conversation_follows_its_marker
         "jo-a-2",
         "jo-b-1",
     ]
+
+
 def test_a_warm_turn_writes_one_log_event_its_emf_document_on_every_channel(
     deployed_defaults: Stack, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -13,8 +13,6 @@ from tests.iac.rules import evaluate
 pytestmark = pytest.mark.iac
 
 
-
-
 def refused(cfn: dict[str, Any], **overrides: str) -> list[str]:
     """AssertDescriptions of the rules that would refuse a deploy with these parameters."""
     params = {name: str(p.get("Default", "")) for name, p in cfn["Parameters"].items()} | overrides

@@ -150,6 +150,7 @@ def test_r06_a_duplicate_delivered_while_the_first_is_in_flight_is_stored_and_an
 
     entered, release = _held_in_decision(composition.engine())
     first: list[Any] = []
+
     def deliver_in_another_thread() -> None:
         asyncio.set_event_loop(asyncio.new_event_loop())  # Mangum wants one, as the Lambda runtime's thread has
         first.append(deliver())

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from clawline.aws import client, session, set_deadline
 from clawline.bot.compiled import Bot
+from clawline.bot.prebuilt import load_bot
 from clawline.channels.connections import DynamoDBConnectionStore
 from clawline.engine import Engine
 from clawline.nlu.lazy import lazy_nlu_factory
@@ -101,8 +102,9 @@ def rate_limiter() -> RateLimiter:
 
 @cache
 def bot() -> Bot:
-    """The bot, loaded and its rules compiled: needs no AWS client, so a SnapStart snapshot can hold it."""
-    return Bot.load(settings().bot_path)
+    """The bot, loaded (from the build's prebuilt definition when fresh, else its YAML) and its rules compiled: needs no
+    AWS client, so a SnapStart snapshot can hold it."""
+    return load_bot(settings().bot_path)
 
 
 @cache

@@ -212,7 +212,7 @@ class Engine:
         self.clock = clock or (lambda: datetime.now(UTC))
         #: False evaluates every rule in priority order (the benchmark's baseline); results are the same.
         self.indexed = indexed
-        self.plugins = PluginRunner(bot.plugins)
+        self.plugins = PluginRunner(bot.plugins, setup_timeout_s=bot.settings.plugin_setup_timeout_ms / 1000)
         self.templates_use_turns = "turns" in bot.template_roots
         self._mode = bot.settings.mode
         self.conditions = bot.conditions
@@ -238,8 +238,9 @@ class Engine:
         return load_engine(path, store, **kwargs)
 
     async def setup(self) -> None:
-        """Once per cold start: every plugin's ``setup()``, concurrently, under the setup time budget."""
-        await self.plugins.setup(self.bot.settings.plugin_setup_timeout_ms / 1000)
+        """Every plugin's ``setup()``, concurrently, under the setup time budget. Optional: without it, the first
+        plugin call of the process sets them up (a turn that calls no plugin needs no event loop)."""
+        await self.plugins.setup()
 
     async def handle(self, message: InboundMessage) -> Reply:
         message = _storable(message)

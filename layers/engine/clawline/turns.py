@@ -1,6 +1,8 @@
-"""Runs one turn for any channel: exactly once per message id, on one event loop per container.
+"""Runs one turn for any channel: exactly once per message id, on one event loop per container when it needs one.
 
-A Lambda container handles one event at a time, so one persistent loop (not ``asyncio.run`` per event)
+A turn that calls no plugin awaits nothing, so it is driven without an event loop and asyncio is never imported
+(``clawline.event_loop``). The first turn that calls a plugin creates the loop; it is kept for the container's
+life: a Lambda container handles one event at a time, so one persistent loop (not ``asyncio.run`` per event)
 lets plugins keep loop-bound clients across warm invocations. The lock keeps a local, multi-threaded host
 (the dev server, a test client) from entering the loop twice.
 
@@ -21,16 +23,20 @@ before either stores); only one turn is stored and one reply sent. Plugins with 
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from clawline.conversation import Turn, TurnAlreadyStoredError
 from clawline.engine import Engine
 from clawline.errors import ConflictError
+from clawline.event_loop import run
 from clawline.messages import InboundMessage, OutboundMessage, Reply
 from clawline.observability import MetricName, count, record_turn
+
+if TYPE_CHECKING:
+    from asyncio import AbstractEventLoop
 
 
 class MessageIdReusedError(ConflictError):
@@ -48,9 +54,8 @@ class TurnRunner:
     def __init__(self, engine: Engine, *, invocation_id: Callable[[], str | None] | None = None) -> None:
         self.engine = engine
         self._invocation_id = invocation_id or (lambda: None)
-        self._loop = asyncio.new_event_loop()
+        self._loop: AbstractEventLoop | None = None
         self._lock = threading.Lock()
-        self._ready = False
 
     def run(self, message: InboundMessage) -> Reply:
         return self.run_once(message)[0]
@@ -65,6 +70,14 @@ class TurnRunner:
             return self._run_engine(message), True
         except TurnAlreadyStoredError as exc:
             return self._replay(message, exc.turn)
+
+    def _event_loop(self) -> AbstractEventLoop:
+        """The container's event loop, created by the first turn that calls a plugin."""
+        if self._loop is None:
+            import asyncio
+
+            self._loop = asyncio.new_event_loop()
+        return self._loop
 
     def _replay(self, message: InboundMessage, stored: Turn) -> tuple[Reply, bool]:
         if stored.channel != message.channel or not _same_text(stored.user_text, message.text):
@@ -85,11 +98,8 @@ class TurnRunner:
 
     def _run_engine(self, message: InboundMessage) -> Reply:
         with self._lock:
-            if not self._ready:
-                self._loop.run_until_complete(self.engine.setup())
-                self._ready = True
             started = time.perf_counter()
-            reply = self._loop.run_until_complete(self.engine.handle(message))
+            reply = run(self.engine.handle(message), self._event_loop)
         # Recorded only when the engine stored a new turn, so a replayed message is not counted as a second turn.
         record_turn(message, reply, (time.perf_counter() - started) * 1000)
         return reply

@@ -60,7 +60,7 @@ def test_with_block_false_rules_decide_from_the_plugin_data(tmp_path):
         "{name: closed, when: '!plugins.business_hours.open', then: [{reply: closed}]}\n"
         '  - {name: hi, when: "true", then: [{reply: hello}]}',
     )
-    text += "responses:\n  closed: [\"We're closed, leave a message.\"]\n"
+    text += 'responses:\n  closed: ["We\'re closed, leave a message."]\n'
     engine = make_engine(tmp_path / "bot", text, now=datetime(2026, 11, 29, 10, 0, tzinfo=UTC))  # Sunday
     assert say(engine, "hi").texts == ["We're closed, leave a message."]
 

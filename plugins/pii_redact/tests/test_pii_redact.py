@@ -32,7 +32,7 @@ def test_nlu_rules_and_the_stored_turn_see_only_the_redacted_text(tmp_path):
 
 def test_nlu_never_sees_the_original(tmp_path):
     nlu = ScriptedNlu({})
-    text = BOT.replace("rules:\n  - {name: echo, when: \"true\", then: [{reply: echo}]}", "")
+    text = BOT.replace('rules:\n  - {name: echo, when: "true", then: [{reply: echo}]}', "")
     engine = make_engine(tmp_path / "bot", text.replace("name: bank", "name: bank\nsettings: {mode: nlu}"), nlu=nlu)
     say(engine, "my email is bob@example.org")
     assert nlu.calls == ["my email is [EMAIL]"]

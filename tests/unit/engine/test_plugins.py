@@ -149,7 +149,10 @@ MANIFESTS = [
     manifest("Slow", "slow", ["action"]),
     manifest("Waiter", "waiter", ["action"]),
     manifest("Setter", "setter", ["action"]),
-    manifest("Moderator", "moderator", ["before_nlu"],
+    manifest(
+        "Moderator",
+        "moderator",
+        ["before_nlu"],
         config={"banned": {"type": "array", "items": {"type": "string"}}},
     ),
     manifest("FailsSetup", "fails_setup", ["action"]),

@@ -19,14 +19,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import UnionType
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from clawline.bot import models
 from clawline.bot.models import ACTION_KEYS, BotDefinition
 from clawline.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    import yaml
 
 Location = tuple[Path, int]
 FieldPath = tuple[str | int, ...]
@@ -37,7 +39,6 @@ _TOP_LEVEL = {"name", "description", "settings", *_MAPPING_SECTIONS, *_LIST_SECT
 #: What a language file (an included file with ``language:``) may hold.
 _LANGUAGE_SECTIONS = ("intents", "out_of_scope", "responses")
 _LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}$")
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 #: Values in one YAML file, counting alias expansions; a 1,000-rule bot has a few tens of thousands.
 MAX_YAML_VALUES = 500_000
 
@@ -105,7 +106,10 @@ def read_yaml(file: Path) -> tuple[Any, dict[FieldPath, int]]:
         raise BotDefinitionError([Problem(file, None, "", f"cannot read file: {exc.strerror or exc}")]) from exc
     except UnicodeDecodeError as exc:
         raise BotDefinitionError([Problem(file, None, "", "the file is not UTF-8 text")]) from exc
-    loader = _Loader(text)
+    # Imported here: a cold start that loads the build's prebuilt definition (clawline.bot.prebuilt) never parses YAML.
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     lines: dict[FieldPath, int] = {}
     try:
         node = loader.get_single_node()
@@ -127,6 +131,8 @@ def read_yaml(file: Path) -> tuple[Any, dict[FieldPath, int]]:
 
 
 def _build(loader: Any, node: yaml.Node, path: FieldPath, lines: dict[FieldPath, int], file: Path) -> Any:
+    import yaml  # loaded: read_yaml imported it
+
     lines[path] = node.start_mark.line + 1
     if len(lines) > MAX_YAML_VALUES:
         # Aliases can expand exponentially ("billion laughs"): a bot is far smaller than this.

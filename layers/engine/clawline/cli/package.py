@@ -1,9 +1,10 @@
 """``clawline package BOT --out DIR``: the bot as the bot layer ships it (what ``make build BOT=...`` runs).
 
 The bot is validated first (an invalid bot fails the build with every problem located by file and line), copied
-without what never runs in Lambda (stories, caches), and its NLU artifact is trained into the copy when the
-committed one is missing or stale, so no cold start trains a model. Plugins beside the bot are copied with it;
-packaging/Makefile then compiles their bytecode with the Lambda runtime's Python.
+without what never runs in Lambda (stories, caches), its validated definition written beside it for cold starts to
+load without parsing YAML (``.prebuilt/``, see ``clawline.bot.prebuilt``), and its NLU artifact is trained into the
+copy when the committed one is missing or stale, so no cold start trains a model. Plugins beside the bot are copied
+with it; packaging/Makefile then compiles their bytecode with the Lambda runtime's Python.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 #: Never needed at run time: the conversation tests, caches and half-written files.
-EXCLUDED = ("stories", "__pycache__", "*.pyc", ".pytest_cache", "*.partial", ".DS_Store")
+EXCLUDED = ("stories", "__pycache__", "*.pyc", ".pytest_cache", "*.partial", ".DS_Store", ".prebuilt")
 
 
 def register(subparsers: Any) -> None:
@@ -57,6 +58,10 @@ def package_command(args: argparse.Namespace) -> int:
     out: Path = args.out
     shutil.rmtree(out, ignore_errors=True)
     shutil.copytree(source, out, ignore=shutil.ignore_patterns(*EXCLUDED), symlinks=False)
+    from clawline.bot import prebuilt
+
+    # The definition validated once more from the copy, for cold starts to load without YAML (clawline.bot.prebuilt).
+    prebuilt.write(out)
     definition = bot.definition
     note = "no intents, no NLU model"
     if definition.intents:

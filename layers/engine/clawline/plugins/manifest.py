@@ -28,6 +28,7 @@ unless the manifest writes one.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -128,15 +129,39 @@ def manifest_path(module_file: Path) -> Path:
     return module_file.with_name(f"{module_file.stem}.{MANIFEST_FILE}")
 
 
+#: Manifests already validated, by (sha256 of the file's bytes, class name): every one this process read, and the
+#: ones the build read (``clawline.bot.prebuilt``), so a cold start whose manifest files are byte for byte the build's
+#: takes them from here instead of parsing YAML.
+_validated: dict[tuple[str, str | None], Manifest] = {}
+
+
+def validated_manifests() -> dict[tuple[str, str | None], Manifest]:
+    """The manifests this process validated, by (digest of the file's bytes, class name)."""
+    return dict(_validated)
+
+
+def remember_validated(manifests: Mapping[tuple[str, str | None], Manifest]) -> None:
+    """Take these as what ``read_manifest`` returns for files with these digests (see ``_validated``)."""
+    _validated.update(manifests)
+
+
 def read_manifest(path: Path, class_name: str | None = None) -> Manifest:
     """The manifest in ``path`` (for ``class_name`` when the file lists several under ``plugins:``)."""
+    try:
+        content = path.read_bytes()
+    except FileNotFoundError:
+        raise ManifestError(f"no manifest: {path} is missing (every plugin declares what it needs)") from None
+    except OSError as exc:
+        raise ManifestError(f"manifest {path}: cannot read it: {exc}") from exc
+    key = (hashlib.sha256(content).hexdigest(), class_name)
+    known = _validated.get(key)
+    if known is not None:
+        return known.model_copy(update={"path": str(path)})
     import yaml
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ManifestError(f"no manifest: {path} is missing (every plugin declares what it needs)") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        data = yaml.safe_load(content.decode("utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ManifestError(f"manifest {path}: cannot read it: {exc}") from exc
     if isinstance(data, dict) and isinstance(data.get("plugins"), list) and set(data) == {"plugins"}:
         entries = [e for e in data["plugins"] if isinstance(e, dict) and e.get("class") == class_name]
@@ -153,6 +178,7 @@ def read_manifest(path: Path, class_name: str | None = None) -> Manifest:
         raise ManifestError(f"manifest {path}: {details}") from exc
     if class_name is not None and manifest.class_ is not None and manifest.class_ != class_name:
         raise ManifestError(f"manifest {path}: describes class {manifest.class_!r}, not {class_name!r}")
+    _validated[key] = manifest
     return manifest.model_copy(update={"path": str(path)})
 
 

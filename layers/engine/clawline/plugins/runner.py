@@ -7,18 +7,22 @@ refuses connections its manifest does not declare, and the hook's ``ctx`` carrie
 A plugin that raises or overruns its budget never loses the turn: the failure is logged (plugin name and
 error type, never user content), counted (``PluginError`` metric) and reported to the engine, which answers
 with the bot's plugin-error response for ``action`` calls and carries on without the plugin for the others.
+
+Plugins are set up (each ``setup()`` concurrently, under the bot's setup budget) once, before the first hook call
+of the process, unless ``setup`` was called earlier: a turn that calls no plugin needs no event loop and never
+imports asyncio (``clawline.event_loop``). Every stage that calls plugins awaits ``event_loop()`` first.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from clawline.conversation import Turn
+from clawline.event_loop import event_loop
 from clawline.messages import Reply
 from clawline.observability import MetricName, count, logger
 from clawline.plugins.base import PluginResult, TurnContext
@@ -42,8 +46,10 @@ class HookOutcome:
 
 
 class PluginRunner:
-    def __init__(self, plugins: Sequence[LoadedPlugin] = ()) -> None:
+    def __init__(self, plugins: Sequence[LoadedPlugin] = (), *, setup_timeout_s: float = 10.0) -> None:
         self.plugins = {p.name: p for p in plugins}
+        self.setup_timeout_s = setup_timeout_s
+        self._set_up = False
         self._unavailable: set[str] = set()
         self._before = [p for p in plugins if "before_nlu" in p.hooks]
         self._gates = [p for p in plugins if "before_rules" in p.hooks]
@@ -74,12 +80,19 @@ class PluginRunner:
     def __contains__(self, name: str) -> bool:
         return name in self.plugins
 
-    async def setup(self, timeout_s: float) -> None:
+    async def setup(self, timeout_s: float | None = None) -> None:
         """Set every plugin up concurrently; one that fails is marked unavailable, the others still work."""
+        self._set_up = True
+        if not self.plugins:
+            return
+        await event_loop()
+        import asyncio
+
+        budget = self.setup_timeout_s if timeout_s is None else timeout_s
 
         async def one(plugin: LoadedPlugin) -> None:
             try:
-                await asyncio.wait_for(_guarded(plugin, plugin.instance.setup), timeout_s)
+                await asyncio.wait_for(_guarded(plugin, plugin.instance.setup), budget)
             except Exception as exc:  # noqa: BLE001 - any setup failure disables the plugin, not the bot
                 self._unavailable.add(plugin.name)
                 count(MetricName.PLUGIN_ERRORS)
@@ -87,41 +100,49 @@ class PluginRunner:
 
         await asyncio.gather(*(one(p) for p in self.plugins.values()))
 
+    async def _gather(self, calls: Iterable[Coroutine[Any, Any, HookOutcome]]) -> list[HookOutcome]:
+        """Run one stage's calls concurrently (on the event loop, plugins set up first); outcomes in call order."""
+        pending = list(calls)
+        if not pending:
+            return []
+        await event_loop()
+        if not self._set_up:
+            await self.setup()
+        import asyncio
+
+        return list(await asyncio.gather(*pending))
+
     async def before_nlu(self, ctx: TurnContext) -> list[HookOutcome]:
         if not self._before:
             return []
-        return list(await asyncio.gather(*(self._call(p, "before_nlu", ctx) for p in self._before)))
+        return await self._gather(self._call(p, "before_nlu", ctx) for p in self._before)
 
     async def before_rules(self, ctx: TurnContext) -> list[HookOutcome]:
         """Gates (the seed's ``process``): every message, after NLU, before the rules."""
         if not self._gates:
             return []
-        return list(await asyncio.gather(*(self._call(p, "before_rules", ctx) for p in self._gates)))
+        return await self._gather(self._call(p, "before_rules", ctx) for p in self._gates)
 
     async def actions(self, calls: Iterable[tuple[str, Mapping[str, Any]]], ctx: TurnContext) -> list[HookOutcome]:
         """Independent ``plugin:`` actions of one stage, concurrently; outcomes in call order."""
-        return list(
-            await asyncio.gather(*(self._call(self.plugins[name], "action", ctx, params) for name, params in calls))
-        )
+        return await self._gather(self._call(self.plugins[name], "action", ctx, params) for name, params in calls)
 
     async def before_send(self, ctx: TurnContext, texts: Sequence[str]) -> list[HookOutcome]:
         """Reply rewriting (translation): each result's ``replies`` replace the texts one for one."""
         if not self._send:
             return []
-        return list(await asyncio.gather(*(self._call(p, "before_send", ctx, list(texts)) for p in self._send)))
+        return await self._gather(self._call(p, "before_send", ctx, list(texts)) for p in self._send)
 
     async def summarize(self, ctx: TurnContext, previous: str | None, dropped: Turn) -> list[HookOutcome]:
         """Abstractive summaries (the ``llm`` plugin): the first result with a ``text`` is used."""
         if not self._summarizers:
             return []
-        return list(
-            await asyncio.gather(*(self._call(p, "summarize", ctx, previous, dropped) for p in self._summarizers))
-        )
+        return await self._gather(self._call(p, "summarize", ctx, previous, dropped) for p in self._summarizers)
 
     async def after_reply(self, ctx: TurnContext, reply: Reply) -> list[HookOutcome]:
         if not self._after:
             return []
-        return list(await asyncio.gather(*(self._call(p, "after_reply", ctx, reply) for p in self._after)))
+        return await self._gather(self._call(p, "after_reply", ctx, reply) for p in self._after)
 
     async def _call(self, plugin: LoadedPlugin, hook: str, *args: Any) -> HookOutcome:
         started = time.perf_counter()
@@ -141,6 +162,8 @@ class PluginRunner:
         try:
             if args and isinstance(args[0], TurnContext):
                 args = (dataclasses.replace(args[0], services=plugin.services), *args[1:])
+            import asyncio  # already loaded: _gather ran first
+
             result = await asyncio.wait_for(_guarded(plugin, getattr(plugin.instance, hook), *args), plugin.timeout_s)
         except Exception as exc:  # noqa: BLE001 - isolation is the point: a plugin bug must not lose the turn
             failure = "timeout" if isinstance(exc, TimeoutError) else "error"

@@ -9,7 +9,6 @@ blocking) with the network guard's sanction. Nothing is imported or created unti
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import contextvars
 import json
@@ -77,6 +76,8 @@ class PluginHttp:
         if json_body is not None:
             body = json.dumps(json_body, separators=(",", ":")).encode()
             sent_headers.setdefault("Content-Type", "application/json")
+        import asyncio  # loaded: plugin calls run on the event loop (clawline.plugins.runner)
+
         return await asyncio.to_thread(self._send, method.upper(), url, body, sent_headers, timeout_s)
 
     async def get(self, url: str, **kwargs: Any) -> HttpResponse:
@@ -131,6 +132,8 @@ class PluginAws:
                 return bound(**kwargs)
 
         async def run(**kwargs: Any) -> Any:
+            import asyncio  # loaded: plugin calls run on the event loop
+
             return await asyncio.to_thread(call, **kwargs)
 
         return run

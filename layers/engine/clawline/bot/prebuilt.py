@@ -1,0 +1,118 @@
+"""The bot's definition validated at build time, loaded by a cold start without parsing YAML or validating again.
+
+``clawline package`` (what ``make build`` runs for the bot layer) validates the bot from its YAML as ever, then
+writes ``.prebuilt/definition.pickle`` into the packaged copy: the validated ``BotDefinition``, its source map and
+the validated manifests of the bot's plugins. ``load_bot`` (the functions' ``composition.bot()``) reads it instead of
+the YAML: the yaml module alone costs about 20 ms of CPU at a cold start and parsing plus pydantic's validators about
+10 more, a tenth of the cold-start floor; unpickling is under a millisecond. The rules, CEL conditions, templates and
+plugins are still compiled from that definition by ``Bot.build`` (the CEL programs are native objects).
+
+The YAML stays the source of truth. The prebuilt file is used only when its header matches what this process would
+produce: the format, pydantic's version, the digest of the model sources (``clawline/bot/models.py``,
+``clawline/plugins/manifest.py``) and of every YAML file in the bot's folder. Anything else (no file, a bot edited
+after the build, another engine layer, an unreadable file) loads the YAML, with the same clear errors.
+
+Trust: unpickling runs code, so the file is only ever read from the bot's own folder in the bot layer, written by the
+build that ships the bot's plugins (Python code) in the same layer: whoever can change it could change those. Never
+a file a user or a request supplies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle  # nosec B403 - reads only the build's own file from the bot layer (see the module docstring)
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from clawline.bot.compiled import Bot
+    from clawline.bot.loader import SourceMap
+    from clawline.bot.models import BotDefinition
+    from clawline.plugins.manifest import Manifest
+
+PREBUILT_FILE = Path(".prebuilt") / "definition.pickle"
+FORMAT = "clawline-prebuilt-bot/1"
+_YAML_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class Prebuilt:
+    definition: BotDefinition
+    source: SourceMap
+    #: The plugins' validated manifests, by (sha256 of the manifest file's bytes, class name).
+    manifests: dict[tuple[str, str | None], Manifest]
+
+
+def bot_digest(root: Path) -> str:
+    """Digest of every YAML file under the bot's folder (names and bytes): a bot edited after the build differs."""
+    digest = hashlib.sha256()
+    for file in sorted(p for p in root.rglob("*") if p.suffix in _YAML_SUFFIXES and p.is_file()):
+        digest.update(file.relative_to(root).as_posix().encode() + b"\0" + hashlib.sha256(file.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def code_digest() -> str:
+    """What the pickled objects depend on: pydantic's version and the sources of the models they are made of."""
+    import pydantic
+
+    from clawline.bot import models
+    from clawline.plugins import manifest
+
+    digest = hashlib.sha256(pydantic.VERSION.encode())
+    for module in (models, manifest):
+        digest.update(Path(str(module.__file__)).read_bytes())
+    return digest.hexdigest()
+
+
+def header(root: Path) -> dict[str, str]:
+    return {"format": FORMAT, "code": code_digest(), "bot": bot_digest(root)}
+
+
+def write(root: Path) -> Path:
+    """Validate the bot in ``root`` from its YAML (raising ``BotDefinitionError`` as ``Bot.load`` does) and write its
+    prebuilt definition there; returns the file."""
+    from clawline.bot.compiled import Bot
+    from clawline.bot.loader import load_definition
+    from clawline.plugins.manifest import validated_manifests
+
+    definition, source = load_definition(root)
+    Bot.build(definition, source, directory=root)  # every check; reads (and remembers) the plugins' manifests
+    # Every manifest this process validated: the bot's plugins' among them (one more is used only by a file with
+    # the very same bytes and class).
+    payload = Prebuilt(definition, source, validated_manifests())
+    target = root / PREBUILT_FILE
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(pickle.dumps((header(root), payload), protocol=pickle.HIGHEST_PROTOCOL))
+    return target
+
+
+def read(root: Path) -> Prebuilt | None:
+    """The prebuilt definition in ``root`` when it is fresh (see the module docstring), else None."""
+    file = root / PREBUILT_FILE
+    try:
+        raw = file.read_bytes()
+    except OSError:
+        return None
+    try:
+        stored, payload = pickle.loads(raw)  # noqa: S301  # nosec B301 - the build's own file (module docstring)
+        current = header(root)
+    except Exception:  # noqa: BLE001 - any unreadable or incompatible file: the YAML is the source of truth
+        return None
+    if stored != current or not isinstance(payload, Prebuilt):
+        return None
+    return payload
+
+
+def load_bot(path: str | Path, **kwargs: Any) -> Bot:
+    """The bot in ``path``: from its prebuilt definition when that is fresh, else from its YAML (``Bot.load``)."""
+    from clawline.bot.compiled import Bot
+
+    root = Path(path)
+    prebuilt = read(root) if root.is_dir() else None
+    if prebuilt is None:
+        return Bot.load(root, **kwargs)
+    from clawline.plugins.manifest import remember_validated
+
+    remember_validated(prebuilt.manifests)
+    return Bot.build(prebuilt.definition, prebuilt.source, directory=root, **kwargs)
