@@ -19,6 +19,7 @@ import numpy as np
 
 from clawline.nlu.blas import single_threaded_blas
 from clawline.nlu.features import F32, I64
+from clawline.nlu.intent_names import name_examples
 from clawline.nlu.linear import OOS_LABEL, peek_header, read_header
 from clawline.nlu.optim import DenseTrainConfig, softmax, train_dense_softmax
 from clawline.nlu.training import HeldOut, IntentData, calibrate, fingerprint, stratified_folds
@@ -30,6 +31,8 @@ FORMAT_VERSION = 1
 MODEL_DIRS = (Path("/opt/clawline-nlu/minilm"), Path("build/nlu/minilm"))
 #: Embeddings are unit vectors; scaling them lets a lightly regularized head reach confident logits sooner.
 INPUT_SCALE = 10.0
+#: Embeddings of the intents' name examples and their labels (None: names not used).
+IntentVectors = tuple[F32, list[str]] | None
 
 
 def default_model_dir() -> Path:
@@ -146,7 +149,11 @@ class EmbeddingModel:
             )
 
 
-def _fit_head(x: F32, labels: list[str], data_labels: Sequence[str], config: DenseTrainConfig) -> tuple[F32, F32]:
+def _fit_head(
+    x: F32, labels: list[str], data_labels: Sequence[str], config: DenseTrainConfig, names: IntentVectors = None
+) -> tuple[F32, F32]:
+    if names is not None:  # the intents' names: one more example each at every fit (clawline.nlu.intent_names)
+        x, data_labels = np.concatenate([x, names[0]]), [*data_labels, *names[1]]
     position = {label: i for i, label in enumerate(labels)}
     y = np.array([position[label] for label in data_labels], dtype=np.int64)
     with single_threaded_blas():
@@ -178,12 +185,14 @@ def train_embedding_model(
     if progress is not None:
         progress("embed", 0, 1)
     x = encoder.encode(data.texts)
+    name_texts, name_labels = name_examples(label for label in labels if label != OOS_LABEL)
+    names: IntentVectors = (encoder.encode(name_texts), name_labels) if name_texts else None
     if progress is not None:
         progress("embed", 1, 1)
     temperature, threshold, source = 1.0, 0.0, "none"
     if validation is not None and len(validation):
         xv = encoder.encode(validation.texts)
-        w, b = _fit_head(x, labels, data.labels, config)
+        w, b = _fit_head(x, labels, data.labels, config, names)
         temperature, threshold = calibrate(_held_out(xv, validation.labels, labels, w, b), oos_index)
         x = np.concatenate([x, xv])
         data = data + validation
@@ -195,12 +204,12 @@ def train_embedding_model(
             parts = []
             for k in range(n_folds):
                 tr, te = np.flatnonzero(folds != k), np.flatnonzero(folds == k)
-                w, b = _fit_head(x[tr], labels, [data.labels[i] for i in tr], config)
+                w, b = _fit_head(x[tr], labels, [data.labels[i] for i in tr], config, names)
                 parts.append(_held_out(x[te], [data.labels[i] for i in te], labels, w, b))
             held = HeldOut(np.concatenate([p.logits for p in parts]), np.concatenate([p.truth for p in parts]))
             temperature, threshold = calibrate(held, oos_index)
             source = f"{n_folds}-fold"
-    w, b = _fit_head(x, labels, data.labels, config)
+    w, b = _fit_head(x, labels, data.labels, config, names)
     if progress is not None:
         progress("head", 1, 1)
     meta = {
@@ -217,7 +226,7 @@ class _HeadRecipe:
     config: DenseTrainConfig
 
     def to_json(self) -> dict[str, object]:
-        return {"embedding_head": self.config.__dict__, "input_scale": INPUT_SCALE}
+        return {"embedding_head": self.config.__dict__, "input_scale": INPUT_SCALE, "intent_names": True}
 
 
 def _recipe_stamp(config: DenseTrainConfig) -> _HeadRecipe:
