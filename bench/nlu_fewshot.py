@@ -117,7 +117,7 @@ def run_task(task: tuple[str, int, int]) -> dict[str, Any]:
         encoder = CachedEncoder(_STATE["vectors"], _STATE["manifest"])
         model = train_embedding_model(intents, oos, seed=seed, encoder=encoder)  # type: ignore[arg-type]
         train_s = time.perf_counter() - started
-        probs = softmax((model.logits_of(encoder.encode(test_texts)) / model.temperature).astype(np.float32))
+        probs = softmax((model.logits_for(test_texts) / model.temperature).astype(np.float32))
     else:
         model, probs, train_s = _baseline(intents, oos, test_texts, seed)
     row = {"backend": backend, "k": k, "seed": seed, "train_s": round(train_s, 2), "threshold": model.threshold}
