@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from clawline.nlu.backend import NluEngine, train_artifact
-from clawline.nlu.intent_names import name_example
+from clawline.nlu.intent_names import NAMES_BELOW, name_example, name_examples
 from clawline.nlu.training import LinearRecipe, fingerprint
 
 #: Intents whose examples never use the words of their names: only the name can teach them.
@@ -34,6 +34,11 @@ def test_an_intent_name_reads_as_the_words_it_is_made_of(name, text):
     assert name_example(name) == text
 
 
+def test_only_intents_short_of_examples_learn_from_their_names():
+    texts, labels = name_examples({"check_balance": 10, "transfer": NAMES_BELOW, "x": 3, "pto_request": 49})
+    assert list(zip(texts, labels, strict=True)) == [("check balance", "check_balance"), ("pto request", "pto_request")]
+
+
 def test_a_name_the_examples_never_say_still_teaches_its_intent():
     with_names = NluEngine(train_artifact(REFUNDS))
     without = NluEngine(train_artifact(REFUNDS, recipe=LinearRecipe(intent_names=False)))
@@ -53,5 +58,5 @@ def test_names_are_never_held_out_nor_counted_as_the_bots_examples():
 
 def test_turning_names_off_is_another_recipe_with_another_fingerprint():
     on, off = LinearRecipe(), LinearRecipe(intent_names=False)
-    assert on.to_json()["intent_names"] is True and "intent_names" not in off.to_json()
+    assert on.to_json()["intent_names"] == NAMES_BELOW and "intent_names" not in off.to_json()
     assert fingerprint(REFUNDS, [], on) != fingerprint(REFUNDS, [], off)

@@ -10,6 +10,7 @@ The head is trained with the same recipe as the default model (calibrate on held
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ import numpy as np
 
 from clawline.nlu.blas import single_threaded_blas
 from clawline.nlu.features import F32, I64
-from clawline.nlu.intent_names import name_examples
+from clawline.nlu.intent_names import NAMES_BELOW, name_examples
 from clawline.nlu.linear import OOS_LABEL, peek_header, read_header, write_npz
 from clawline.nlu.ngram_companion import WEIGHTS, NgramCompanion, choose_weight, fit_fold, fold_logits
 from clawline.nlu.optim import DenseTrainConfig, softmax, train_dense_softmax
@@ -202,7 +203,7 @@ def train_embedding_model(
     if progress is not None:
         progress("embed", 0, 1)
     x = encoder.encode(data.texts)
-    name_texts, name_labels = name_examples(label for label in labels if label != OOS_LABEL)
+    name_texts, name_labels = name_examples(Counter(label for label in data.labels if label != OOS_LABEL))
     names: IntentVectors = (encoder.encode(name_texts), name_labels) if name_texts else None
     if progress is not None:
         progress("embed", 1, 1)
@@ -271,7 +272,7 @@ class _HeadRecipe:
 
     def to_json(self) -> dict[str, object]:
         out: dict[str, object] = {"embedding_head": self.config.__dict__, "input_scale": INPUT_SCALE}
-        out["intent_names"] = True
+        out["intent_names"] = NAMES_BELOW
         if self.companion:
             out["ngram_companion"] = list(WEIGHTS)
         return out
