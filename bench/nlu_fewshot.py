@@ -506,6 +506,7 @@ def render(result: dict[str, Any], load: tuple[float, float]) -> list[str]:
         shared = {
             "linear": "static table",
             "embedding": "model.onnx + onnxruntime layer",
+            "embedding-head": "model.onnx + onnxruntime layer",
             "cascade": "both",
             "baseline": "(scikit-learn + scipy in the package instead)",
         }.get(backend, "")
