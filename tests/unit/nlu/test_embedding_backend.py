@@ -20,10 +20,11 @@ from clawline.bot.compiled import Bot  # noqa: E402
 from clawline.engine import nlu_factory  # noqa: E402
 from clawline.errors import ConfigurationError  # noqa: E402
 from clawline.nlu.backend import NluEngine, build_backend  # noqa: E402
-from clawline.nlu.embedding import EmbeddingModel, SentenceEncoder  # noqa: E402
+from clawline.nlu.embedding import EmbeddingModel, SentenceEncoder, train_embedding_model  # noqa: E402
+from clawline.nlu.ngram_companion import WEIGHTS  # noqa: E402
 from clawline.settings import Settings  # noqa: E402
 
-from .conftest import BANK_BOT  # noqa: E402
+from .conftest import BANK_BOT, BANK_OOS  # noqa: E402
 
 BUILDER = Path(__file__).resolve().parents[3] / "tools" / "nlu" / "build_minilm_onnx.py"
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", *sorted({w for ex in BANK_BOT.values() for e in ex for w in e.split()})]
@@ -205,3 +206,18 @@ def test_the_backend_is_chosen_by_the_environment_and_checked():
     assert Settings.from_environ({"CLAWLINE_NLU_BACKEND": "embedding"}).nlu_backend == "embedding"
     with pytest.raises(ValidationError, match="nlu_backend"):
         Settings.from_environ({"CLAWLINE_NLU_BACKEND": "bert"})
+
+
+def test_the_ngram_companion_is_chosen_by_cross_validation_saved_with_the_head_and_reloaded(model_dir: Path, tmp_path):
+    # The random test encoder knows little, the n-gram model a lot: the folds must pick a weight above 0.
+    model = train_embedding_model(BANK_BOT, BANK_OOS, encoder=SentenceEncoder(model_dir))
+    assert model.companion is not None and model.companion.weight in WEIGHTS[1:]
+    assert model.meta["ngram_weight"] == model.companion.weight
+    head_only = model.logits_of(model.encoder.encode(["block my card"]))
+    assert not np.allclose(model.logits_for(["block my card"]), head_only)  # the companion counts at parse time
+    model.save(tmp_path / "nlu-embedding.npz")
+    again = EmbeddingModel.load(tmp_path / "nlu-embedding.npz", model_dir)
+    assert again.companion is not None and again.companion.weight == model.companion.weight
+    assert np.allclose(again.probabilities("block my card"), model.probabilities("block my card"), atol=1e-6)
+    alone = train_embedding_model(BANK_BOT, BANK_OOS, encoder=model.encoder, companion=False)
+    assert alone.companion is None and alone.meta["fingerprint"] != model.meta["fingerprint"]

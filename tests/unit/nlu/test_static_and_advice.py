@@ -117,6 +117,18 @@ def test_train_reports_thin_intents_and_compares_backends_by_cross_validation(tm
     assert (bot / "model" / "nlu.npz").is_file()
 
 
+def test_train_without_flags_names_thin_intents_and_says_how_to_compare_backends(tmp_path, capsys):
+    bot = _bank_bot(tmp_path / "bank")
+    assert clawline(["train", "--bot", str(bot)]) == 0
+    out = capsys.readouterr().out
+    assert "examples per intent: 4 intents, min 6, median 6, max 6" in out
+    assert f"thin intents (fewer than {THIN} examples" in out and f"transfer (6: add {THIN - 6})" in out
+    # No cross-validation without --folds, but the one command that runs it is printed.
+    assert "cross-validation on" not in out
+    assert f"to compare backends on this data: clawline train --bot {bot} --folds 5" in out
+    assert (bot / "model" / "nlu.npz").is_file()
+
+
 def test_a_bot_yaml_backend_choice_wins_over_the_deployment_default(tmp_path):
     bot = Bot.load(_bank_bot(tmp_path / "bank", "{mode: nlu, nlu_backend: embedding}"))
     with pytest.raises(ConfigurationError, match="embedding NLU backend"):

@@ -10,6 +10,7 @@ The head is trained with the same recipe as the default model (calibrate on held
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,9 @@ import numpy as np
 
 from clawline.nlu.blas import single_threaded_blas
 from clawline.nlu.features import F32, I64
-from clawline.nlu.linear import OOS_LABEL, peek_header, read_header
+from clawline.nlu.intent_names import NAMES_BELOW, name_examples
+from clawline.nlu.linear import OOS_LABEL, peek_header, read_header, write_npz
+from clawline.nlu.ngram_companion import WEIGHTS, NgramCompanion, choose_weight, fit_fold, fold_logits
 from clawline.nlu.optim import DenseTrainConfig, softmax, train_dense_softmax
 from clawline.nlu.training import HeldOut, IntentData, calibrate, fingerprint, stratified_folds
 from clawline.nlu.wordpiece import WordPieceTokenizer
@@ -30,6 +33,8 @@ FORMAT_VERSION = 1
 MODEL_DIRS = (Path("/opt/clawline-nlu/minilm"), Path("build/nlu/minilm"))
 #: Embeddings are unit vectors; scaling them lets a lightly regularized head reach confident logits sooner.
 INPUT_SCALE = 10.0
+#: Embeddings of the intents' name examples and their labels (None: names not used).
+IntentVectors = tuple[F32, list[str]] | None
 
 
 def default_model_dir() -> Path:
@@ -102,13 +107,21 @@ class EmbeddingModel:
     temperature: float = 1.0
     threshold: float = 0.0
     meta: dict[str, Any] = field(default_factory=dict)
+    #: The default n-gram model whose logits are added to the head's (``clawline.nlu.ngram_companion``), or None.
+    companion: NgramCompanion | None = None
 
     def logits_of(self, embeddings: F32) -> F32:
+        """The head's logits alone."""
         out: F32 = ((embeddings * INPUT_SCALE) @ self.weights + self.bias).astype(np.float32)
         return out
 
+    def logits_for(self, texts: Sequence[str], embeddings: F32 | None = None) -> F32:
+        """The model's logits of ``texts``: the head's, plus the n-gram companion's when there is one."""
+        logits = self.logits_of(self.encoder.encode(list(texts)) if embeddings is None else embeddings)
+        return logits + self.companion.logits(texts) if self.companion is not None else logits
+
     def probabilities(self, text: str) -> F32:
-        logits = self.logits_of(self.encoder.encode([text]))[0]
+        logits = self.logits_for([text])[0]
         return softmax((logits / self.temperature).astype(np.float32))
 
     def save(self, path: Path) -> None:
@@ -121,10 +134,13 @@ class EmbeddingModel:
             "encoder": {k: self.encoder.manifest.get(k) for k in ("name", "sha256", "dim")},
             "meta": self.meta,
         }
+        extra = {}
+        if self.companion is not None:
+            header["ngram_companion"] = self.companion.header()
+            extra = self.companion.arrays()
         path.parent.mkdir(parents=True, exist_ok=True)
         raw = np.frombuffer(json.dumps(header, sort_keys=True).encode("utf-8"), dtype=np.uint8)
-        with path.open("wb") as fh:
-            np.savez(fh, header=raw, weights=self.weights, bias=self.bias)
+        write_npz(path, {"header": raw, "weights": self.weights, "bias": self.bias, **extra})
 
     @classmethod
     def load(cls, path: Path, model_dir: Path | None = None, encoder: SentenceEncoder | None = None) -> EmbeddingModel:
@@ -135,18 +151,24 @@ class EmbeddingModel:
                 raise ValueError(f"{path} is not a {FORMAT} v{FORMAT_VERSION} artifact")
             if header["encoder"]["sha256"] != encoder.manifest.get("sha256"):
                 raise ValueError(f"{path} was trained with another encoder than {encoder.model_dir}")
+            labels = list(header["labels"])
             return cls(
-                labels=list(header["labels"]),
+                labels=labels,
                 weights=data["weights"],
                 bias=data["bias"],
                 encoder=encoder,
                 temperature=float(header["temperature"]),
                 threshold=float(header["threshold"]),
                 meta=dict(header.get("meta", {})),
+                companion=NgramCompanion.from_artifact(data, header, labels),
             )
 
 
-def _fit_head(x: F32, labels: list[str], data_labels: Sequence[str], config: DenseTrainConfig) -> tuple[F32, F32]:
+def _fit_head(
+    x: F32, labels: list[str], data_labels: Sequence[str], config: DenseTrainConfig, names: IntentVectors = None
+) -> tuple[F32, F32]:
+    if names is not None:  # the intents' names: one more example each at every fit (clawline.nlu.intent_names)
+        x, data_labels = np.concatenate([x, names[0]]), [*data_labels, *names[1]]
     position = {label: i for i, label in enumerate(labels)}
     y = np.array([position[label] for label in data_labels], dtype=np.int64)
     with single_threaded_blas():
@@ -169,7 +191,10 @@ def train_embedding_model(
     encoder: SentenceEncoder | None = None,
     config: DenseTrainConfig | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    companion: bool = True,
 ) -> EmbeddingModel:
+    """Encode, calibrate by k-fold (or on ``validation``), refit; with ``companion``, the n-gram model's weight is
+    chosen by the same folds (``clawline.nlu.ngram_companion``)."""
     encoder = encoder or SentenceEncoder(model_dir)
     config = config or DenseTrainConfig(seed=seed)
     data = IntentData.from_intents(intents, oos_examples)
@@ -178,13 +203,19 @@ def train_embedding_model(
     if progress is not None:
         progress("embed", 0, 1)
     x = encoder.encode(data.texts)
+    name_texts, name_labels = name_examples(Counter(label for label in data.labels if label != OOS_LABEL))
+    names: IntentVectors = (encoder.encode(name_texts), name_labels) if name_texts else None
     if progress is not None:
         progress("embed", 1, 1)
-    temperature, threshold, source = 1.0, 0.0, "none"
+    temperature, threshold, source, weight = 1.0, 0.0, "none", 0.0
     if validation is not None and len(validation):
         xv = encoder.encode(validation.texts)
-        w, b = _fit_head(x, labels, data.labels, config)
-        temperature, threshold = calibrate(_held_out(xv, validation.labels, labels, w, b), oos_index)
+        w, b = _fit_head(x, labels, data.labels, config, names)
+        held = _held_out(xv, validation.labels, labels, w, b)
+        ngram = fold_logits(data + validation, np.arange(len(data)), np.arange(len(data), len(data) + len(validation)),
+                            labels, seed) if companion else None  # fmt: skip
+        held, weight = _with_companion(held, ngram)
+        temperature, threshold = calibrate(held, oos_index)
         x = np.concatenate([x, xv])
         data = data + validation
         source = "validation"
@@ -192,36 +223,63 @@ def train_embedding_model(
         n_folds = min(5, *(data.labels.count(label) for label in labels))
         if n_folds >= 2:
             folds = stratified_folds(data.labels, n_folds, seed)
-            parts = []
+            parts, ngram_parts = [], []
             for k in range(n_folds):
                 tr, te = np.flatnonzero(folds != k), np.flatnonzero(folds == k)
-                w, b = _fit_head(x[tr], labels, [data.labels[i] for i in tr], config)
+                w, b = _fit_head(x[tr], labels, [data.labels[i] for i in tr], config, names)
                 parts.append(_held_out(x[te], [data.labels[i] for i in te], labels, w, b))
-            held = HeldOut(np.concatenate([p.logits for p in parts]), np.concatenate([p.truth for p in parts]))
+                if companion:
+                    ngram_parts.append(fold_logits(data, tr, te, labels, seed))
+                if progress is not None:
+                    progress("folds", k + 1, n_folds)
+            held = _concat(parts)
+            ngram = _concat(ngram_parts) if ngram_parts and None not in ngram_parts else None
+            held, weight = _with_companion(held, ngram)
             temperature, threshold = calibrate(held, oos_index)
             source = f"{n_folds}-fold"
-    w, b = _fit_head(x, labels, data.labels, config)
+    w, b = _fit_head(x, labels, data.labels, config, names)
     if progress is not None:
         progress("head", 1, 1)
+    # The companion's weight was chosen on held-out data; the final one is fitted on everything, like the head.
+    final_ngram = NgramCompanion(fit_fold(data, seed), weight) if weight > 0 else None
     meta = {
-        "fingerprint": fingerprint(intents, list(oos_examples), _recipe_stamp(config)),
+        "fingerprint": fingerprint(intents, list(oos_examples), _recipe_stamp(config, companion)),
         "held_out": source,
         "n_examples": len(data),
         "seed": seed,
+        "ngram_weight": weight,
     }
-    return EmbeddingModel(labels, w, b, encoder, temperature, threshold, meta)
+    return EmbeddingModel(labels, w, b, encoder, temperature, threshold, meta, final_ngram)
+
+
+def _concat(parts: Sequence[HeldOut | None]) -> HeldOut:
+    found = [p for p in parts if p is not None]
+    return HeldOut(np.concatenate([p.logits for p in found]), np.concatenate([p.truth for p in found]))
+
+
+def _with_companion(head: HeldOut, ngram: HeldOut | None) -> tuple[HeldOut, float]:
+    """The held-out logits the model will have (head + weight x n-gram) and that weight (0: no companion)."""
+    if ngram is None:
+        return head, 0.0
+    weight = choose_weight(head, ngram)
+    return HeldOut((head.logits + weight * ngram.logits).astype(np.float32), head.truth), weight
 
 
 @dataclass(frozen=True)
 class _HeadRecipe:
     config: DenseTrainConfig
+    companion: bool = True
 
     def to_json(self) -> dict[str, object]:
-        return {"embedding_head": self.config.__dict__, "input_scale": INPUT_SCALE}
+        out: dict[str, object] = {"embedding_head": self.config.__dict__, "input_scale": INPUT_SCALE}
+        out["intent_names"] = NAMES_BELOW
+        if self.companion:
+            out["ngram_companion"] = list(WEIGHTS)
+        return out
 
 
-def _recipe_stamp(config: DenseTrainConfig) -> _HeadRecipe:
-    return _HeadRecipe(config)
+def _recipe_stamp(config: DenseTrainConfig, companion: bool = True) -> _HeadRecipe:
+    return _HeadRecipe(config, companion)
 
 
 def build_embedding_model(

@@ -22,6 +22,7 @@ import numpy as np
 
 from clawline.nlu.blas import single_threaded_blas
 from clawline.nlu.features import F32, I64, FeatureConfig, Featurizer, NgramHasher, SparseRows, Vocabulary, words
+from clawline.nlu.intent_names import NAMES_BELOW, name_examples
 from clawline.nlu.linear import FORMAT_VERSION, OOS_LABEL, LinearModel
 from clawline.nlu.optim import Progress, SparseTrainConfig, fit_temperature, softmax, train_sparse_softmax
 from clawline.nlu.threshold import calibration_plan, choose_threshold, thin_intents
@@ -67,12 +68,18 @@ class LinearRecipe:
     optim: SparseTrainConfig = field(default_factory=SparseTrainConfig)
     #: Retrain on training + held-out data once temperature and threshold are chosen.
     refit: bool = True
+    #: Each intent's name is one more example of it at every fit, never held out (``clawline.nlu.intent_names``).
+    intent_names: bool = True
 
     def with_seed(self, seed: int) -> LinearRecipe:
         return replace(self, optim=replace(self.optim, seed=seed))
 
     def to_json(self) -> dict[str, object]:
-        return {"features": self.features.to_json(), "optim": self.optim.__dict__, "refit": self.refit}
+        out: dict[str, object] = {"features": self.features.to_json(), "optim": self.optim.__dict__}
+        out["refit"] = self.refit
+        if self.intent_names:
+            out["intent_names"] = NAMES_BELOW
+        return out
 
 
 class Recipe(Protocol):
@@ -93,6 +100,9 @@ def fingerprint(intents: Mapping[str, Sequence[str]], oos_examples: Sequence[str
 def fit_model(data: IntentData, recipe: LinearRecipe, progress: Progress | None = None) -> LinearModel:
     """One plain fit (no calibration): vocabulary, features, softmax weights, int8 quantization."""
     labels = sorted(set(data.labels) - {OOS_LABEL}) + ([OOS_LABEL] if OOS_LABEL in data.labels else [])
+    if recipe.intent_names:
+        counts = Counter(label for label in data.labels if label != OOS_LABEL)
+        data = data + IntentData(*name_examples(counts))
     position = {label: i for i, label in enumerate(labels)}
     hasher = NgramHasher(recipe.features)
     hashed = [hasher.hash(text) for text in data.texts]
