@@ -14,6 +14,7 @@ import pytest
 
 from clawline import composition
 from clawline.errors import RetryableError
+from clawline.event_loop import event_loop
 from tests.functional.conftest import Stack
 from tests.helpers.events import load_event
 from tests.security.conftest import emf_metrics, invoke_mqtt, mqtt_event
@@ -129,6 +130,8 @@ def _held_in_decision(engine: Any) -> tuple[threading.Event, threading.Event]:
     async def holding(turn: Any) -> Any:
         if not entered.is_set():
             entered.set()
+            # A turn that calls no plugin runs without an event loop; asking for one is how engine code uses asyncio.
+            await event_loop()
             await asyncio.get_running_loop().run_in_executor(None, release.wait, 10)
         return await original(turn)
 
