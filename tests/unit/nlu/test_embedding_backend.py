@@ -205,3 +205,16 @@ def test_the_backend_is_chosen_by_the_environment_and_checked():
     assert Settings.from_environ({"CLAWLINE_NLU_BACKEND": "embedding"}).nlu_backend == "embedding"
     with pytest.raises(ValidationError, match="nlu_backend"):
         Settings.from_environ({"CLAWLINE_NLU_BACKEND": "bert"})
+
+
+def test_a_bot_with_its_own_fine_tuned_encoder_uses_it_instead_of_the_deployments(model_dir: Path, tmp_path):
+    bot_dir = _write_bot(tmp_path / "bank")
+    own = bot_dir / "model" / "minilm"
+    shutil.copytree(model_dir, own)
+    nlu = nlu_factory("embedding", tmp_path / "deployment-model-not-needed")(Bot.load(bot_dir))
+    assert isinstance(nlu, NluEngine) and isinstance(nlu.model, EmbeddingModel)
+    assert nlu.model.encoder.model_dir == own
+    # Without it, the deployment's model directory is the one required (and here missing: a clear error).
+    shutil.rmtree(own)
+    with pytest.raises(ConfigurationError, match="deployment-model-not-needed"):
+        nlu_factory("embedding", tmp_path / "deployment-model-not-needed")(Bot.load(bot_dir))

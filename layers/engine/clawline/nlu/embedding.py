@@ -28,6 +28,8 @@ FORMAT = "clawline-nlu-embedding"
 FORMAT_VERSION = 1
 #: Where the optional layer puts the model in Lambda, then the local build output.
 MODEL_DIRS = (Path("/opt/clawline-nlu/minilm"), Path("build/nlu/minilm"))
+#: A bot's own encoder, fine-tuned on its examples, beside its other model files.
+BOT_MODEL_DIR = "minilm"
 #: Embeddings are unit vectors; scaling them lets a lightly regularized head reach confident logits sooner.
 INPUT_SCALE = 10.0
 
@@ -37,6 +39,14 @@ def default_model_dir() -> Path:
         if (candidate / "model.onnx").exists():
             return candidate
     return MODEL_DIRS[-1]
+
+
+def bot_model_dir(bot_directory: Path | None) -> Path | None:
+    """The bot's own fine-tuned encoder (``<bot>/model/minilm``, ``clawline.nlu.fine_tuning``), when it has one."""
+    if bot_directory is None:
+        return None
+    candidate = bot_directory / "model" / BOT_MODEL_DIR
+    return candidate if (candidate / "model.onnx").is_file() else None
 
 
 def require_encoder(model_dir: Path | None = None) -> Path:
