@@ -60,6 +60,15 @@ def measure(data: dict[str, Any], k: int, seed: int, work: Path) -> dict[str, An
 
 def _table(rows: list[dict[str, Any]]) -> str:
     lines = [
+        "### Few-shot: the encoder fine-tuned on the bot's examples (`python -m bench nlu_finetune`)",
+        "",
+        "The draws of the few-shot table above (CLINC150, `k` examples per intent from `train` + 20 out-of-scope "
+        "from `oos_train`, seed = draw), trained as `clawline train` trains a bot with `nlu_fine_tune: true`: "
+        "MiniLM fine-tuned on those examples (`tools/nlu/fine_tune_minilm.py`, in the fine-tune venv, torch "
+        "CPU, 2 threads), exported through `build_minilm_onnx.py` to int8 ONNX, then the softmax head and its "
+        "k-fold calibration on the fine-tuned encoder. Scored on the full `test` and `oos_test` through the "
+        "exported int8 model in onnxruntime, as the runtime parses. Mean ± standard deviation over the seeds.",
+        "",
         "| backend | k | seeds | N-way acc % | in-scope acc at threshold % | OOS recall % | fine-tune s | export s |",
         "|---|---|---|---|---|---|---|---|",
     ]
