@@ -64,6 +64,14 @@ def test_fine_tune_flag_is_refused_for_the_linear_backend(tmp_path, capsys):
     assert "fine-tuning is for the embedding backend" in capsys.readouterr().err
 
 
+def test_train_suggests_fine_tuning_only_for_a_bot_with_few_examples_per_intent():
+    from clawline.nlu.advice import ExampleCounts, fine_tune_hint
+
+    few = fine_tune_hint(ExampleCounts.of({"a": ["x"] * 10, "b": ["y"] * 12}))
+    assert "nlu_fine_tune: true" in "\n".join(few)
+    assert fine_tune_hint(ExampleCounts.of({"a": ["x"] * 30, "b": ["y"] * 40})) == []
+
+
 @pytest.mark.skipif(
     not os.environ.get("CLAWLINE_FINETUNE_TESTS") or not FT_PYTHON.is_file(),
     reason="fine-tunes MiniLM with torch for minutes: make test-finetune",

@@ -279,8 +279,9 @@ def _compare_backends(args: argparse.Namespace, ds: NluDataset, pool: IntentData
     """K-fold cross-validation of each available backend on the bot's own examples, and a recommendation."""
     import numpy as np
 
-    from clawline.nlu.advice import EMBEDDING_LINE, BackendScore, recommend, score_table
+    from clawline.nlu.advice import EMBEDDING_LINE, BackendScore, ExampleCounts, fine_tune_hint, recommend, score_table
     from clawline.nlu.evaluation import evaluate_folds
+    from clawline.nlu.linear import OOS_LABEL
     from clawline.nlu.training import stratified_folds
 
     smallest = min(Counter(pool.labels).values())
@@ -320,6 +321,11 @@ def _compare_backends(args: argparse.Namespace, ds: NluDataset, pool: IntentData
             "then run this command again (it trains the backend bot.yaml names) and deploy with the NLU embedding "
             "layer (docs/deploy.md)"
         )
+    if best == "embedding" and not (
+        args.fine_tune or (args.bot is not None and _bot_definition(args).settings.nlu_fine_tune)
+    ):
+        for line in fine_tune_hint(ExampleCounts.of_labels(pool.labels, OOS_LABEL)):
+            print(line)
     elif missing is not None and smallest < 30:
         print("with few examples per intent the embedding backend is often several points ahead: see docs/nlu.md")
 
