@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from clawline.nlu.annotations import parse_annotated, split_examples
 from clawline.nlu.blas import single_threaded_blas
 from clawline.nlu.features import F32, I64
 from clawline.nlu.linear import OOS_LABEL, peek_header, read_header
@@ -182,6 +183,10 @@ def train_embedding_model(
 ) -> EmbeddingModel:
     encoder = encoder or SentenceEncoder(model_dir)
     config = config or DenseTrainConfig(seed=seed)
+    # Examples may carry entity annotations: the head learns (and its fingerprint names) the plain text, as
+    # ``build_backend`` passes it, so the engine recognizes the artifact ``clawline train`` wrote.
+    intents, _ = split_examples(intents)
+    oos_examples = [parse_annotated(t).text for t in oos_examples]
     data = IntentData.from_intents(intents, oos_examples)
     labels = sorted(set(data.labels) - {OOS_LABEL}) + ([OOS_LABEL] if OOS_LABEL in data.labels else [])
     oos_index = labels.index(OOS_LABEL) if OOS_LABEL in labels else -1

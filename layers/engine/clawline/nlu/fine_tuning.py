@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clawline.errors import ConfigurationError
+from clawline.nlu.annotations import parse_annotated, split_examples
 
 #: Which python runs the worker: this variable, else the repository's ``.venv-finetune``.
 PYTHON_ENV = "CLAWLINE_FINETUNE_PYTHON"
@@ -78,6 +79,8 @@ def fine_tune_encoder(
     FineTuneReport(steps=30, loss=0.01, fine_tune_s=4.2, total_s=31.0, bytes=22731042)
     """
     python = fine_tune_python()
+    intents, _ = split_examples(intents)  # the encoder learns the text users type, without entity markup
+    oos_examples = [parse_annotated(t).text for t in oos_examples]
     texts = [text for intent in sorted(intents) for text in intents[intent]] + list(oos_examples)
     labels: list[str | None] = [intent for intent in sorted(intents) for _ in intents[intent]]
     labels += [None] * len(oos_examples)
