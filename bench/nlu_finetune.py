@@ -69,7 +69,8 @@ def _table(rows: list[dict[str, Any]]) -> str:
         "k-fold calibration on the fine-tuned encoder. Scored on the full `test` and `oos_test` through the "
         "exported int8 model in onnxruntime, as the runtime parses. Mean ± standard deviation over the seeds.",
         "",
-        "| backend | k | seeds | N-way acc % | in-scope acc at threshold % | OOS recall % | fine-tune s | export s |",
+        "| backend | k | seeds | N-way acc % | in-scope acc at threshold % | OOS recall % "
+        "| fine-tune s: median (min-max) | export s |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for k in sorted({r["k"] for r in rows}):
@@ -80,20 +81,21 @@ def _table(rows: list[dict[str, Any]]) -> str:
             sd = statistics.stdev(values) if len(values) > 1 else 0.0
             return f"{statistics.mean(values):.1f} ± {sd:.1f}"
 
-        fine = statistics.median(r["fine_tune_s"] for r in group)
+        times = [r["fine_tune_s"] for r in group]
+        fine = f"{statistics.median(times):.0f} ({min(times):.0f}-{max(times):.0f})"
         export = statistics.median(r["export_s"] for r in group)
         lines.append(
             f"| embedding, encoder fine-tuned on the bot's examples | {k} | {len(group)} | {stat('n_way')} | "
-            f"{stat('in_scope')} | {stat('oos_recall')} | {fine:.0f} | {export:.0f} |"
+            f"{stat('in_scope')} | {stat('oos_recall')} | {fine} | {export:.0f} |"
         )
     per_seed = ", ".join(f"seed {r['seed']}: {r['n_way']:.1f}" for r in sorted(rows, key=lambda r: (r["k"], r["seed"])))
     sizes = {round(r["model_bytes"] / 1e6, 1) for r in rows}
     lines += [
         "",
         f"N-way per draw: {per_seed}. The bot's own model: {', '.join(f'{s} MB' for s in sorted(sizes))} (int8 "
-        "ONNX, in the bot's layer). Fine-tune and export times are medians on 2 shared cores (1-minute load "
+        "ONNX, in the bot's layer). Fine-tune and export times on 2 cores shared with other jobs (1-minute load "
         f"average {min(r['load'] for r in rows):.1f} to {max(r['load'] for r in rows):.1f} when the rows ended): "
-        "upper bounds.",
+        "the shortest is the quietest machine's.",
     ]
     return "\n".join(lines)
 
