@@ -88,7 +88,8 @@ def _table(rows: list[dict[str, Any]]) -> str:
             f"| embedding, encoder fine-tuned on the bot's examples | {k} | {len(group)} | {stat('n_way')} | "
             f"{stat('in_scope')} | {stat('oos_recall')} | {fine} | {export:.0f} |"
         )
-    per_seed = ", ".join(f"seed {r['seed']}: {r['n_way']:.1f}" for r in sorted(rows, key=lambda r: (r["k"], r["seed"])))
+    ordered = sorted(rows, key=lambda r: (r["k"], r["seed"]))
+    per_seed = ", ".join(f"k {r['k']} seed {r['seed']}: {r['n_way']:.1f}" for r in ordered)
     sizes = {round(r["model_bytes"] / 1e6, 1) for r in rows}
     lines += [
         "",
