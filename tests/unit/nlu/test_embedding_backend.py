@@ -221,3 +221,27 @@ def test_the_ngram_companion_is_chosen_by_cross_validation_saved_with_the_head_a
     assert np.allclose(again.probabilities("block my card"), model.probabilities("block my card"), atol=1e-6)
     alone = train_embedding_model(BANK_BOT, BANK_OOS, encoder=model.encoder, companion=False)
     assert alone.companion is None and alone.meta["fingerprint"] != model.meta["fingerprint"]
+def test_a_bot_with_its_own_fine_tuned_encoder_uses_it_instead_of_the_deployments(model_dir: Path, tmp_path):
+    bot_dir = _write_bot(tmp_path / "bank")
+    own = bot_dir / "model" / "minilm"
+    shutil.copytree(model_dir, own)
+    nlu = nlu_factory("embedding", tmp_path / "deployment-model-not-needed")(Bot.load(bot_dir))
+    assert isinstance(nlu, NluEngine) and isinstance(nlu.model, EmbeddingModel)
+    assert nlu.model.encoder.model_dir == own
+    # Without it, the deployment's model directory is the one required (and here missing: a clear error).
+    shutil.rmtree(own)
+    with pytest.raises(ConfigurationError, match="deployment-model-not-needed"):
+        nlu_factory("embedding", tmp_path / "deployment-model-not-needed")(Bot.load(bot_dir))
+
+
+def test_the_head_clawline_train_writes_for_a_bot_with_annotated_examples_is_the_one_the_engine_loads(
+    model_dir: Path, tmp_path
+):
+    from clawline.cli import main as clawline
+
+    bot_dir = _write_bot(tmp_path / "bank")
+    assert "](recipient)" in (bot_dir / "bot.yaml").read_text(encoding="utf-8")
+    args = ["train", "--bot", str(bot_dir), "--backend", "embedding", "--embedding-model", str(model_dir)]
+    assert clawline(args) == 0
+    nlu = nlu_factory("embedding", model_dir)(Bot.load(bot_dir))
+    assert isinstance(nlu, NluEngine) and nlu.source == "artifact"

@@ -18,6 +18,7 @@ from pydantic import (
     StringConstraints,
     Tag,
     field_validator,
+    model_validator,
 )
 
 from clawline.regexes import check_patterns
@@ -95,12 +96,21 @@ class BotSettings(_Model):
     #: Intent classifier: ``linear`` (numpy, the default) or ``embedding`` (MiniLM; needs the NLU embedding
     #: layer). Unset: the deployment's CLAWLINE_NLU_BACKEND. ``clawline train`` recommends one (docs/nlu.md).
     nlu_backend: Literal["linear", "embedding"] | None = None
+    #: ``embedding`` only: ``clawline train`` fine-tunes the encoder on the bot's examples and writes the bot's own
+    #: model (``model/minilm/``, about 23 MB), which the backend loads instead of the layer's (docs/nlu.md).
+    nlu_fine_tune: bool = False
     #: Which conversation a message without a conversation id continues (``clawline.conversation_scope``):
     #: ``per_user``, the user's latest started one whatever the channel; ``per_connection``, one per socket
     #: user, device or request; ``explicit``, none (such a message is refused).
     conversation_scope: Literal["per_user", "per_connection", "explicit"] = "per_user"
     #: Days a user profile (the ``scope: user`` slots) is kept after its last change.
     profile_retention_days: int = Field(default=365, ge=1, le=3650)
+
+    @model_validator(mode="after")
+    def _fine_tune_needs_embedding(self) -> "BotSettings":
+        if self.nlu_fine_tune and self.nlu_backend != "embedding":
+            raise ValueError("nlu_fine_tune fine-tunes the embedding backend's encoder: set nlu_backend: embedding")
+        return self
 
 
 class Example(_Model):

@@ -72,6 +72,12 @@ def register(subparsers: Any) -> None:
     train.add_argument(
         "--folds", type=int, default=0, help="first compare the backends by K-fold cross-validation and recommend one"
     )
+    train.add_argument(
+        "--fine-tune",
+        action="store_true",
+        help="embedding backend: fine-tune the encoder on these examples first (the bot's nlu_fine_tune; "
+        "needs `make finetune`)",
+    )
     train.set_defaults(handler=_train)
 
     nlu = subparsers.add_parser("nlu", help="NLU tools")
@@ -160,13 +166,42 @@ def _train(args: argparse.Namespace) -> int:
             if len(languages) > 1:
                 print(f"language {label}:")
             ds, name = _dataset(args, language)
-            code = _train_one(args, ds, _default_out(args, name, language))
+            out = _default_out(args, name, language)
+            if language is None and _fine_tune_requested(args):
+                # The default language's examples fine-tune the encoder; every language's head uses it.
+                args.embedding_model = _fine_tune(args, ds, out)
+            code = _train_one(args, ds, out)
             if code:
                 return code
     except (ConfigurationError, DatasetError) as exc:
         print(f"clawline train: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _fine_tune_requested(args: argparse.Namespace) -> bool:
+    wanted = bool(args.fine_tune) or (args.bot is not None and _bot_definition(args).settings.nlu_fine_tune)
+    if wanted and args.backend != "embedding":
+        from clawline.errors import ConfigurationError
+
+        raise ConfigurationError("fine-tuning is for the embedding backend: use --backend embedding")
+    return wanted
+
+
+def _fine_tune(args: argparse.Namespace, ds: NluDataset, out: Path) -> Path:
+    """Fine-tune MiniLM on the training examples into the bot's own model directory; returns that directory."""
+    from clawline.nlu.embedding import BOT_MODEL_DIR
+    from clawline.nlu.fine_tuning import fine_tune_encoder
+
+    # A bot's encoder goes where the engine looks for it (<bot>/model/minilm); a data set's beside its artifact.
+    model_dir = out.parent / (BOT_MODEL_DIR if args.bot is not None else f"{out.stem}-{BOT_MODEL_DIR}")
+    print(f"fine-tuning the encoder on {len(ds.train)} examples (minutes on 2 cores) -> {model_dir}", flush=True)
+    report = fine_tune_encoder(ds.intents(), ds.oos_examples(), model_dir, seed=args.seed)
+    print(
+        f"fine-tuned in {report.fine_tune_s:.0f}s ({report.steps} steps, final loss {report.loss:.3f}), exported "
+        f"int8 ONNX in {report.total_s - report.fine_tune_s:.0f}s ({report.bytes / 1e6:.1f} MB)"
+    )
+    return model_dir
 
 
 def _train_one(args: argparse.Namespace, ds: NluDataset, out: Path) -> int:
@@ -244,8 +279,9 @@ def _compare_backends(args: argparse.Namespace, ds: NluDataset, pool: IntentData
     """K-fold cross-validation of each available backend on the bot's own examples, and a recommendation."""
     import numpy as np
 
-    from clawline.nlu.advice import EMBEDDING_LINE, BackendScore, recommend, score_table
+    from clawline.nlu.advice import EMBEDDING_LINE, BackendScore, ExampleCounts, fine_tune_hint, recommend, score_table
     from clawline.nlu.evaluation import evaluate_folds
+    from clawline.nlu.linear import OOS_LABEL
     from clawline.nlu.training import stratified_folds
 
     smallest = min(Counter(pool.labels).values())
@@ -285,6 +321,11 @@ def _compare_backends(args: argparse.Namespace, ds: NluDataset, pool: IntentData
             "then run this command again (it trains the backend bot.yaml names) and deploy with the NLU embedding "
             "layer (docs/deploy.md)"
         )
+    if best == "embedding" and not (
+        args.fine_tune or (args.bot is not None and _bot_definition(args).settings.nlu_fine_tune)
+    ):
+        for line in fine_tune_hint(ExampleCounts.of_labels(pool.labels, OOS_LABEL)):
+            print(line)
     elif missing is not None and smallest < 30:
         print("with few examples per intent the embedding backend is often several points ahead: see docs/nlu.md")
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from clawline.nlu.annotations import parse_annotated, split_examples
 from clawline.nlu.blas import single_threaded_blas
 from clawline.nlu.features import F32, I64
 from clawline.nlu.intent_names import NAMES_BELOW, name_examples
@@ -31,6 +32,8 @@ FORMAT = "clawline-nlu-embedding"
 FORMAT_VERSION = 1
 #: Where the optional layer puts the model in Lambda, then the local build output.
 MODEL_DIRS = (Path("/opt/clawline-nlu/minilm"), Path("build/nlu/minilm"))
+#: A bot's own encoder, fine-tuned on its examples, beside its other model files.
+BOT_MODEL_DIR = "minilm"
 #: Embeddings are unit vectors; scaling them lets a lightly regularized head reach confident logits sooner.
 INPUT_SCALE = 10.0
 #: Embeddings of the intents' name examples and their labels (None: names not used).
@@ -42,6 +45,14 @@ def default_model_dir() -> Path:
         if (candidate / "model.onnx").exists():
             return candidate
     return MODEL_DIRS[-1]
+
+
+def bot_model_dir(bot_directory: Path | None) -> Path | None:
+    """The bot's own fine-tuned encoder (``<bot>/model/minilm``, ``clawline.nlu.fine_tuning``), when it has one."""
+    if bot_directory is None:
+        return None
+    candidate = bot_directory / "model" / BOT_MODEL_DIR
+    return candidate if (candidate / "model.onnx").is_file() else None
 
 
 def require_encoder(model_dir: Path | None = None) -> Path:
@@ -197,6 +208,10 @@ def train_embedding_model(
     chosen by the same folds (``clawline.nlu.ngram_companion``)."""
     encoder = encoder or SentenceEncoder(model_dir)
     config = config or DenseTrainConfig(seed=seed)
+    # Examples may carry entity annotations: the head learns (and its fingerprint names) the plain text, as
+    # ``build_backend`` passes it, so the engine recognizes the artifact ``clawline train`` wrote.
+    intents, _ = split_examples(intents)
+    oos_examples = [parse_annotated(t).text for t in oos_examples]
     data = IntentData.from_intents(intents, oos_examples)
     labels = sorted(set(data.labels) - {OOS_LABEL}) + ([OOS_LABEL] if OOS_LABEL in data.labels else [])
     oos_index = labels.index(OOS_LABEL) if OOS_LABEL in labels else -1
