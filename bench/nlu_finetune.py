@@ -13,6 +13,7 @@ uses both cores).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import statistics
@@ -28,24 +29,34 @@ from bench.report import update_section
 #: Fine-tuning costs minutes per draw: 10 examples per intent (the goal rows) unless asked.
 SHOTS = tuple(int(k) for k in os.environ.get("CLAWLINE_BENCH_FT_SHOTS", "10").split(","))
 ROWS = Path("build/nlu/bench/finetune-rows.jsonl")
+#: The head's recipe the rows were measured with: 2 = the intents' names as examples and the n-gram companion
+#: (what `clawline train` fits today); rows without it are the head alone, kept for the comparison.
+RECIPE = 2
 DATA = Path(os.environ.get("CLAWLINE_CLINC150", "../shared/data/clinc150/data_full.json"))
 
 
 def measure(data: dict[str, Any], k: int, seed: int, work: Path) -> dict[str, Any]:
     from clawline.nlu.embedding import SentenceEncoder, train_embedding_model
-    from clawline.nlu.fine_tuning import fine_tune_encoder
+    from clawline.nlu.fine_tuning import FineTuneReport, fine_tune_encoder
     from clawline.nlu.optim import softmax
 
     intents, oos = sample(data, k, seed)
     model_dir = work / f"minilm-{k}-{seed}"
-    report = fine_tune_encoder(intents, oos, model_dir, seed=seed)
+    saved = model_dir / "fine-tune.json"
+    if saved.exists():  # this draw's encoder, fine-tuned by an earlier run (the worker is seeded): refit the head
+        report = FineTuneReport(**json.loads(saved.read_text(encoding="utf-8")))
+    else:
+        report = fine_tune_encoder(intents, oos, model_dir, seed=seed)
+        saved.write_text(json.dumps(dataclasses.asdict(report)), encoding="utf-8")
     started = time.perf_counter()
     encoder = SentenceEncoder(model_dir)
     model = train_embedding_model(intents, oos, seed=seed, encoder=encoder)
     head_s = time.perf_counter() - started
     test = [t for t, _ in data["test"]] + [t for t, _ in data["oos_test"]]
-    probs = softmax((model.logits_of(encoder.encode(test, batch_size=64)) / model.temperature).astype(np.float32))
+    logits = model.logits_for(test, encoder.encode(test, batch_size=64))  # the head and its n-gram companion
+    probs = softmax((logits / model.temperature).astype(np.float32))
     row: dict[str, Any] = {"backend": "embedding-fine-tuned", "k": k, "seed": seed, "threshold": model.threshold}
+    row |= {"recipe": RECIPE, "ngram_weight": model.companion.weight if model.companion else 0.0}
     row |= _scores(probs, list(model.labels), model.threshold, [lab for _, lab in data["test"]], len(data["oos_test"]))
     row |= {
         "fine_tune_s": report.fine_tune_s,
@@ -73,8 +84,12 @@ def _table(rows: list[dict[str, Any]]) -> str:
         "| fine-tune s: median (min-max) | export s |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for k in sorted({r["k"] for r in rows}):
-        group = [r for r in rows if r["k"] == k]
+    labels = {
+        RECIPE: "embedding, encoder fine-tuned on the bot's examples (head + intents' names + n-gram companion)",
+        1: "the same encoder, head alone (the recipe before the names and the companion)",
+    }
+    for recipe, k in sorted({(r.get("recipe", 1), r["k"]) for r in rows}, key=lambda g: (-g[0], g[1])):
+        group = [r for r in rows if r["k"] == k and r.get("recipe", 1) == recipe]
 
         def stat(key: str, rows: list[dict[str, Any]] = group) -> str:
             values = [float(r[key]) for r in rows]
@@ -85,11 +100,14 @@ def _table(rows: list[dict[str, Any]]) -> str:
         fine = f"{statistics.median(times):.0f} ({min(times):.0f}-{max(times):.0f})"
         export = statistics.median(r["export_s"] for r in group)
         lines.append(
-            f"| embedding, encoder fine-tuned on the bot's examples | {k} | {len(group)} | {stat('n_way')} | "
+            f"| {labels[recipe]} | {k} | {len(group)} | {stat('n_way')} | "
             f"{stat('in_scope')} | {stat('oos_recall')} | {fine} | {export:.0f} |"
         )
-    ordered = sorted(rows, key=lambda r: (r["k"], r["seed"]))
-    per_seed = ", ".join(f"k {r['k']} seed {r['seed']}: {r['n_way']:.1f}" for r in ordered)
+    ordered = sorted(rows, key=lambda r: (-r.get("recipe", 1), r["k"], r["seed"]))
+    per_seed = ", ".join(
+        f"k {r['k']} seed {r['seed']}{'' if r.get('recipe', 1) == RECIPE else ' (head alone)'}: {r['n_way']:.1f}"
+        for r in ordered
+    )
     sizes = {round(r["model_bytes"] / 1e6, 1) for r in rows}
     lines += [
         "",
@@ -107,7 +125,7 @@ def main() -> None:
     ROWS.parent.mkdir(parents=True, exist_ok=True)
     for k in SHOTS:
         for seed in SEEDS:
-            if any(r["k"] == k and r["seed"] == seed for r in done):
+            if any(r["k"] == k and r["seed"] == seed and r.get("recipe") == RECIPE for r in done):
                 continue
             row = measure(data, k, seed, ROWS.parent)
             print(json.dumps(row), flush=True)
