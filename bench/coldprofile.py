@@ -20,6 +20,7 @@ from typing import Any
 
 from bench.coldstart import (
     ARCH,
+    CONNECT_EVENT,
     SNAPSTART_SERVICES,
     lambda_env,
     loopback_stack,
@@ -116,17 +117,8 @@ def main(names: list[str]) -> None:
                 }
             )
             if logical_id == "WebSocketFunction":  # the connection record, as $connect leaves it
-                connect: dict[str, Any] = {
-                    "requestContext": {
-                        "routeKey": "$connect",
-                        "connectionId": "Cq4Z9dC4oAMCJdA=",
-                        "stage": "dev",
-                        "domainName": "bench.example",
-                        "authorizer": {"sub": "user-123"},
-                    }
-                }
                 code = PROBE.format(module=FUNCTIONS[logical_id], function=logical_id, top=1)
-                probe(python, code, env, function_dir, connect)
+                probe(python, code, env, function_dir, CONNECT_EVENT)
             for kind, text in TURNS.items():
                 code = PROBE.format(module=FUNCTIONS[logical_id], function=logical_id, top=TOP)
                 for attempt in range(2):  # the first run writes bytecode (source overlay) and warms the page cache

@@ -101,6 +101,18 @@ def stock_boto3() -> Path:
     return target
 
 
+#: The WebSocket function's $connect, which leaves the connection record its turns need.
+CONNECT_EVENT: dict[str, Any] = {
+    "requestContext": {
+        "routeKey": "$connect",
+        "connectionId": "Cq4Z9dC4oAMCJdA=",
+        "stage": "dev",
+        "domainName": "bench.example",
+        "authorizer": {"sub": "user-123"},
+    }
+}
+
+
 def lambda_env(function_dir: Path, layout: LambdaLayout, name: str) -> dict[str, str]:
     return {
         "PATH": "/usr/bin:/bin",
@@ -280,21 +292,12 @@ def main() -> None:
             envs[logical_id] = env
         # The WebSocket turn needs its connection record, as $connect leaves it.
         ws_dir = build.artifact("WebSocketFunction")
-        connect = {
-            "requestContext": {
-                "routeKey": "$connect",
-                "connectionId": "Cq4Z9dC4oAMCJdA=",
-                "stage": "dev",
-                "domainName": "bench.example",
-                "authorizer": {"sub": "user-123"},
-            }
-        }
         probe(
             python,
             PROBE.format(module="websocket_handler", function="ws", warm=""),
             envs["WebSocketFunction"],
             ws_dir,
-            connect,
+            CONNECT_EVENT,
         )
         floor_env = lambda_env(build.artifact("AuthorizerFunction"), layout, "floor")
         # Floor B from a stock install; the same from the lean layer is reported beside it, for comparison.

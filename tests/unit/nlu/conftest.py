@@ -63,3 +63,19 @@ def clinc_slice() -> dict[str, list[list[str]]]:
     out = {split: [row for row in data[split] if row[1] in keep] for split in ("train", "val", "test")}
     out |= {split: data[split] for split in ("oos_train", "oos_val", "oos_test")}
     return out
+
+
+def write_bank_bot(directory: Path, settings: str = "{mode: nlu}") -> Path:
+    """The synthetic bank bot (its intents and out-of-scope examples) as a bot directory with these settings."""
+    directory.mkdir(parents=True, exist_ok=True)
+    intents = "\n".join(
+        f"  {name}:\n    examples:\n" + "\n".join(f"      - {json.dumps(e)}" for e in examples)
+        for name, examples in BANK_BOT.items()
+    )
+    oos = "\n".join(f"  - {json.dumps(text)}" for text in BANK_OOS)
+    (directory / "bot.yaml").write_text(
+        f"name: bank\nsettings: {settings}\nintents:\n{intents}\nout_of_scope:\n{oos}\n"
+        'responses:\n  fallback: ["Sorry?"]\n',
+        encoding="utf-8",
+    )
+    return directory

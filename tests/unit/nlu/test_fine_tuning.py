@@ -7,7 +7,6 @@ runs it (``CLAWLINE_FINETUNE_TESTS=1``); ``make test`` skips it so that it never
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -18,25 +17,10 @@ from pydantic import ValidationError
 from clawline.bot.models import BotSettings
 from clawline.cli import main as clawline
 
-from .conftest import BANK_BOT, BANK_OOS
+from .conftest import BANK_BOT, write_bank_bot
 
 REPO = Path(__file__).resolve().parents[3]
 FT_PYTHON = REPO / ".venv-finetune" / "bin" / "python"
-
-
-def _write_bot(directory: Path, settings: str) -> Path:
-    directory.mkdir(parents=True)
-    intents = "\n".join(
-        f"  {name}:\n    examples:\n" + "\n".join(f"      - {json.dumps(e)}" for e in examples)
-        for name, examples in BANK_BOT.items()
-    )
-    oos = "\n".join(f"  - {json.dumps(text)}" for text in BANK_OOS)
-    (directory / "bot.yaml").write_text(
-        f"name: bank\nsettings: {settings}\nintents:\n{intents}\nout_of_scope:\n{oos}\n"
-        'responses:\n  fallback: ["Sorry?"]\n',
-        encoding="utf-8",
-    )
-    return directory
 
 
 def test_fine_tuning_is_refused_for_a_backend_without_an_encoder():
@@ -48,7 +32,7 @@ def test_fine_tuning_is_refused_for_a_backend_without_an_encoder():
 
 
 def test_training_a_fine_tune_bot_without_the_fine_tune_venv_names_the_install_command(tmp_path, capsys, monkeypatch):
-    bot = _write_bot(tmp_path / "bank", "{mode: nlu, nlu_backend: embedding, nlu_fine_tune: true}")
+    bot = write_bank_bot(tmp_path / "bank", "{mode: nlu, nlu_backend: embedding, nlu_fine_tune: true}")
     monkeypatch.setenv("CLAWLINE_FINETUNE_PYTHON", str(tmp_path / "no-venv" / "bin" / "python"))
     assert clawline(["train", "--bot", str(bot)]) == 1
     err = capsys.readouterr().err
@@ -59,7 +43,7 @@ def test_training_a_fine_tune_bot_without_the_fine_tune_venv_names_the_install_c
 
 
 def test_fine_tune_flag_is_refused_for_the_linear_backend(tmp_path, capsys):
-    bot = _write_bot(tmp_path / "bank", "{mode: nlu}")
+    bot = write_bank_bot(tmp_path / "bank", "{mode: nlu}")
     assert clawline(["train", "--bot", str(bot), "--fine-tune"]) == 1
     assert "fine-tuning is for the embedding backend" in capsys.readouterr().err
 
@@ -86,7 +70,7 @@ def test_a_fine_tuned_bot_carries_its_own_encoder_and_the_engine_uses_it(tmp_pat
     from clawline.nlu.embedding import EmbeddingModel
 
     monkeypatch.setenv("CLAWLINE_FINETUNE_PYTHON", str(FT_PYTHON))
-    bot_dir = _write_bot(tmp_path / "bank", "{mode: nlu, nlu_backend: embedding, nlu_fine_tune: true}")
+    bot_dir = write_bank_bot(tmp_path / "bank", "{mode: nlu, nlu_backend: embedding, nlu_fine_tune: true}")
     assert clawline(["train", "--bot", str(bot_dir)]) == 0
     out = capsys.readouterr().out
     assert "fine-tuned in" in out and "exported int8 ONNX" in out

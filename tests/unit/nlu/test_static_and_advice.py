@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,7 +18,7 @@ from clawline.nlu.linear import LinearModel, read_header
 from clawline.nlu.static import static_embeddings
 from clawline.nlu.training import LinearRecipe
 
-from .conftest import BANK_BOT, BANK_OOS
+from .conftest import BANK_BOT, BANK_OOS, write_bank_bot
 
 
 def _cos(a: str, b: str) -> float:
@@ -89,23 +88,8 @@ def test_the_embedding_backend_is_recommended_only_for_a_measured_gap():
     assert best == "embedding" and "9.0 points" in why
 
 
-def _bank_bot(directory: Path, settings: str = "{mode: nlu}") -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    intents = "\n".join(
-        f"  {name}:\n    examples:\n" + "\n".join(f"      - {json.dumps(e)}" for e in examples)
-        for name, examples in BANK_BOT.items()
-    )
-    oos = "\n".join(f"  - {json.dumps(t)}" for t in BANK_OOS)
-    (directory / "bot.yaml").write_text(
-        f"name: bank\nsettings: {settings}\nintents:\n{intents}\nout_of_scope:\n{oos}\n"
-        'responses:\n  fallback: ["Sorry?"]\n',
-        encoding="utf-8",
-    )
-    return directory
-
-
 def test_train_reports_thin_intents_and_compares_backends_by_cross_validation(tmp_path, capsys):
-    bot = _bank_bot(tmp_path / "bank")
+    bot = write_bank_bot(tmp_path / "bank")
     argv = ["train", "--bot", str(bot), "--folds", "3", "--embedding-model", str(tmp_path / "no-model")]
     assert clawline(argv) == 0
     out = capsys.readouterr().out
@@ -118,7 +102,7 @@ def test_train_reports_thin_intents_and_compares_backends_by_cross_validation(tm
 
 
 def test_train_without_flags_names_thin_intents_and_says_how_to_compare_backends(tmp_path, capsys):
-    bot = _bank_bot(tmp_path / "bank")
+    bot = write_bank_bot(tmp_path / "bank")
     assert clawline(["train", "--bot", str(bot)]) == 0
     out = capsys.readouterr().out
     assert "examples per intent: 4 intents, min 6, median 6, max 6" in out
@@ -130,7 +114,7 @@ def test_train_without_flags_names_thin_intents_and_says_how_to_compare_backends
 
 
 def test_a_bot_yaml_backend_choice_wins_over_the_deployment_default(tmp_path):
-    bot = Bot.load(_bank_bot(tmp_path / "bank", "{mode: nlu, nlu_backend: embedding}"))
+    bot = Bot.load(write_bank_bot(tmp_path / "bank", "{mode: nlu, nlu_backend: embedding}"))
     with pytest.raises(ConfigurationError, match="embedding NLU backend"):
         build_nlu(bot, backend="linear", model_dir=tmp_path / "empty")
 
