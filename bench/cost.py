@@ -453,28 +453,9 @@ class _MotoProcess:
 
 
 def _moto_process() -> _MotoProcess:
-    import socket
-    import subprocess
-    import urllib.request
+    from bench.moto_query import start_server
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local.motoserver", "-H", "127.0.0.1", "-p", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1)
-            return _MotoProcess(process, endpoint)
-        except OSError:
-            time.sleep(0.05)
-    process.terminate()
-    raise RuntimeError("moto server did not start")
+    return _MotoProcess(*start_server("local.motoserver"))
 
 
 def _ops(t: TurnCost) -> str:

@@ -26,7 +26,8 @@ TURNS = 30
 SERVERS = {"moto.server (plain moto 5.2.5)": "moto.server", "local.motoserver (the runtime's)": "local.motoserver"}
 
 
-def _start(module: str) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(module: str) -> tuple[subprocess.Popen[bytes], str]:
+    """``python -m module`` (a moto server) on a free loopback port, once it answers; the process and its endpoint."""
     import socket
 
     with socket.socket() as probe:
@@ -96,7 +97,7 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     # A terminated benchmark still stops the servers it started (the finally below).
     signal.signal(signal.SIGTERM, lambda *_a: sys.exit(143))
-    servers = {name: _start(module) for name, module in SERVERS.items()}
+    servers = {name: start_server(module) for name, module in SERVERS.items()}
     results: dict[str, dict[int, float]] = {name: {} for name in servers}
     try:
         clients = {name: _client(endpoint) for name, (_p, endpoint) in servers.items()}
