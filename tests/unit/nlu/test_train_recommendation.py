@@ -13,6 +13,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("onnx")
@@ -64,6 +65,20 @@ def _write_bot(directory: Path, intents: dict[str, list[str]], oos: list[str]) -
 def _scores(printed: str) -> dict[str, tuple[float, float]]:
     """Backend -> (N-way, in-scope at the threshold) in percent, from the printed cross-validation table."""
     return {m.group(1): (float(m.group(2)), float(m.group(3))) for m in ROW.finditer(printed)}
+
+
+def test_the_concept_encoder_gives_paraphrases_one_vector_and_other_meanings_another(tmp_path):
+    from clawline.nlu.embedding import SentenceEncoder
+
+    intents, _, concepts = _made_up_bot()
+    encoder = SentenceEncoder(write_concept_encoder(tmp_path / "encoder", concepts))
+    first, second = list(intents.values())[:2]
+    assert not set(first[0].split()) & set(first[1].split())  # no word in common
+    vectors = encoder.encode([first[0], first[1], second[0], "words it does not know", "nor these"])
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-6)
+    assert float(vectors[0] @ vectors[1]) > 0.99  # same meaning, no shared word
+    assert float(vectors[0] @ vectors[2]) < 0.1  # another intent's meaning
+    assert np.allclose(vectors[3], vectors[4])  # unknown words say nothing: one vector for all
 
 
 def test_the_embedding_backend_is_recommended_when_paraphrases_share_only_meaning(tmp_path, capsys):
