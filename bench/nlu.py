@@ -120,7 +120,7 @@ def _dir_bytes(path: Path) -> int:
 def bench_linear(data: dict, *, oos_class: bool) -> dict:
     from clawline.nlu.backend import NluEngine, train_artifact
     from clawline.nlu.entities import EntitiesSpec, EntityExtractor
-    from clawline.nlu.linear import OOS_LABEL
+    from clawline.nlu.recipe import OOS_LABEL
     from clawline.nlu.training import IntentData
 
     intents: dict[str, list[str]] = {}
@@ -164,7 +164,7 @@ def bench_embedding(data: dict) -> dict | None:
     from clawline.nlu.backend import NluEngine
     from clawline.nlu.embedding import SentenceEncoder, train_embedding_model
     from clawline.nlu.entities import EntitiesSpec, EntityExtractor
-    from clawline.nlu.linear import OOS_LABEL
+    from clawline.nlu.recipe import OOS_LABEL
     from clawline.nlu.training import IntentData
 
     intents: dict[str, list[str]] = {}

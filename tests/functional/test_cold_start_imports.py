@@ -151,6 +151,8 @@ def test_a_kms_encrypted_turn_loads_aes_gcm_but_neither_fernet_nor_boto3(stack: 
     items = client("dynamodb", stack.endpoint).scan(TableName=stack.tables["StateTable"])["Items"]
     assert any("B" in value for item in items for value in item.values())  # sealed fields are binary
     assert not [item for item in items if "pong" in repr(item)]
+
+
 def test_asyncio_is_imported_only_by_the_first_turn_that_calls_a_plugin(stack: Stack) -> None:
     # The default bot's cancel_order rule asks the sample plugin (a confidence gate) before it answers.
     report = run_cold(
