@@ -169,3 +169,19 @@ def test_compressed_and_foreign_npz_members(tmp_path) -> None:
         read_npz(tmp_path / "objects.npz")
     json_header = json.loads(bytes(read_npz(tmp_path / "nlu.npz")["header"].data).decode("utf-8"))
     assert json_header["format"] == "clawline-nlu-linear"
+
+
+def test_without_the_nlu_layer_a_bot_that_classifies_gets_the_keyword_matcher() -> None:
+    # No static token table (the NLU layer is not attached): the engine falls back as it did without numpy.
+    probe = f"""
+from pathlib import Path
+from clawline.nlu import static_table
+static_table.TABLE_PATH = Path("/nonexistent/minilm-static.npz")
+from clawline.bot.compiled import Bot
+from clawline.engine import build_nlu
+nlu = build_nlu(Bot.load(Path({str(ROOT / "bots" / "default")!r})))
+print(type(nlu).__name__)
+"""
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["KeywordBackend"]

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from clawline.nlu import static_table
 from clawline.nlu.annotations import parse_annotated, split_examples
 from clawline.nlu.entities import EntitiesSpec, EntityExtractor
 from clawline.nlu.npz_views import peek_header
@@ -29,6 +30,11 @@ if TYPE_CHECKING:
     from clawline.nlu.training import IntentData
 
 ARTIFACT_NAME = "nlu.npz"
+
+if not static_table.TABLE_PATH.is_file():
+    # The NLU layer (the static token table and numpy) is not attached to this function. ``clawline.engine.build_nlu``
+    # answers this ImportError with the keyword matcher, as it did when numpy, imported here before, was missing.
+    raise ImportError(f"the NLU layer is not installed: no static token table at {static_table.TABLE_PATH}")
 
 __all__ = [
     "ARTIFACT_NAME",
