@@ -13,7 +13,8 @@ integer by a whole-number coefficient and adding it to another is one C-level op
 Coefficients are whole numbers in units of 2**-23: an IDF (a float32 >= 1) is exactly a multiple of that, so the
 one-count n-grams (nearly all of them) are summed exactly and can be cached per word (its character n-grams) and per
 WordPiece token (the token's static-table row times the static weight block, ``P_t``); a message is then a handful
-of big-integer operations (its words, its bigrams, its tokens) instead of one per n-gram. The results match the
+of big-integer operations (its words, its bigrams, its tokens) instead of one per n-gram. (Read back, a lane may be
+one unit of 2**-23 short: see ``signed_lanes``.) The results match the
 numpy model within float32 rounding (``tests/unit/nlu/test_linear_runtime.py`` checks the probabilities, ranking
 and out-of-scope decision on several trained models).
 
@@ -41,9 +42,8 @@ _LANE = 64
 _UNIT = float(1 << 23)
 #: A lane must stay below 2**64: coefficient sums (x 255, the largest offset weight) are checked against this.
 _MAX_COEFFICIENT_BITS = 55
-#: Offset of the static sum's lanes (signed values), and the bound its coefficients are scaled to.
-_STATIC_OFFSET = 1 << 62
-_STATIC_COEFFICIENT_BITS = 39  # |P_t| < 2**22 per lane: 2**39 * 2**22 = 2**61 < the offset
+#: The bound the static sum's coefficients are scaled to: |P_t| <= 2**22 per lane, 2**39 * 2**22 = 2**61 < 2**63.
+_STATIC_COEFFICIENT_BITS = 39
 #: Signed int8 byte -> weight + 128 (two's complement, so flipping the top bit).
 _PLUS_128 = bytes(b ^ 0x80 for b in range(256))
 #: Bounded caches (entries hold a C-lane integer, about 1.2 KB for 150 intents).
@@ -70,9 +70,14 @@ def pack_row(row: memoryview, lanes: int) -> int:
     return int.from_bytes(buf, "little")
 
 
-def unpack_lanes(value: int, lanes: int) -> memoryview:
-    """The 64-bit lanes of ``value`` (unsigned)."""
-    return memoryview(value.to_bytes(8 * lanes, "little")).cast("Q")
+def signed_lanes(value: int, lanes: int) -> memoryview:
+    """The 64-bit lanes of a sum of signed lanes, each read as a signed integer.
+
+    Read back this way, a lane is one less than its true value when the lanes below it sum to a negative number (the
+    borrow of two's complement): an error of one unit in numbers of tens of bits, far below float32 rounding, and it
+    keeps the read-back one C call instead of a Python operation per lane.
+    """
+    return memoryview(value.to_bytes(8 * lanes, "little", signed=True)).cast("q")
 
 
 class _Word:
@@ -129,6 +134,7 @@ class RuntimeLinearModel:
         self._folded = [s / self.temperature for s in arrays["scales"].data.tolist()]
         self._hasher = NgramHasher(self.features)
         self._ones = sum(1 << (_LANE * c) for c in range(self._classes))
+        self._static_ones = sum(1 << (_LANE * d) for d in range(self._static.dim)) if self._static else 0
         self._rows: dict[int, int] = {}
         self._words: dict[str, _Word] = {}
         self._pairs: dict[tuple[str, str], int] = {}
@@ -258,20 +264,16 @@ class RuntimeLinearModel:
         coef += bias
         if coef.bit_length() > _MAX_COEFFICIENT_BITS:
             raise ValueError("message too long to score exactly (NluEngine reads at most 16,384 characters)")
-        offset = 128 * coef
         k = 1.0 / (unit * _UNIT)
-        main = unpack_lanes(acc, n_classes)
+        main = signed_lanes(acc - 128 * coef * self._ones, n_classes)  # the +128 offsets removed in one operation
         static = self._static_part(tokens)
         if static is None:
-            return [(lane - offset) * k * f for lane, f in zip(main, self._folded, strict=True)]
+            return [a * k * f for a, f in zip(main, self._folded, strict=True)]
         lanes, k_static = static
-        return [
-            ((a - offset) * k + (b - _STATIC_OFFSET) * k_static) * f
-            for a, b, f in zip(main, lanes, self._folded, strict=True)
-        ]
+        return [(a * k + b * k_static) * f for a, b, f in zip(main, lanes, self._folded, strict=True)]
 
     def _static_part(self, tokens: list[str]) -> tuple[memoryview, float] | None:
-        """The static sentence vector's lanes (offset ``_STATIC_OFFSET``) and their factor, or None without any."""
+        """The static sentence vector's logit lanes and their factor, or None when the message has no known token."""
         static = self._static
         if static is None:
             return None
@@ -288,9 +290,7 @@ class RuntimeLinearModel:
         entries = [self._token(t) for t in counts]
         vector = sum(map(operator.mul, coefficients, (e.row for e in entries)))
         projected = sum(map(operator.mul, coefficients, (e.projection for e in entries)))
-        offset = 128 * sum(coefficients)
-        norm = math.hypot(*(lane - offset for lane in unpack_lanes(vector, static.dim)))
+        norm = math.hypot(*signed_lanes(vector - 128 * sum(coefficients) * self._static_ones, static.dim))
         if norm == 0:
             return None
-        lanes = unpack_lanes(projected + _STATIC_OFFSET * self._ones, self._classes)
-        return lanes, self.features.static_weight / norm
+        return signed_lanes(projected, self._classes), self.features.static_weight / norm
