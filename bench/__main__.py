@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS: list[str] = ["engine", "load", "moto_query", "coldstart", "nlu", "cost", "languages"]
+BENCHMARKS: list[str] = ["engine", "load", "moto_query", "coldstart", "nlu", "nlu_runtime", "cost", "languages"]
 #: Run only when named: they need another venv or take an hour (``nlu_finetune``: ``make finetune``).
 ON_REQUEST: list[str] = ["nlu_finetune"]
 

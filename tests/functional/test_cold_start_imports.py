@@ -5,13 +5,15 @@ imported everything), as Lambda runs it: the handler module imported, then invok
   framework and costs about a second of import. The WebSocket and MQTT functions never import PyJWT either (with
   cryptography's X.509 and key loading, 60 ms): only the authorizer verifies tokens.
 - A turn the rules answer (the default bot's MQTT ``ping``) never imports numpy: the NLU is built on the first
-  turn that needs a classification. The next turn, which classifies, does load it (so the check can fail).
+  turn that needs a classification. The next turn, which classifies, builds it from the bot's trained artifact and
+  does not import numpy either (``clawline.nlu.linear_runtime``); a bot whose artifact is stale is trained at cold
+  start, which does import numpy (so the check can fail).
 - A turn stored under the KMS envelope imports cryptography's AES-GCM only: Fernet and HKDF (the ``fernet``
   cipher's) load with that cipher alone, and boto3 never loads (every client comes from botocore's one session).
 - A turn that calls no plugin never imports asyncio (about 40 ms with ssl, socket and subprocess): the turn is
   driven without an event loop (``clawline.event_loop``). The first turn that calls one (the default bot's
   ``cancel_order`` rule runs the sample plugin) does import it.
-- numpy is first imported for the NLU with a single OpenBLAS thread (``clawline.nlu.lazy.single_blas_thread``).
+- numpy, when training at cold start imports it, runs one OpenBLAS thread (``clawline.nlu.lazy.single_blas_thread``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -67,10 +70,10 @@ def run_cold(
 ) -> dict[str, Any]:
     env = {
         **{k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"},
-        **(extra_env or {}),
         "PYTHONPATH": os.pathsep.join([str(ROOT / "functions" / folder), str(ROOT / "layers" / "engine"), str(ROOT)]),
         "CLAWLINE_BOT_PATH": str(ROOT / "bots" / "default"),
         "POWERTOOLS_TRACE_DISABLED": "true",
+        **(extra_env or {}),
     }
     done = subprocess.run(
         [sys.executable, "-c", PROBE.format(module=module)],
@@ -120,22 +123,42 @@ def test_websocket_mqtt_and_authorizer_never_import_fastapi_and_only_the_authori
         assert [frame["type"] for frame in stack.recorder.frames("c-arch")] == ["reply"]
 
 
-def test_a_turn_the_rules_answer_never_imports_numpy_and_one_that_classifies_does(stack: Stack) -> None:
+def test_neither_a_turn_the_rules_answer_nor_one_the_trained_model_classifies_imports_numpy(stack: Stack) -> None:
     report = run_cold(
         "mqtt",
         "mqtt_handler",
-        [mqtt_event("arch-thing", "ping", "arch-ping-1"), mqtt_event("arch-thing", "hello there", "arch-hello-1")],
+        [
+            mqtt_event("arch-thing", "ping", "arch-ping-1"),
+            mqtt_event("arch-thing", "i would like to order a pizza", "arch-nlu-1"),
+        ],
     )
     rules_turn, nlu_turn = report["turns"]
     assert rules_turn["result"] == {"status": "replied", "message_id": "arch-ping-1"}
-    assert rules_turn["numpy"] is False
-    assert nlu_turn["result"] == {"status": "replied", "message_id": "arch-hello-1"}
-    assert nlu_turn["numpy"] is True
+    assert nlu_turn["result"] == {"status": "replied", "message_id": "arch-nlu-1"}
+    assert (rules_turn["numpy"], nlu_turn["numpy"]) == (False, False)
     assert (rules_turn["asyncio"], nlu_turn["asyncio"]) == (False, False)  # neither calls a plugin
-    # numpy was first imported for the NLU with one OpenBLAS thread (its pool only costs a one-message parse).
-    assert report["blas_threads"] == "1"
     published = [json.loads(body) for _topic, body in stack.recorder.publishes]
     assert published[0]["messages"][0]["text"] == "pong"  # the rule answered the first turn
+    assert published[1]["intent"] == "order_pizza"  # the model classified the second: the check covers a parse
+
+
+def test_a_bot_whose_model_is_stale_is_trained_at_cold_start_with_numpy_on_one_blas_thread(
+    stack: Stack, tmp_path: Path
+) -> None:
+    bot = tmp_path / "default"
+    shutil.copytree(ROOT / "bots" / "default", bot)
+    nlu = bot / "nlu.yaml"
+    nlu.write_text(nlu.read_text(encoding="utf-8").replace("- pizza please", "- pizza please now"), encoding="utf-8")
+    report = run_cold(
+        "mqtt",
+        "mqtt_handler",
+        [mqtt_event("arch-stale", "i would like to order a pizza", "arch-stale-1")],
+        {"CLAWLINE_BOT_PATH": str(bot)},
+    )
+    (turn,) = report["turns"]
+    assert turn["result"] == {"status": "replied", "message_id": "arch-stale-1"}
+    assert turn["numpy"] is True  # trained now: numpy, first imported with one OpenBLAS thread
+    assert report["blas_threads"] == "1"
 
 
 def test_a_kms_encrypted_turn_loads_aes_gcm_but_neither_fernet_nor_boto3(stack: Stack) -> None:
@@ -151,6 +174,8 @@ def test_a_kms_encrypted_turn_loads_aes_gcm_but_neither_fernet_nor_boto3(stack: 
     items = client("dynamodb", stack.endpoint).scan(TableName=stack.tables["StateTable"])["Items"]
     assert any("B" in value for item in items for value in item.values())  # sealed fields are binary
     assert not [item for item in items if "pong" in repr(item)]
+
+
 def test_asyncio_is_imported_only_by_the_first_turn_that_calls_a_plugin(stack: Stack) -> None:
     # The default bot's cancel_order rule asks the sample plugin (a confidence gate) before it answers.
     report = run_cold(

@@ -219,7 +219,7 @@ def driven(
     d = Drive(stack, capsys)
     websocket_handler.handler(load_event("websocket/connect.json"), lambda_context("clawline-websocket"))
 
-    # A container's first turns import and build what they need (the NLU's numpy and model, the plugin, each
+    # A container's first turns import and build what they need (the NLU's model, the plugin, each
     # channel's client; from a fresh clone, bytecode too): a cold start, which Lambda's Init duration reports, not
     # what the latency alarm's test threshold (200 ms for the default 3,000) is sized for. The same turns, once,
     # from other principals (the phases below count on their own rate-limit buckets).

@@ -78,7 +78,8 @@ def run_probe(extra_env: dict[str, str] | None = None) -> dict[str, Any]:
 def test_the_snapshot_holds_the_bot_its_nlu_and_client_models_but_no_credentials_or_connections(stack: Stack) -> None:
     report = run_probe()
     warm = report["warm"]
-    assert warm["bot"] == 1 and warm["nlu_built"] is True and warm["numpy"] is True
+    assert warm["bot"] == 1 and warm["nlu_built"] is True
+    assert warm["numpy"] is False  # the bot's trained model is held without numpy (``clawline.nlu.linear_runtime``)
     assert warm["credentials"] == 0, "the hook resolved credentials that the snapshot would then carry"
     assert warm["connections"] == [], "the hook opened connections that the snapshot would then carry"
     assert warm["clients"] == 0  # the function's clients are built on its first invocation, after the restore

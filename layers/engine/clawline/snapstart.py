@@ -5,8 +5,8 @@ the environment's memory and disk, and resumes every new environment from it ins
 handler calls ``register()`` at import; when this INIT is a snapshot's (``AWS_LAMBDA_INITIALIZATION_TYPE`` is
 ``snap-start``) the before-snapshot hook warms what a first turn would otherwise pay for:
 
-- the bot, loaded and its rules compiled; its NLU built (numpy, the model, the n-gram table of a first parse) when
-  the bot classifies;
+- the bot, loaded and its rules compiled; its NLU built (the model and the caches of a first parse; numpy only if
+  the model must be trained) when the bot classifies;
 - botocore's service models and endpoint rules of the services the function calls, and its client machinery, by
   building each client once with placeholder keys and dropping it.
 
@@ -43,7 +43,7 @@ def warm(services: Iterable[str] = (), *, engine: bool = True) -> None:
     if engine:
         nlu = composition.nlu()
         if nlu is not None:
-            nlu.parse("hello")  # builds the backend (numpy, the model) and its first-parse tables
+            nlu.parse("hello")  # builds the backend (the model) and its first-parse caches
         composition.bot()
     session = aws.session()
     region = session.get_config_variable("region") or "us-east-1"

@@ -9,8 +9,9 @@ import yaml
 
 from clawline.cli import main as clawline
 from clawline.nlu.datasets import load_dataset
-from clawline.nlu.linear import OOS_LABEL, LinearModel
+from clawline.nlu.linear import LinearModel
 from clawline.nlu.png import confusion_image, write_gray_png
+from clawline.nlu.recipe import OOS_LABEL
 from clawline.nlu.wordpiece import WordPieceTokenizer
 
 from .conftest import BANK_BOT, BANK_OOS

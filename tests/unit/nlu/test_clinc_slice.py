@@ -5,7 +5,7 @@ from __future__ import annotations
 from clawline.nlu.backend import NluEngine, train_artifact
 from clawline.nlu.entities import EntitiesSpec, EntityExtractor
 from clawline.nlu.evaluation import evaluate
-from clawline.nlu.linear import OOS_LABEL
+from clawline.nlu.recipe import OOS_LABEL
 from clawline.nlu.training import IntentData
 
 

@@ -221,6 +221,8 @@ def test_the_ngram_companion_is_chosen_by_cross_validation_saved_with_the_head_a
     assert np.allclose(again.probabilities("block my card"), model.probabilities("block my card"), atol=1e-6)
     alone = train_embedding_model(BANK_BOT, BANK_OOS, encoder=model.encoder, companion=False)
     assert alone.companion is None and alone.meta["fingerprint"] != model.meta["fingerprint"]
+
+
 def test_a_bot_with_its_own_fine_tuned_encoder_uses_it_instead_of_the_deployments(model_dir: Path, tmp_path):
     bot_dir = _write_bot(tmp_path / "bank")
     own = bot_dir / "model" / "minilm"

@@ -6,7 +6,7 @@ import pytest
 
 from clawline.nlu.backend import NluEngine, train_artifact
 from clawline.nlu.intent_names import NAMES_BELOW, name_example, name_examples
-from clawline.nlu.training import LinearRecipe, fingerprint
+from clawline.nlu.recipe import LinearRecipe, fingerprint
 
 #: Intents whose examples never use the words of their names: only the name can teach them.
 REFUNDS = {

@@ -9,7 +9,8 @@ from pathlib import Path
 from clawline.cli import main as clawline
 from clawline.engine import load_engine
 from clawline.messages import Channel, InboundMessage
-from clawline.nlu.linear import OOS_LABEL, LinearModel
+from clawline.nlu.linear import LinearModel
+from clawline.nlu.recipe import OOS_LABEL
 from clawline.store.memory import InMemoryConversationStore
 
 BILINGUAL = Path(__file__).resolve().parents[3] / "docs" / "examples" / "bots" / "bilingual"

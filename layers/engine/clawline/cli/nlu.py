@@ -207,7 +207,7 @@ def _fine_tune(args: argparse.Namespace, ds: NluDataset, out: Path) -> Path:
 def _train_one(args: argparse.Namespace, ds: NluDataset, out: Path) -> int:
     from clawline.nlu.advice import ExampleCounts
     from clawline.nlu.backend import train_artifact
-    from clawline.nlu.linear import OOS_LABEL
+    from clawline.nlu.recipe import OOS_LABEL
 
     _report_thin_intents(ds.intents())
     pool = ds.train + ds.validation if ds.validation is not None else ds.train
@@ -281,7 +281,7 @@ def _compare_backends(args: argparse.Namespace, ds: NluDataset, pool: IntentData
 
     from clawline.nlu.advice import EMBEDDING_LINE, BackendScore, ExampleCounts, fine_tune_hint, recommend, score_table
     from clawline.nlu.evaluation import evaluate_folds
-    from clawline.nlu.linear import OOS_LABEL
+    from clawline.nlu.recipe import OOS_LABEL
     from clawline.nlu.training import stratified_folds
 
     smallest = min(Counter(pool.labels).values())
@@ -335,7 +335,7 @@ def _engine_from(
 ) -> NluEngine:
     from clawline.nlu.backend import NluEngine, train_artifact
     from clawline.nlu.entities import EntityExtractor
-    from clawline.nlu.linear import OOS_LABEL
+    from clawline.nlu.recipe import OOS_LABEL
 
     intents: dict[str, list[str]] = {}
     for text, label in zip(train.texts, train.labels, strict=True):

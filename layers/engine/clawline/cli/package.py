@@ -35,7 +35,7 @@ def artifact_is_fresh(intents: dict[str, list[str]], oos_examples: list[str], ar
     """Whether ``artifact`` was trained from exactly these examples (the check the engine makes at cold start)."""
     from clawline.nlu.annotations import parse_annotated, split_examples
     from clawline.nlu.linear import peek_header
-    from clawline.nlu.training import LinearRecipe, fingerprint
+    from clawline.nlu.recipe import LinearRecipe, fingerprint
 
     plain, _ = split_examples(intents)
     expected = fingerprint(plain, [parse_annotated(t).text for t in oos_examples], LinearRecipe().with_seed(0))

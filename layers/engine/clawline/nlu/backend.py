@@ -14,89 +14,38 @@ True
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal
 
-import numpy as np
-
-from clawline.errors import InvalidInputError
+from clawline.nlu import static_table
 from clawline.nlu.annotations import parse_annotated, split_examples
 from clawline.nlu.entities import EntitiesSpec, EntityExtractor
-from clawline.nlu.features import F32
-from clawline.nlu.linear import OOS_LABEL, LinearModel, peek_header
-from clawline.nlu.training import IntentData, LinearRecipe, fingerprint, train_linear
-from clawline.nlu.types import IntentScore, NluResult
+from clawline.nlu.npz_views import peek_header
+from clawline.nlu.parsing import MAX_TEXT_CHARS, RANKING_SIZE, NluEngine, NluInputError, ProbabilisticModel
+from clawline.nlu.recipe import LinearRecipe, fingerprint
 
-#: Longer text is out of scope without being read: no real chat message is this long, and reading it
-#: would cost time in proportion to its size.
-MAX_TEXT_CHARS = 16_384
-RANKING_SIZE = 5
-#: Any letter or digit of any script: without one there is nothing to classify.
-_HAS_WORD = re.compile(r"[^\W_]")
+if TYPE_CHECKING:
+    from clawline.nlu.linear import LinearModel
+    from clawline.nlu.training import IntentData
+
 ARTIFACT_NAME = "nlu.npz"
 
+if not static_table.TABLE_PATH.is_file():
+    # The NLU layer (the static token table and numpy) is not attached to this function. ``clawline.engine.build_nlu``
+    # answers this ImportError with the keyword matcher, as it did when numpy, imported here before, was missing.
+    raise ImportError(f"the NLU layer is not installed: no static token table at {static_table.TABLE_PATH}")
 
-class NluInputError(InvalidInputError):
-    code = "invalid_nlu_input"
-
-
-class ProbabilisticModel(Protocol):
-    """What ``NluEngine`` needs from a classifier: labels, calibrated probabilities and a threshold."""
-
-    labels: list[str]
-    threshold: float
-
-    def probabilities(self, text: str) -> F32: ...
-
-
-class NluEngine:
-    """Classifier + entity extractor behind the ``NluBackend`` protocol."""
-
-    def __init__(
-        self,
-        model: ProbabilisticModel,
-        extractor: EntityExtractor | None = None,
-        *,
-        source: str = "memory",
-        max_text_chars: int = MAX_TEXT_CHARS,
-    ) -> None:
-        self.model = model
-        self.extractor = extractor or EntityExtractor()
-        #: "artifact" when loaded from a trained file, "memory" when trained on the fly.
-        self.source = source
-        self.max_text_chars = max_text_chars
-        labels = list(model.labels)
-        self._oos = labels.index(OOS_LABEL) if OOS_LABEL in labels else -1
-        self._labels = labels
-
-    def parse(self, text: str) -> NluResult:
-        if not isinstance(text, str):
-            raise NluInputError(f"NLU input must be text, not {type(text).__name__}")
-        if len(text) > self.max_text_chars:
-            return NluResult(intent=None, confidence=0.0)
-        if _HAS_WORD.search(text) is None:
-            # Nothing a model could read (empty, punctuation, emoji only); entities may still be there.
-            return NluResult(intent=None, confidence=0.0, entities=self.extractor.extract(text))
-        probs = self.model.probabilities(text)
-        # One stable sort over every class, the out-of-scope class included: its first entry is the argmax,
-        # and dropping the out-of-scope class from it leaves the in-scope ranking in the same order.
-        order = np.argsort(-probs, kind="stable")[: RANKING_SIZE + 1].tolist()
-        labels, oos = self._labels, self._oos
-        ranking = [
-            IntentScore(intent=labels[i], confidence=c)
-            for i, c in zip(order, probs[order].tolist(), strict=True)
-            if i != oos
-        ][:RANKING_SIZE]
-        top = ranking[0]
-        accepted = order[0] != oos and top.confidence >= self.model.threshold
-        return NluResult(
-            intent=top.intent if accepted else None,
-            confidence=top.confidence,
-            ranking=ranking,
-            entities=self.extractor.extract(text),
-        )
+__all__ = [
+    "ARTIFACT_NAME",
+    "MAX_TEXT_CHARS",
+    "RANKING_SIZE",
+    "NluEngine",
+    "NluInputError",
+    "ProbabilisticModel",
+    "build_backend",
+    "train_artifact",
+]
 
 
 def train_artifact(
@@ -109,6 +58,8 @@ def train_artifact(
     progress: Callable[[str, int, int], None] | None = None,
 ) -> LinearModel:
     """Train the default model from (possibly annotated) examples, stamped with their fingerprint."""
+    from clawline.nlu.training import IntentData, train_linear
+
     recipe = (recipe or LinearRecipe()).with_seed(seed)
     plain, _ = split_examples(intents)
     oos_plain = [parse_annotated(t).text for t in oos_examples]
@@ -160,7 +111,16 @@ def build_backend(
     if artifact_path is not None:
         header = peek_header(artifact_path)
         if header is not None and header.get("meta", {}).get("fingerprint") == expected:
-            return NluEngine(LinearModel.load(artifact_path), extractor, source="artifact")
+            # The trained artifact scores without numpy (``linear_runtime``): a classifying cold start skips its import.
+            from clawline.nlu.linear_runtime import RuntimeLinearModel
+
+            try:
+                return NluEngine(RuntimeLinearModel.load(artifact_path), extractor, source="artifact")
+            except (OSError, ValueError, KeyError):
+                pass  # unreadable after all: trained below, like a missing one
+    # Missing, stale or unreadable: train now (numpy).
+    from clawline.nlu.training import IntentData, train_linear
+
     data = IntentData.from_intents(plain, oos_plain)
     model = train_linear(data, recipe=recipe, meta={"fingerprint": expected})
     return NluEngine(model, extractor, source="memory")

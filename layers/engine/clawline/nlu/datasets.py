@@ -23,7 +23,7 @@ from typing import Any
 
 from clawline.nlu.annotations import parse_annotated, split_examples
 from clawline.nlu.entities import EntitiesSpec, LookupEntity, RegexEntity
-from clawline.nlu.linear import OOS_LABEL
+from clawline.nlu.recipe import OOS_LABEL
 from clawline.nlu.training import IntentData
 
 #: Labels that mean "out of scope" in public data sets.

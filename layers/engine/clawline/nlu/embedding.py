@@ -22,10 +22,11 @@ from clawline.nlu.annotations import parse_annotated, split_examples
 from clawline.nlu.blas import single_threaded_blas
 from clawline.nlu.features import F32, I64
 from clawline.nlu.intent_names import NAMES_BELOW, name_examples
-from clawline.nlu.linear import OOS_LABEL, peek_header, read_header, write_npz
+from clawline.nlu.linear import peek_header, read_header, write_npz
 from clawline.nlu.ngram_companion import WEIGHTS, NgramCompanion, choose_weight, fit_fold, fold_logits
 from clawline.nlu.optim import DenseTrainConfig, softmax, train_dense_softmax
-from clawline.nlu.training import HeldOut, IntentData, calibrate, fingerprint, stratified_folds
+from clawline.nlu.recipe import OOS_LABEL, fingerprint
+from clawline.nlu.training import HeldOut, IntentData, calibrate, stratified_folds
 from clawline.nlu.wordpiece import WordPieceTokenizer
 
 FORMAT = "clawline-nlu-embedding"

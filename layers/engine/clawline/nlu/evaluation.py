@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from clawline.nlu.backend import NluEngine
-from clawline.nlu.linear import OOS_LABEL
 from clawline.nlu.png import confusion_image, write_gray_png
+from clawline.nlu.recipe import OOS_LABEL
 from clawline.nlu.training import IntentData
 
 OOS_NAME = "out_of_scope"

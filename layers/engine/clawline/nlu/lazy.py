@@ -1,6 +1,7 @@
 """The bot's NLU built on the first message that needs a classification, not when the engine loads.
 
-Building the default classifier imports numpy and loads (or trains) the model: 150-550 ms of a cold start that a
+Building the default classifier loads the bot's trained model (numpy-free, ``linear_runtime``: tens of milliseconds),
+or trains it when the artifact is missing or stale (numpy: hundreds of milliseconds); either is cold-start time a
 turn the rules answer alone never needs. ``lazy_nlu_factory`` decides at load what is cheap to decide (whether the
 bot has NLU at all) and defers the rest to the first ``parse``. This module imports nothing heavy.
 """
@@ -84,7 +85,8 @@ def lazy_nlu_factory(
 
 
 def single_blas_thread() -> None:
-    """Before numpy's first import: one OpenBLAS thread, unless the environment chose.
+    """Before numpy's first import (training a stale model at cold start): one OpenBLAS thread, unless the environment
+    chose.
 
     A function classifies one message at a time, and the products of a parse are far below the sizes OpenBLAS
     splits across threads, so its pool (one thread per core) only costs: starting it is about 40 ms of CPU in numpy's

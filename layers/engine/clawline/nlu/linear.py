@@ -21,11 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from clawline.nlu.features import F32, FeatureConfig, Featurizer, Vocabulary
-
-#: Internal label of the optional out-of-scope class (never returned as an intent).
-OOS_LABEL = "__out_of_scope__"
-FORMAT = "clawline-nlu-linear"
-FORMAT_VERSION = 1
+from clawline.nlu.recipe import FORMAT, FORMAT_VERSION, OOS_LABEL
 
 I8 = npt.NDArray[np.int8]
 
@@ -119,7 +115,7 @@ class LinearModel:
             raise ValueError(f"{path} is not a {FORMAT} v{FORMAT_VERSION} artifact")
         trained_with = header["features"].get("static_table")
         if trained_with is not None:
-            from clawline.nlu.static import table_name
+            from clawline.nlu.static_table import table_name
 
             if trained_with != table_name():
                 raise ValueError(f"{path} was trained with static table {trained_with}, not {table_name()}: retrain")

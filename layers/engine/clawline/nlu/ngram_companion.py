@@ -31,7 +31,8 @@ import numpy.typing as npt
 from clawline.nlu.features import F32, FeatureConfig, Vocabulary
 from clawline.nlu.linear import LinearModel
 from clawline.nlu.optim import fit_temperature, softmax
-from clawline.nlu.training import HeldOut, IntentData, LinearRecipe, fit_model, held_out_logits
+from clawline.nlu.recipe import LinearRecipe
+from clawline.nlu.training import HeldOut, IntentData, fit_model, held_out_logits
 
 #: Candidate weights of the n-gram logits (0: the head alone).
 WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5)

@@ -15,25 +15,10 @@ import numpy as np
 import numpy.typing as npt
 
 from clawline.nlu.features import F32, I64, SparseRows
+from clawline.nlu.recipe import SparseTrainConfig
 
 #: Called as ``progress(done, total)`` after each unit of work (an epoch or an iteration).
 Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True)
-class SparseTrainConfig:
-    learning_rate: float = 0.3
-    batch_size: int = 64
-    #: Epochs are derived from a target number of updates so that a 20-example bot and a 20,000-example
-    #: data set both converge: small data sets get more passes, large ones fewer.
-    target_updates: int = 800
-    min_epochs: int = 3
-    max_epochs: int = 60
-    seed: int = 0
-
-    def epochs_for(self, n_rows: int) -> int:
-        steps_per_epoch = max(1, math.ceil(n_rows / self.batch_size))
-        return max(self.min_epochs, min(self.max_epochs, math.ceil(self.target_updates / steps_per_epoch)))
 
 
 def softmax(logits: F32) -> F32:

