@@ -12,6 +12,8 @@ imported everything), as Lambda runs it: the handler module imported, then invok
   driven without an event loop (``clawline.event_loop``). The first turn that calls one (the default bot's
   ``cancel_order`` rule runs the sample plugin) does import it.
 - numpy is first imported for the NLU with a single OpenBLAS thread (``clawline.nlu.lazy.single_blas_thread``).
+- In a Lambda environment the cyclic garbage collector is off from the engine's import to the end of the first
+  invocation, then on again with the cold start's objects frozen (``clawline.gc_pause``); elsewhere it stays on.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from tests.helpers.aws import client
 ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = """
-import json, os, sys
+import gc, json, os, sys
 import {module} as handler_module
 
 class Context:
@@ -50,13 +52,14 @@ class Context:
 CRYPTO = "cryptography.hazmat.primitives."
 WATCHED = ("fastapi", "starlette", "numpy", "jwt", "boto3")
 WATCHED += ("cryptography.fernet", CRYPTO + "kdf.hkdf", CRYPTO + "ciphers.aead", "asyncio")
-report = {{"after_import": sorted(m for m in WATCHED if m in sys.modules), "turns": []}}
+report = {{"after_import": sorted(m for m in WATCHED if m in sys.modules), "turns": [], "gc_on": gc.isenabled()}}
 for event in json.loads(sys.stdin.read()):
     try:
         result = handler_module.handler(event, Context())
     except Exception as exc:  # the authorizer refuses a request without a token by raising, as API Gateway expects
         result = {{"raised": type(exc).__name__}}
-    report["turns"].append({{"result": result, **{{m: m in sys.modules for m in WATCHED}}}})
+    gc_state = {{"gc_on": gc.isenabled(), "gc_frozen": gc.get_freeze_count()}}
+    report["turns"].append({{"result": result, **gc_state, **{{m: m in sys.modules for m in WATCHED}}}})
 report["blas_threads"] = os.environ.get("OPENBLAS_NUM_THREADS")
 print(json.dumps(report, default=str))
 """
@@ -151,6 +154,8 @@ def test_a_kms_encrypted_turn_loads_aes_gcm_but_neither_fernet_nor_boto3(stack: 
     items = client("dynamodb", stack.endpoint).scan(TableName=stack.tables["StateTable"])["Items"]
     assert any("B" in value for item in items for value in item.values())  # sealed fields are binary
     assert not [item for item in items if "pong" in repr(item)]
+
+
 def test_asyncio_is_imported_only_by_the_first_turn_that_calls_a_plugin(stack: Stack) -> None:
     # The default bot's cancel_order rule asks the sample plugin (a confidence gate) before it answers.
     report = run_cold(
@@ -183,3 +188,19 @@ def test_the_reminder_function_delivers_without_fastapi_or_numpy(stack: Stack) -
     (turn,) = report["turns"]
     assert turn["result"]["status"] == "delivered"
     assert (turn["fastapi"], turn["numpy"]) == (False, False)
+
+
+def test_the_garbage_collector_is_off_for_the_cold_start_in_lambda_and_on_again_after_the_first_turn(
+    stack: Stack,
+) -> None:
+    events = [mqtt_event("arch-gc", "ping", "arch-gc-1"), mqtt_event("arch-gc", "ping", "arch-gc-2")]
+    report = run_cold("mqtt", "mqtt_handler", events, {"AWS_LAMBDA_FUNCTION_NAME": "clawline-mqtt"})
+    assert report["gc_on"] is False  # the handler's import ran without collections
+    first, second = report["turns"]
+    assert [first["result"]["status"], second["result"]["status"]] == ["replied", "replied"]
+    assert first["gc_on"] is True and first["gc_frozen"] > 0  # on again, the cold start's objects frozen
+    # A warm turn freezes nothing more (frozen objects can still be freed by their reference counts).
+    assert second["gc_frozen"] <= first["gc_frozen"]
+    # Outside Lambda (the same handler, no AWS_LAMBDA_FUNCTION_NAME) nothing changes.
+    outside = run_cold("mqtt", "mqtt_handler", [mqtt_event("arch-gc", "ping", "arch-gc-3")])
+    assert outside["gc_on"] is True and outside["turns"][0]["gc_frozen"] == 0
