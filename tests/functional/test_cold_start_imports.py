@@ -204,3 +204,20 @@ def test_the_garbage_collector_is_off_for_the_cold_start_in_lambda_and_on_again_
     # Outside Lambda (the same handler, no AWS_LAMBDA_FUNCTION_NAME) nothing changes.
     outside = run_cold("mqtt", "mqtt_handler", [mqtt_event("arch-gc", "ping", "arch-gc-3")])
     assert outside["gc_on"] is True and outside["turns"][0]["gc_frozen"] == 0
+
+
+@pytest.mark.parametrize(
+    ("folder", "module", "events"),
+    [
+        ("http", "http_app", [json.loads((ROOT / "events" / "http" / "health.json").read_text(encoding="utf-8"))]),
+        ("websocket", "websocket_handler", websocket_events("hello there")[:1]),
+        ("authorizer", "authorizer", [{"version": "2.0", "headers": {}}]),  # refused (no token): raises
+    ],
+)
+def test_every_function_turns_the_collector_back_on_after_its_first_invocation(
+    stack: Stack, folder: str, module: str, events: list[dict[str, Any]]
+) -> None:
+    report = run_cold(folder, module, events, {"AWS_LAMBDA_FUNCTION_NAME": f"clawline-{folder}"})
+    assert report["gc_on"] is False
+    (first,) = report["turns"]
+    assert first["gc_on"] is True and first["gc_frozen"] > 0, first["result"]
