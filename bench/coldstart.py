@@ -360,7 +360,8 @@ def main() -> None:
             "folder and the layers laid out as in Lambda (`tests/package/runtime.py`), Lambda's variables "
             "(`LAMBDA_TASK_ROOT`, `AWS_LAMBDA_FUNCTION_NAME`, `AWS_EXECUTION_ENV`) and the function's environment "
             'from template.yaml; "first turn" then invokes the handler once with a sample event carrying the text '
-            "shown (fresh ids: a new turn, never a replay), its DynamoDB calls going to a moto server and its reply "
+            "shown from a new user or device (fresh ids: a new turn, never a replay; a WebSocket message carries the "
+            "authorizer's context, as deployed), its DynamoDB calls going to a moto server and its reply "
             "to a loopback @connections / iot-data recorder. Floor B = a fresh `python3.13 -S` running "
             "`import boto3; boto3.client('dynamodb', region_name='us-east-1')`, run just before "
             "every sample, with boto3 and botocore as pip installs them at the layer's pins (what Lambda's runtime "
