@@ -17,6 +17,7 @@ import os
 import statistics
 import sys
 import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,8 @@ wrap(botocore.endpoint.Endpoint, "_send", "  http send (urllib3)")
 wrap(botocore.endpoint.Endpoint, "_do_get_response", "  get response (send + parse)")
 wrap(botocore.httpsession.URLLib3Session, "_get_connection_manager", "  urllib3 pool manager")
 wrap(botocore.credentials.CredentialResolver, "load_credentials", "  credential chain")
+import urllib3.connection
+wrap(urllib3.connection, "_ssl_wrap_socket_and_match_hostname", "  TLS: CA bundle load + handshake")
 
 t = time.process_time()
 import {module} as handler_module
@@ -148,8 +151,12 @@ def main(names: list[str]) -> None:
     build = SamBuild(ARCH).run()
     template = Template.read(build.directory / "template.yaml")
     wanted = names or ["MqttFunction", "WebSocketFunction"]
-    with tempfile.TemporaryDirectory() as tmp, loopback_stack(template) as (endpoint, recorder_url, overrides):
+    with ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
+        plain, plain_recorder, overrides = stack.enter_context(loopback_stack(template))
         layout = layout_with_source(Path(tmp), build)
+        endpoint, recorder_url, tls = plain, plain_recorder, dict[str, str]()
+        if os.environ.get("COLDAWS_TLS") == "1":
+            endpoint, recorder_url, tls = _over_tls(stack, Path(tmp), build, plain, plain_recorder)
         for logical_id in wanted:
             function_dir = build.artifact(logical_id)
             env = function_environment(
@@ -162,6 +169,7 @@ def main(names: list[str]) -> None:
                     "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": f"{recorder_url}/dev",
                     "AWS_ENDPOINT_URL_IOT_DATA_PLANE": recorder_url,
                     "POWERTOOLS_TRACE_DISABLED": "true",
+                    **tls,
                 }
             )
             code = PROBE.replace("{module}", FUNCTIONS[logical_id]).replace("{function}", logical_id)
@@ -169,6 +177,18 @@ def main(names: list[str]) -> None:
             for kind, text in TURNS.items():
                 runs = [probe(python, code, env, function_dir, turn_events(logical_id, text)) for _ in range(RUNS + 1)]
                 _report(logical_id, kind, text, runs[1:])  # the first warms the page cache (and writes bytecode)
+
+
+def _over_tls(
+    stack: ExitStack, folder: Path, build: SamBuild, endpoint: str, recorder_url: str
+) -> tuple[str, str, dict[str, str]]:
+    """The moto server and the recorder behind TLS (``bench.tls_loopback``): their https URLs and the CA bundle."""
+    from bench.tls_loopback import ca_bundle, forward
+
+    bundle, context = ca_bundle(folder, build.artifact("EngineLayer") / "python" / "botocore" / "cacert.pem")
+    moto = stack.enter_context(forward(context, int(endpoint.rsplit(":", 1)[1])))
+    recorder = stack.enter_context(forward(context, int(recorder_url.rsplit(":", 1)[1])))
+    return f"https://127.0.0.1:{moto}", f"https://127.0.0.1:{recorder}", {"AWS_CA_BUNDLE": str(bundle)}
 
 
 def _report(logical_id: str, kind: str, text: str, runs: list[dict[str, Any]]) -> None:
