@@ -20,7 +20,6 @@ from typing import Any
 
 from bench.coldstart import (
     ARCH,
-    CONNECT_EVENT,
     SNAPSTART_SERVICES,
     lambda_env,
     loopback_stack,
@@ -116,9 +115,6 @@ def main(names: list[str]) -> None:
                     "POWERTOOLS_TRACE_DISABLED": "true",
                 }
             )
-            if logical_id == "WebSocketFunction":  # the connection record, as $connect leaves it
-                code = PROBE.format(module=FUNCTIONS[logical_id], function=logical_id, top=1)
-                probe(python, code, env, function_dir, CONNECT_EVENT)
             for kind, text in TURNS.items():
                 code = PROBE.format(module=FUNCTIONS[logical_id], function=logical_id, top=TOP)
                 for attempt in range(2):  # the first run writes bytecode (source overlay) and warms the page cache

@@ -101,18 +101,6 @@ def stock_boto3() -> Path:
     return target
 
 
-#: The WebSocket function's $connect, which leaves the connection record its turns need.
-CONNECT_EVENT: dict[str, Any] = {
-    "requestContext": {
-        "routeKey": "$connect",
-        "connectionId": "Cq4Z9dC4oAMCJdA=",
-        "stage": "dev",
-        "domainName": "bench.example",
-        "authorizer": {"sub": "user-123"},
-    }
-}
-
-
 def lambda_env(function_dir: Path, layout: LambdaLayout, name: str) -> dict[str, str]:
     return {
         "PATH": "/usr/bin:/bin",
@@ -197,8 +185,11 @@ def issuer() -> Any:
 
 
 def turn_events(logical_id: str, text: str) -> dict[str, Any] | None:
-    """A sample event carrying ``text`` with fresh conversation and message ids (a new turn, never a replay); for
-    the authorizer, an HTTP API request with a valid token (its first call fetches the JWKS and verifies it)."""
+    """A sample event carrying ``text`` from a new principal (user or device) with fresh conversation and message
+    ids: a new user's first message on a new container, never a replay, and never a bucket or a current
+    conversation left by an earlier sample. Deployed, the WebSocket authorizer's context comes with every message
+    event, so the function reads no connection record. For the authorizer, an HTTP API request with a valid token
+    (its first call fetches the JWKS and verifies it)."""
     from tests.helpers.events import load_event
 
     if logical_id == "AuthorizerFunction":
@@ -209,12 +200,15 @@ def turn_events(logical_id: str, text: str) -> dict[str, Any] | None:
         return event
 
     ids = {"conversation_id": f"bench-{uuid.uuid4().hex}", "message_id": f"bench-{uuid.uuid4().hex}"}
+    sub = f"bench-user-{uuid.uuid4().hex[:12]}"
     if logical_id == "HttpFunction":
         event = load_event("http/post_message.json")
+        event["requestContext"]["authorizer"]["lambda"]["sub"] = sub
         event["body"] = json.dumps({"text": text, **ids})
         return event
     if logical_id == "WebSocketFunction":
         event = load_event("websocket/message.json")
+        event["requestContext"]["authorizer"] = {"sub": sub}
         event["body"] = json.dumps({"action": "message", "text": text, **ids})
         return event
     if logical_id == "MqttFunction":
@@ -290,15 +284,6 @@ def main() -> None:
                 }
             )
             envs[logical_id] = env
-        # The WebSocket turn needs its connection record, as $connect leaves it.
-        ws_dir = build.artifact("WebSocketFunction")
-        probe(
-            python,
-            PROBE.format(module="websocket_handler", function="ws", warm=""),
-            envs["WebSocketFunction"],
-            ws_dir,
-            CONNECT_EVENT,
-        )
         floor_env = lambda_env(build.artifact("AuthorizerFunction"), layout, "floor")
         # Floor B from a stock install; the same from the lean layer is reported beside it, for comparison.
         layer_floor_env = dict(floor_env)
@@ -375,7 +360,8 @@ def main() -> None:
             "folder and the layers laid out as in Lambda (`tests/package/runtime.py`), Lambda's variables "
             "(`LAMBDA_TASK_ROOT`, `AWS_LAMBDA_FUNCTION_NAME`, `AWS_EXECUTION_ENV`) and the function's environment "
             'from template.yaml; "first turn" then invokes the handler once with a sample event carrying the text '
-            "shown (fresh ids: a new turn, never a replay), its DynamoDB calls going to a moto server and its reply "
+            "shown from a new user or device (fresh ids: a new turn, never a replay; a WebSocket message carries the "
+            "authorizer's context, as deployed), its DynamoDB calls going to a moto server and its reply "
             "to a loopback @connections / iot-data recorder. Floor B = a fresh `python3.13 -S` running "
             "`import boto3; boto3.client('dynamodb', region_name='us-east-1')`, run just before "
             "every sample, with boto3 and botocore as pip installs them at the layer's pins (what Lambda's runtime "

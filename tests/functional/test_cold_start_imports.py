@@ -14,6 +14,8 @@ imported everything), as Lambda runs it: the handler module imported, then invok
   driven without an event loop (``clawline.event_loop``). The first turn that calls one (the default bot's
   ``cancel_order`` rule runs the sample plugin) does import it.
 - numpy, when training at cold start imports it, runs one OpenBLAS thread (``clawline.nlu.lazy.single_blas_thread``).
+- In a Lambda environment the cyclic garbage collector is off from the engine's import to the end of the first
+  invocation, then on again with the cold start's objects frozen (``clawline.gc_pause``); elsewhere it stays on.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from tests.helpers.aws import client
 ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = """
-import json, os, sys
+import gc, json, os, sys
 import {module} as handler_module
 
 class Context:
@@ -53,13 +55,14 @@ class Context:
 CRYPTO = "cryptography.hazmat.primitives."
 WATCHED = ("fastapi", "starlette", "numpy", "jwt", "boto3")
 WATCHED += ("cryptography.fernet", CRYPTO + "kdf.hkdf", CRYPTO + "ciphers.aead", "asyncio")
-report = {{"after_import": sorted(m for m in WATCHED if m in sys.modules), "turns": []}}
+report = {{"after_import": sorted(m for m in WATCHED if m in sys.modules), "turns": [], "gc_on": gc.isenabled()}}
 for event in json.loads(sys.stdin.read()):
     try:
         result = handler_module.handler(event, Context())
     except Exception as exc:  # the authorizer refuses a request without a token by raising, as API Gateway expects
         result = {{"raised": type(exc).__name__}}
-    report["turns"].append({{"result": result, **{{m: m in sys.modules for m in WATCHED}}}})
+    gc_state = {{"gc_on": gc.isenabled(), "gc_frozen": gc.get_freeze_count()}}
+    report["turns"].append({{"result": result, **gc_state, **{{m: m in sys.modules for m in WATCHED}}}})
 report["blas_threads"] = os.environ.get("OPENBLAS_NUM_THREADS")
 print(json.dumps(report, default=str))
 """
@@ -208,3 +211,36 @@ def test_the_reminder_function_delivers_without_fastapi_or_numpy(stack: Stack) -
     (turn,) = report["turns"]
     assert turn["result"]["status"] == "delivered"
     assert (turn["fastapi"], turn["numpy"]) == (False, False)
+
+
+def test_the_garbage_collector_is_off_for_the_cold_start_in_lambda_and_on_again_after_the_first_turn(
+    stack: Stack,
+) -> None:
+    events = [mqtt_event("arch-gc", "ping", "arch-gc-1"), mqtt_event("arch-gc", "ping", "arch-gc-2")]
+    report = run_cold("mqtt", "mqtt_handler", events, {"AWS_LAMBDA_FUNCTION_NAME": "clawline-mqtt"})
+    assert report["gc_on"] is False  # the handler's import ran without collections
+    first, second = report["turns"]
+    assert [first["result"]["status"], second["result"]["status"]] == ["replied", "replied"]
+    assert first["gc_on"] is True and first["gc_frozen"] > 0  # on again, the cold start's objects frozen
+    # A warm turn freezes nothing more (frozen objects can still be freed by their reference counts).
+    assert second["gc_frozen"] <= first["gc_frozen"]
+    # Outside Lambda (the same handler, no AWS_LAMBDA_FUNCTION_NAME) nothing changes.
+    outside = run_cold("mqtt", "mqtt_handler", [mqtt_event("arch-gc", "ping", "arch-gc-3")])
+    assert outside["gc_on"] is True and outside["turns"][0]["gc_frozen"] == 0
+
+
+@pytest.mark.parametrize(
+    ("folder", "module", "events"),
+    [
+        ("http", "http_app", [json.loads((ROOT / "events" / "http" / "health.json").read_text(encoding="utf-8"))]),
+        ("websocket", "websocket_handler", websocket_events("hello there")[:1]),
+        ("authorizer", "authorizer", [{"version": "2.0", "headers": {}}]),  # refused (no token): raises
+    ],
+)
+def test_every_function_turns_the_collector_back_on_after_its_first_invocation(
+    stack: Stack, folder: str, module: str, events: list[dict[str, Any]]
+) -> None:
+    report = run_cold(folder, module, events, {"AWS_LAMBDA_FUNCTION_NAME": f"clawline-{folder}"})
+    assert report["gc_on"] is False
+    (first,) = report["turns"]
+    assert first["gc_on"] is True and first["gc_frozen"] > 0, first["result"]

@@ -125,11 +125,14 @@ def trace_libraries(modules: Sequence[str] | None = None) -> None:
 
 def traced_handler(handler: Handler) -> Handler:
     """``Tracer.capture_lambda_handler`` when tracing is on (ColdStart and service annotations, the response and
-    errors as metadata); the handler itself when it is off."""
+    errors as metadata); the handler itself when it is off. Either way the garbage collector, held off since the
+    engine's import in Lambda, comes back on when the first invocation ends (``clawline.gc_pause``)."""
+    from clawline.gc_pause import around_first_invoke
+
     active = tracer()
     if active is None:
-        return handler
-    return cast("Handler", active.capture_lambda_handler(handler))
+        return around_first_invoke(handler)
+    return around_first_invoke(cast("Handler", active.capture_lambda_handler(handler)))
 
 
 #: Called with (message, reply, latency in ms) after every executed turn. Empty in Lambda; the local runtime's
