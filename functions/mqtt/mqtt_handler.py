@@ -10,6 +10,11 @@ This module never imports FastAPI.
 
 from __future__ import annotations
 
+# First, before any framework: importing the engine's package holds the garbage collector off for the whole cold
+# start, these imports included (clawline.gc_pause; a no-op outside Lambda).
+import clawline  # noqa: F401
+
+# isort: split
 from functools import cache
 from typing import Any
 
