@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -50,13 +51,36 @@ class Context:
 CRYPTO = "cryptography.hazmat.primitives."
 WATCHED = ("fastapi", "starlette", "numpy", "jwt", "boto3")
 WATCHED += ("cryptography.fernet", CRYPTO + "kdf.hkdf", CRYPTO + "ciphers.aead", "asyncio")
-report = {{"after_import": sorted(m for m in WATCHED if m in sys.modules), "turns": []}}
+
+
+def built_models():
+    # The engine's pydantic models whose validator is built (a deferred one holds a MockValSer until first use).
+    if "pydantic" not in sys.modules:
+        return []
+    from pydantic import BaseModel
+    from pydantic._internal._mock_val_ser import MockValSer
+
+    found, todo = set(), [BaseModel]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            todo.append(sub)
+            validator = sub.__dict__.get("__pydantic_validator__")
+            deferred = validator is None or isinstance(validator, MockValSer)
+            if sub.__module__.startswith("clawline.") and not deferred:
+                found.add(sub.__module__ + "." + sub.__qualname__)
+    return sorted(found)
+
+
+report = {{"after_import": sorted(m for m in WATCHED if m in sys.modules), "built_after_import": built_models(),
+           "turns": []}}
 for event in json.loads(sys.stdin.read()):
     try:
         result = handler_module.handler(event, Context())
     except Exception as exc:  # the authorizer refuses a request without a token by raising, as API Gateway expects
         result = {{"raised": type(exc).__name__}}
-    report["turns"].append({{"result": result, **{{m: m in sys.modules for m in WATCHED}}}})
+    loader = sys.modules.get("pydantic.plugin._loader")  # its plugin table stays None until it scans entry points
+    report["turns"].append({{"result": result, **{{m: m in sys.modules for m in WATCHED}}, "built": built_models(),
+                            "plugin_scan": loader is not None and loader._plugins is not None}})
 report["blas_threads"] = os.environ.get("OPENBLAS_NUM_THREADS")
 print(json.dumps(report, default=str))
 """
@@ -66,11 +90,11 @@ def run_cold(
     folder: str, module: str, events: list[dict[str, Any]], extra_env: dict[str, str] | None = None
 ) -> dict[str, Any]:
     env = {
-        **{k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"},
-        **(extra_env or {}),
+        **{k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "PYDANTIC_DISABLE_PLUGINS")},
         "PYTHONPATH": os.pathsep.join([str(ROOT / "functions" / folder), str(ROOT / "layers" / "engine"), str(ROOT)]),
         "CLAWLINE_BOT_PATH": str(ROOT / "bots" / "default"),
         "POWERTOOLS_TRACE_DISABLED": "true",
+        **(extra_env or {}),
     }
     done = subprocess.run(
         [sys.executable, "-c", PROBE.format(module=module)],
@@ -151,6 +175,8 @@ def test_a_kms_encrypted_turn_loads_aes_gcm_but_neither_fernet_nor_boto3(stack: 
     items = client("dynamodb", stack.endpoint).scan(TableName=stack.tables["StateTable"])["Items"]
     assert any("B" in value for item in items for value in item.values())  # sealed fields are binary
     assert not [item for item in items if "pong" in repr(item)]
+
+
 def test_asyncio_is_imported_only_by_the_first_turn_that_calls_a_plugin(stack: Stack) -> None:
     # The default bot's cancel_order rule asks the sample plugin (a confidence gate) before it answers.
     report = run_cold(
@@ -183,3 +209,58 @@ def test_the_reminder_function_delivers_without_fastapi_or_numpy(stack: Stack) -
     (turn,) = report["turns"]
     assert turn["result"]["status"] == "delivered"
     assert (turn["fastapi"], turn["numpy"]) == (False, False)
+
+
+#: The models a rules turn validates with: the IoT rule's event, the payload, the function's settings, and what the
+#: turn carries (the message, the conversation and its turn, the reply). Nested ones (an attachment, an outbound
+#: message) are built inside these.
+RULES_TURN_MODELS = [
+    "clawline.channels.mqtt.IotRuleEvent",
+    "clawline.channels.payloads.MessagePayload",
+    "clawline.conversation.ConversationState",
+    "clawline.conversation.Turn",
+    "clawline.messages.InboundMessage",
+    "clawline.messages.Reply",
+    "clawline.settings.Settings",
+]
+
+
+@pytest.fixture(scope="module")
+def prebuilt_bot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default bot as the bot layer ships it: with its prebuilt definition (``clawline package``)."""
+    from clawline.bot import prebuilt
+
+    bot = tmp_path_factory.mktemp("layer") / "default"
+    shutil.copytree(ROOT / "bots" / "default", bot, ignore=shutil.ignore_patterns(".prebuilt", "__pycache__"))
+    prebuilt.write(bot)
+    return bot
+
+
+def test_no_validator_is_built_at_import_and_a_rules_turn_builds_only_those_it_validates_with(
+    stack: Stack, prebuilt_bot: Path
+) -> None:
+    # Every engine model defers its build: the bot's definition (loaded prebuilt: never validated at a cold start),
+    # the plugins' manifests, the attachment and upload models, the NLU's result are never built by this turn.
+    for folder, module in [("websocket", "websocket_handler"), ("authorizer", "authorizer")]:
+        assert run_cold(folder, module, [])["built_after_import"] == [], module
+    layer = {"CLAWLINE_BOT_PATH": str(prebuilt_bot)}
+    report = run_cold("mqtt", "mqtt_handler", [mqtt_event("arch-built", "ping", "arch-built-1")], layer)
+    assert report["built_after_import"] == []
+    (turn,) = report["turns"]
+    assert turn["result"] == {"status": "replied", "message_id": "arch-built-1"}
+    assert turn["built"] == RULES_TURN_MODELS
+
+
+def test_with_pydantic_plugins_disabled_as_deployed_no_entry_points_are_scanned(stack: Stack) -> None:
+    from local.template import Template
+
+    variables = Template.read(ROOT / "template.yaml").data["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["PYDANTIC_DISABLE_PLUGINS"] == "__all__"
+    disabled = {"PYDANTIC_DISABLE_PLUGINS": "__all__"}
+    report = run_cold("mqtt", "mqtt_handler", [mqtt_event("arch-meta", "ping", "arch-meta-1")], disabled)
+    (turn,) = report["turns"]
+    assert turn["result"] == {"status": "replied", "message_id": "arch-meta-1"}
+    assert turn["plugin_scan"] is False
+    # Without the variable pydantic reads every installed distribution's entry points (so the check can fail).
+    (unset,) = run_cold("mqtt", "mqtt_handler", [mqtt_event("arch-meta", "ping", "arch-meta-2")])["turns"]
+    assert unset["plugin_scan"] is True

@@ -24,7 +24,7 @@ LAST_INTENTS = 5
 class Turn(BaseModel):
     """One exchange: the user's message and what the bot answered."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     seq: int
     message_id: str
@@ -46,7 +46,7 @@ class Turn(BaseModel):
 class ConversationState(BaseModel):
     """What a conversation remembers between turns. ``version`` guards every write (optimistic locking)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     conversation_id: str
     owner: str
@@ -99,7 +99,7 @@ class TurnAlreadyStoredError(ClawlineError):
 
 
 class TurnPage(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     turns: list[Turn]
     #: Opaque cursor for the next (older) page, or None at the end.
