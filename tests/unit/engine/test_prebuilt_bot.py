@@ -58,8 +58,8 @@ from clawline.store.memory import InMemoryConversationStore
 engine = Engine(load_bot(sys.argv[1]), InMemoryConversationStore())
 message = InboundMessage(message_id="m1", channel=Channel.MQTT, conversation_id="c1", sender="t1", text="ping")
 reply = run(engine.handle(message), lambda: None)
-print(json.dumps({"yaml": "yaml" in sys.modules, "checks": any(m in sys.modules for m in ("clawline.bot.references", "difflib")),
-                  "texts": reply.texts}))
+checks = any(m in sys.modules for m in ("clawline.bot.references", "difflib"))
+print(json.dumps({"yaml": "yaml" in sys.modules, "checks": checks, "texts": reply.texts}))
 """
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "engine"), str(ROOT)])}
     results = []
