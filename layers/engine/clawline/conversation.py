@@ -84,6 +84,16 @@ class ConversationState(BaseModel):
         return next((t for t in (*self.loaded_turns, *self.recent_turns) if t.message_id == message_id), None)
 
 
+def build_turn_models() -> None:
+    """Build the models every turn uses, nested ones first. They defer their build (clawline.messages); a deferred
+    model met inside another one's build (a Reply inside a Turn inside a ConversationState) is generated there and
+    again when it is first used itself, unless it was built first: in this order each is generated once (about 5 ms
+    less on a cold start's first turn)."""
+    for model in (Reply, Turn, ConversationState):
+        if not model.__pydantic_complete__:
+            model.model_rebuild()
+
+
 class TurnAlreadyStoredError(ClawlineError):
     """This message's turn is already stored: a replay (redelivery, retry, lost acknowledgement), not a new turn.
 
