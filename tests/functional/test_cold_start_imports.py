@@ -55,14 +55,37 @@ class Context:
 CRYPTO = "cryptography.hazmat.primitives."
 WATCHED = ("fastapi", "starlette", "numpy", "jwt", "boto3")
 WATCHED += ("cryptography.fernet", CRYPTO + "kdf.hkdf", CRYPTO + "ciphers.aead", "asyncio")
-report = {{"after_import": sorted(m for m in WATCHED if m in sys.modules), "turns": [], "gc_on": gc.isenabled()}}
+
+
+def built_models():
+    # The engine's pydantic models whose validator is built (a deferred one holds a MockValSer until first use).
+    if "pydantic" not in sys.modules:
+        return []
+    from pydantic import BaseModel
+    from pydantic._internal._mock_val_ser import MockValSer
+
+    found, todo = set(), [BaseModel]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            todo.append(sub)
+            validator = sub.__dict__.get("__pydantic_validator__")
+            deferred = validator is None or isinstance(validator, MockValSer)
+            if sub.__module__.startswith("clawline.") and not deferred:
+                found.add(sub.__module__ + "." + sub.__qualname__)
+    return sorted(found)
+
+
+report = {{"after_import": sorted(m for m in WATCHED if m in sys.modules), "built_after_import": built_models(),
+           "turns": [], "gc_on": gc.isenabled()}}
 for event in json.loads(sys.stdin.read()):
     try:
         result = handler_module.handler(event, Context())
     except Exception as exc:  # the authorizer refuses a request without a token by raising, as API Gateway expects
         result = {{"raised": type(exc).__name__}}
     gc_state = {{"gc_on": gc.isenabled(), "gc_frozen": gc.get_freeze_count()}}
-    report["turns"].append({{"result": result, **gc_state, **{{m: m in sys.modules for m in WATCHED}}}})
+    loader = sys.modules.get("pydantic.plugin._loader")  # its plugin table stays None until it scans entry points
+    report["turns"].append({{"result": result, **{{m: m in sys.modules for m in WATCHED}}, "built": built_models(),
+                            "plugin_scan": loader is not None and loader._plugins is not None, **gc_state}})
 report["blas_threads"] = os.environ.get("OPENBLAS_NUM_THREADS")
 print(json.dumps(report, default=str))
 """
@@ -72,7 +95,7 @@ def run_cold(
     folder: str, module: str, events: list[dict[str, Any]], extra_env: dict[str, str] | None = None
 ) -> dict[str, Any]:
     env = {
-        **{k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"},
+        **{k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "PYDANTIC_DISABLE_PLUGINS")},
         "PYTHONPATH": os.pathsep.join([str(ROOT / "functions" / folder), str(ROOT / "layers" / "engine"), str(ROOT)]),
         "CLAWLINE_BOT_PATH": str(ROOT / "bots" / "default"),
         "POWERTOOLS_TRACE_DISABLED": "true",
@@ -244,3 +267,58 @@ def test_every_function_turns_the_collector_back_on_after_its_first_invocation(
     assert report["gc_on"] is False
     (first,) = report["turns"]
     assert first["gc_on"] is True and first["gc_frozen"] > 0, first["result"]
+
+
+#: The models a rules turn validates with: the IoT rule's event, the payload, the function's settings, and what the
+#: turn carries (the message, the conversation and its turn, the reply). Nested ones (an attachment, an outbound
+#: message) are built inside these.
+RULES_TURN_MODELS = [
+    "clawline.channels.mqtt.IotRuleEvent",
+    "clawline.channels.payloads.MessagePayload",
+    "clawline.conversation.ConversationState",
+    "clawline.conversation.Turn",
+    "clawline.messages.InboundMessage",
+    "clawline.messages.Reply",
+    "clawline.settings.Settings",
+]
+
+
+@pytest.fixture(scope="module")
+def prebuilt_bot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default bot as the bot layer ships it: with its prebuilt definition (``clawline package``)."""
+    from clawline.bot import prebuilt
+
+    bot = tmp_path_factory.mktemp("layer") / "default"
+    shutil.copytree(ROOT / "bots" / "default", bot, ignore=shutil.ignore_patterns(".prebuilt", "__pycache__"))
+    prebuilt.write(bot)
+    return bot
+
+
+def test_no_validator_is_built_at_import_and_a_rules_turn_builds_only_those_it_validates_with(
+    stack: Stack, prebuilt_bot: Path
+) -> None:
+    # Every engine model defers its build: the bot's definition (loaded prebuilt: never validated at a cold start),
+    # the plugins' manifests, the attachment and upload models, the NLU's result are never built by this turn.
+    for folder, module in [("websocket", "websocket_handler"), ("authorizer", "authorizer")]:
+        assert run_cold(folder, module, [])["built_after_import"] == [], module
+    layer = {"CLAWLINE_BOT_PATH": str(prebuilt_bot)}
+    report = run_cold("mqtt", "mqtt_handler", [mqtt_event("arch-built", "ping", "arch-built-1")], layer)
+    assert report["built_after_import"] == []
+    (turn,) = report["turns"]
+    assert turn["result"] == {"status": "replied", "message_id": "arch-built-1"}
+    assert turn["built"] == RULES_TURN_MODELS
+
+
+def test_with_pydantic_plugins_disabled_as_deployed_no_entry_points_are_scanned(stack: Stack) -> None:
+    from local.template import Template
+
+    variables = Template.read(ROOT / "template.yaml").data["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["PYDANTIC_DISABLE_PLUGINS"] == "__all__"
+    disabled = {"PYDANTIC_DISABLE_PLUGINS": "__all__"}
+    report = run_cold("mqtt", "mqtt_handler", [mqtt_event("arch-meta", "ping", "arch-meta-1")], disabled)
+    (turn,) = report["turns"]
+    assert turn["result"] == {"status": "replied", "message_id": "arch-meta-1"}
+    assert turn["plugin_scan"] is False
+    # Without the variable pydantic reads every installed distribution's entry points (so the check can fail).
+    (unset,) = run_cold("mqtt", "mqtt_handler", [mqtt_event("arch-meta", "ping", "arch-meta-2")])["turns"]
+    assert unset["plugin_scan"] is True

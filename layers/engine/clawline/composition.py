@@ -14,6 +14,7 @@ from clawline.aws import client, session, set_deadline
 from clawline.bot.compiled import Bot
 from clawline.bot.prebuilt import load_bot
 from clawline.channels.connections import DynamoDBConnectionStore
+from clawline.conversation import build_turn_models
 from clawline.engine import Engine
 from clawline.nlu.lazy import lazy_nlu_factory
 from clawline.settings import Settings
@@ -117,6 +118,7 @@ def nlu() -> NluBackend | None:
 
 @cache
 def engine() -> Engine:
+    build_turn_models()  # before the first turn builds them in a costlier order (clawline.conversation)
     return Engine(bot(), conversation_store(), window=settings().conversation_window, nlu=nlu())
 
 

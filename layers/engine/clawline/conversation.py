@@ -24,7 +24,7 @@ LAST_INTENTS = 5
 class Turn(BaseModel):
     """One exchange: the user's message and what the bot answered."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     seq: int
     message_id: str
@@ -46,7 +46,7 @@ class Turn(BaseModel):
 class ConversationState(BaseModel):
     """What a conversation remembers between turns. ``version`` guards every write (optimistic locking)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     conversation_id: str
     owner: str
@@ -84,6 +84,16 @@ class ConversationState(BaseModel):
         return next((t for t in (*self.loaded_turns, *self.recent_turns) if t.message_id == message_id), None)
 
 
+def build_turn_models() -> None:
+    """Build the models every turn uses, nested ones first. They defer their build (clawline.messages); a deferred
+    model met inside another one's build (a Reply inside a Turn inside a ConversationState) is generated there and
+    again when it is first used itself, unless it was built first: in this order each is generated once (about 5 ms
+    less on a cold start's first turn)."""
+    for model in (Reply, Turn, ConversationState):
+        if not model.__pydantic_complete__:
+            model.model_rebuild()
+
+
 class TurnAlreadyStoredError(ClawlineError):
     """This message's turn is already stored: a replay (redelivery, retry, lost acknowledgement), not a new turn.
 
@@ -99,7 +109,7 @@ class TurnAlreadyStoredError(ClawlineError):
 
 
 class TurnPage(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     turns: list[Turn]
     #: Opaque cursor for the next (older) page, or None at the end.

@@ -1,6 +1,10 @@
 """Models at the engine's edge: what comes in (``InboundMessage``) and what goes out (``Reply``).
 
 Input models forbid unknown fields, so a misspelt field is an error instead of silently lost data.
+
+Every engine model defers its build (``defer_build=True``): pydantic builds a model's validator and serializer the
+first time it is used, not when its module is imported, so a cold start pays only for the models its turn uses
+(the attachment, upload and listing models, for one, are never built by a text turn).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ class Attachment(BaseModel):
     """A file sent with a message: an object in the uploads bucket that the channel found and checked before the
     turn (``clawline.attachments``). Rules see it as ``attachments``, plugins as ``ctx.message.attachments``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     kind: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     #: The attachment id; the object is ``uploads/{owner}/{id}`` in the uploads bucket (``object_key``).
@@ -53,7 +57,7 @@ class Attachment(BaseModel):
 class InboundMessage(BaseModel):
     """One user message, already authenticated: ``sender`` is the principal the channel vouched for."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     message_id: Identifier
     channel: Channel
@@ -90,7 +94,7 @@ class InboundMessage(BaseModel):
 
 
 class OutboundMessage(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     text: str
     #: Optional quick replies / buttons a client may render.
@@ -100,14 +104,14 @@ class OutboundMessage(BaseModel):
 class Action(BaseModel):
     """Something the engine decided besides replying (hand off, publish, reject...)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     type: str
     params: dict[str, Any] = {}
 
 
 class Entity(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     entity: str
     value: Any
@@ -120,7 +124,7 @@ class Entity(BaseModel):
 class PluginCall(BaseModel):
     """One plugin hook call of a turn, for the trace and the per-plugin metrics (never sent or stored)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     plugin: str
     hook: str
@@ -132,7 +136,7 @@ class PluginCall(BaseModel):
 class Reply(BaseModel):
     """The engine's answer to one ``InboundMessage``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     message_id: str
     conversation_id: str

@@ -27,7 +27,7 @@ def default_bot_path() -> str:
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
 
     bot_path: str = Field(default_factory=default_bot_path)
     state_table: str | None = None

@@ -58,7 +58,8 @@ from clawline.store.memory import InMemoryConversationStore
 engine = Engine(load_bot(sys.argv[1]), InMemoryConversationStore())
 message = InboundMessage(message_id="m1", channel=Channel.MQTT, conversation_id="c1", sender="t1", text="ping")
 reply = run(engine.handle(message), lambda: None)
-print(json.dumps({"yaml": "yaml" in sys.modules, "texts": reply.texts}))
+checks = any(m in sys.modules for m in ("clawline.bot.references", "difflib"))
+print(json.dumps({"yaml": "yaml" in sys.modules, "checks": checks, "texts": reply.texts}))
 """
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "engine"), str(ROOT)])}
     results = []
@@ -69,8 +70,30 @@ print(json.dumps({"yaml": "yaml" in sys.modules, "texts": reply.texts}))
         assert done.returncode == 0, done.stderr[-3000:]
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
     from_package, from_yaml = results
-    assert from_package == {"yaml": False, "texts": ["pong"]}
-    assert from_yaml == {"yaml": True, "texts": ["pong"]}  # the source folder has no prebuilt file: YAML
+    # The prebuilt definition passed the reference checks when it was written: a cold start does not run them again.
+    assert from_package == {"yaml": False, "checks": False, "texts": ["pong"]}
+    assert from_yaml == {"yaml": True, "checks": True, "texts": ["pong"]}  # no prebuilt file here: YAML, checked
+
+
+def test_a_prebuilt_bot_is_built_like_a_checked_one(packaged: Path) -> None:
+    loaded = prebuilt.read(packaged)
+    assert loaded is not None
+    checked = Bot.build(loaded.definition, loaded.source, directory=packaged)  # every check, as the build ran them
+    fast = prebuilt.load_bot(packaged)
+    assert fast.templates.keys() == checked.templates.keys()
+    assert fast.responses == checked.responses
+    assert [r.rule.name for r in fast.rules.ordered] == [r.rule.name for r in checked.rules.ordered]
+    assert fast.conditions._programs.keys() == checked.conditions._programs.keys()
+    assert [p.name for p in fast.plugins] == [p.name for p in checked.plugins]
+
+
+def test_the_prebuilt_header_names_the_checking_code_it_relies_on(copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A new engine layer whose checks differ (compiled.py, references.py) must not trust an older build's file.
+    assert prebuilt.read(copy) is not None
+    source = Path(prebuilt.__file__).parent / "references.py"
+    read_bytes = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda p: read_bytes(p) + (b"# changed" if p == source else b""))
+    assert prebuilt.read(copy) is None
 
 
 def test_a_bot_edited_after_the_build_is_loaded_from_its_yaml(copy: Path) -> None:

@@ -23,7 +23,7 @@ InlineData = Annotated[str, StringConstraints(min_length=4, max_length=87_384)]
 class UploadRequest(BaseModel):
     """``POST /v1/uploads``: what the client is about to upload."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     kind: Kind
     content_type: ContentType
@@ -34,7 +34,7 @@ class UploadRequest(BaseModel):
 class AttachmentReference(BaseModel):
     """An uploaded attachment named in a message (HTTP, WebSocket): the ``attachment`` of the upload's answer."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     id: AttachmentId
     kind: Kind
@@ -46,7 +46,7 @@ class AttachmentReference(BaseModel):
 class InlineAttachment(BaseModel):
     """A small attachment sent inside an MQTT message, base64-encoded (``data``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     kind: Kind
     content_type: ContentType
@@ -57,7 +57,7 @@ class InlineAttachment(BaseModel):
 class UploadTarget(BaseModel):
     """How to send the bytes: one HTTP request, with exactly these headers (S3 refuses any other length or type)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     method: str = "PUT"
     url: str
@@ -65,7 +65,7 @@ class UploadTarget(BaseModel):
 
 
 class UploadResponse(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     #: Put this in the message's ``attachments`` once the upload succeeded.
     attachment: AttachmentReference

@@ -6,6 +6,7 @@ the file, line and field: YAML syntax, unknown fields, bad CEL, unknown response
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from clawline.bot import models
 from clawline.bot.loader import BotDefinitionError, FieldPath, Problem, SourceMap, load_definition
-from clawline.bot.references import BUILTIN_ENTITIES, condition_references, suggest
 from clawline.language_detection import LanguageDetector
 from clawline.plugins.loader import LoadedPlugin, PluginLoadError, load_plugin
 from clawline.rules.analysis import risky_pattern
@@ -78,8 +78,13 @@ class Bot:
         *,
         directory: Path | None = None,
         load_plugins: bool = True,
+        checked: bool = False,
     ) -> Bot:
-        checker = _Checker(definition, source or SourceMap())
+        """Build the bot from its definition. ``checked``: this definition already passed every check of this very
+        code (a fresh prebuilt definition, ``clawline.bot.prebuilt``): the checks that can only find problems
+        (references to responses, slots, intents and entities) are skipped; everything the bot is made of (rules,
+        conditions, templates, plugins) is still compiled, and still fails loudly."""
+        checker = _Checker(definition, source or SourceMap(), checked=checked)
         bot = checker.check(directory, load_plugins)
         if checker.problems:
             raise BotDefinitionError(checker.problems)
@@ -88,9 +93,12 @@ class Bot:
 
 
 class _Checker:
-    def __init__(self, definition: models.BotDefinition, source: SourceMap) -> None:
+    def __init__(self, definition: models.BotDefinition, source: SourceMap, *, checked: bool = False) -> None:
         self.d = definition
         self.source = source
+        #: The reference checks passed already (``Bot.build``): a cold start skips them and never imports
+        #: clawline.bot.references (difflib and a dozen regular expressions, about 5 ms).
+        self.checked = checked
         self.problems: list[Problem] = []
         self.templates: dict[str, Template] = {}
         self.conditions = Conditions()
@@ -140,7 +148,7 @@ class _Checker:
             for j, slot_name in enumerate(rule.require):
                 required = d.slots.get(slot_name)
                 if required is None:
-                    self.fail(("rules", i, "require", j), f"unknown slot {slot_name!r}{suggest(slot_name, d.slots)}")
+                    self.fail(("rules", i, "require", j), f"unknown slot {slot_name!r}{_suggest(slot_name, d.slots)}")
                 elif required.ask is None:
                     self.fail(
                         ("rules", i, "require", j),
@@ -248,6 +256,8 @@ class _Checker:
     def _example_languages(self) -> None:
         """Examples per language name declared languages, and every intent has default-language examples: the
         default language's model is the one a language without its own model falls back to."""
+        if self.checked:
+            return
         default = self.d.settings.language
         declared = set(self.d.settings.languages) | {default}
         sections: list[tuple[FieldPath, list[str] | dict[str, list[str]]]] = [
@@ -277,50 +287,60 @@ class _Checker:
         except TemplateError as exc:
             self.fail(path, str(exc))
             return None
-        for placeholder in template.placeholders:
+        for placeholder in () if self.checked else template.placeholders:
             kind, name = placeholder.path[0], placeholder.path[1] if len(placeholder.path) > 1 else None
             if kind == "slots" and name is not None and name not in self.d.slots:
-                self.fail(path, f"unknown slot {name!r} in template{suggest(name, self.d.slots)}")
+                self.fail(path, f"unknown slot {name!r} in template{_suggest(name, self.d.slots)}")
             elif kind == "entities" and name is not None and name not in self._entity_names:
-                self.fail(path, f"unknown entity {name!r} in template{suggest(name, self._entity_names)}")
+                self.fail(path, f"unknown entity {name!r} in template{_suggest(name, self._entity_names)}")
         self.templates[text] = template
         return template
 
     @property
     def _entity_names(self) -> set[str]:
+        from clawline.bot.references import BUILTIN_ENTITIES
+
         return set(self.d.entities) | BUILTIN_ENTITIES
 
     def _entity_ref(self, path: FieldPath, name: str) -> None:
+        if self.checked:
+            return
+        from clawline.bot.references import BUILTIN_ENTITIES
+
         if name not in self._entity_names:
             builtins = ", ".join(sorted(BUILTIN_ENTITIES))
             self.fail(
                 path,
-                f"unknown entity {name!r}{suggest(name, self._entity_names)}: define it under `entities:` "
+                f"unknown entity {name!r}{_suggest(name, self._entity_names)}: define it under `entities:` "
                 f"or use a built-in one ({builtins})",
             )
 
     def _condition_refs(self, path: FieldPath, source: str) -> None:
         """Intents, slots and entities a condition names must exist (see clawline.bot.references)."""
+        if self.checked:
+            return
+        from clawline.bot.references import condition_references
+
         reported: set[tuple[str, str]] = set()
         for ref in condition_references(source):
             if (ref.kind, ref.name) in reported:
                 continue
             reported.add((ref.kind, ref.name))
             if ref.kind == "intent" and ref.name not in self.d.intents:
-                known = f"{suggest(ref.name, self.d.intents)}" if self.d.intents else " (the bot defines no intents)"
+                known = f"{_suggest(ref.name, self.d.intents)}" if self.d.intents else " (the bot defines no intents)"
                 self.fail(path, f"unknown intent {ref.name!r}{known}")
             elif ref.kind == "slot" and ref.name not in self.d.slots:
-                self.fail(path, f"unknown slot {ref.name!r}{suggest(ref.name, self.d.slots)}")
+                self.fail(path, f"unknown slot {ref.name!r}{_suggest(ref.name, self.d.slots)}")
             elif ref.kind == "entity":
                 self._entity_ref(path, ref.name)
 
     def _response_ref(self, path: FieldPath, name: str) -> None:
-        if name not in self.d.responses:
-            self.fail(path, f"unknown response {name!r}{suggest(name, self.d.responses)}")
+        if not self.checked and name not in self.d.responses:
+            self.fail(path, f"unknown response {name!r}{_suggest(name, self.d.responses)}")
 
     def _slot_ref(self, path: FieldPath, name: str) -> None:
-        if name not in self.d.slots:
-            self.fail(path, f"unknown slot {name!r}{suggest(name, self.d.slots)}")
+        if not self.checked and name not in self.d.slots:
+            self.fail(path, f"unknown slot {name!r}{_suggest(name, self.d.slots)}")
 
     def _action(self, path: FieldPath, action: Any, plugin_names: set[str] | None) -> None:
         if isinstance(action, models.ReplyAction):
@@ -381,3 +401,10 @@ class _Checker:
                 continue
             loaded.append(plugin)
         return loaded
+
+
+def _suggest(name: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for a misspelt name (clawline.bot.references, imported only to report a problem)."""
+    from clawline.bot.references import suggest
+
+    return suggest(name, known)

@@ -13,7 +13,6 @@ language defined twice is an error naming both places.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -375,6 +374,8 @@ def _problem_from_error(source: SourceMap, error: Any) -> Problem:
         if len(loc) == 1 and loc[0] not in _TOP_LEVEL:
             message += f" (top-level fields: {', '.join(sorted(_TOP_LEVEL))})"
         elif allowed := allowed_fields(loc[:-1]):
+            import difflib  # only to word an error: a cold start loading a prebuilt bot never needs it
+
             close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             message += f" (allowed: {', '.join(allowed)}{hint})"

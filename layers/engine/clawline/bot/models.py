@@ -31,8 +31,10 @@ Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]
 
 
 class _Model(BaseModel):
-    # defer_build: the validators are built when a bot is first loaded, not when a function imports the engine
-    # (the authorizer imports it and never loads a bot).
+    # defer_build: the validators are built when a bot is first validated from its YAML (``clawline package``, the
+    # CLI, a bot without a fresh prebuilt definition), never at a cold start that loads the prebuilt definition
+    # (clawline.bot.prebuilt). A default instance in a class body would build its validator at import: defaults
+    # that are models are ``default_factory`` for that reason.
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
@@ -90,7 +92,7 @@ class BotSettings(_Model):
     #: Per-caller message rate for this bot; overrides the function's CLAWLINE_RATE_LIMIT_* defaults.
     rate_limit: RateLimitSettings | None = None
     #: How forms recognise yes, no and corrections.
-    forms: FormSettings = FormSettings()
+    forms: FormSettings = Field(default_factory=FormSettings)
     #: MQTT topics ``publish`` actions may send to (``{placeholder}`` = one topic level); nothing else is.
     publish_topics: list[Annotated[str, AfterValidator(check_pattern)]] = []
     #: Intent classifier: ``linear`` (numpy, the default) or ``embedding`` (MiniLM; needs the NLU embedding
@@ -360,7 +362,7 @@ class PluginSpec(_Model):
 class BotDefinition(_Model):
     name: Name
     description: str | None = None
-    settings: BotSettings = BotSettings()
+    settings: BotSettings = Field(default_factory=BotSettings)
     intents: dict[Name, Intent] = {}
     #: Examples of messages the bot does not handle (helps out-of-scope detection).
     out_of_scope: list[Text] | dict[Language, list[Text]] = []

@@ -31,7 +31,7 @@ IDENTITY_FIELDS = frozenset({"thing", "thing_name", "device_id", "sender", "clie
 class IotRuleEvent(BaseModel):
     """What the topic rule's SELECT produces. Extra fields are tolerated: the rule may add some later."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     payload: str
     thing: Annotated[str, StringConstraints(pattern=THING_NAME.pattern)]

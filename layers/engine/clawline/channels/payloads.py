@@ -26,7 +26,7 @@ ENVELOPE_SLACK = 8 * 1024
 class MessagePayload(BaseModel):
     """What a client sends. Unknown fields are refused: a typo must not silently drop data."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     text: Annotated[str, StringConstraints(min_length=1)]
     conversation_id: Identifier | None = None

@@ -48,7 +48,7 @@ MAX_RACES = 5
 class ReminderEvent(BaseModel):
     """The schedule's input, as ``plugins.reminder`` writes it."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     type: Literal["clawline.reminder"]
     schedule: Annotated[str, StringConstraints(pattern=SCHEDULE_NAME)]

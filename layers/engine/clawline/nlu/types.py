@@ -10,7 +10,7 @@ from clawline.messages import Entity
 
 
 class IntentScore(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     intent: str
     confidence: float
@@ -23,7 +23,7 @@ class NluResult(BaseModel):
     out-of-scope class won); ``ranking`` still lists the best candidates for rules that want them.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     intent: str | None
     confidence: float

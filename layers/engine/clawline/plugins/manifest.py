@@ -51,7 +51,7 @@ class ManifestError(ValueError):
 
 
 class AwsPermission(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     actions: list[str] = Field(min_length=1)
     resources: list[str] = Field(min_length=1)
@@ -68,7 +68,7 @@ class AwsPermission(BaseModel):
 
 
 class Permissions(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     #: Hosts (``name`` or ``name:port``, or ``{config.key}`` holding a URL or a host) its HTTP client may reach.
     network: list[str] = []
@@ -78,7 +78,7 @@ class Permissions(BaseModel):
 
 
 class Manifest(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     #: What rules call (``plugin: name``): a bot name (letters, digits, underscores).
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
@@ -89,7 +89,7 @@ class Manifest(BaseModel):
     hooks: list[Hook] = Field(min_length=1)
     timeout_ms: int | None = Field(default=None, ge=1, le=25_000)
     config: dict[str, Any] = {"type": "object", "properties": {}}
-    permissions: Permissions = Permissions()
+    permissions: Permissions = Field(default_factory=Permissions)
     #: Where it was read from (set by ``read_manifest``).
     path: str | None = Field(default=None, exclude=True)
 

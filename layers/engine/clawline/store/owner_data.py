@@ -70,7 +70,7 @@ _EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class ConversationEntry(_Model):
