@@ -156,9 +156,16 @@ def faulty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str
     from moto.core.botocore_stubber import BotocoreStubber
 
     moto_call = BotocoreStubber.__call__
+    # DynamoDB applies each request atomically; moto's in-process backend is not thread-safe (a Query iterating a
+    # table's items while another thread's PutItem adds one raised "dictionary changed size during iteration",
+    # answered as an internal error, in one run of 10,000 turns). One request at a time, as a server would apply them.
+    applying = threading.Lock()
 
     def unless_throttled(self: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
-        return None if request.headers.get(INJECTED) else moto_call(self, event_name, request, **kwargs)
+        if request.headers.get(INJECTED):
+            return None
+        with applying:
+            return moto_call(self, event_name, request, **kwargs)
 
     monkeypatch.setattr(BotocoreStubber, "__call__", unless_throttled)
     _snapshot_tables_cheaply(monkeypatch)
