@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.coldprofile import layout_with_source
-from bench.coldstart import ARCH, lambda_env, loopback_stack, probe, turn_events
+from bench.coldstart import ARCH, function_env, loopback_stack, probe, turn_events
 from tests.package.runtime import FUNCTIONS, SamBuild
 from tests.package.tools import require_python313
 
@@ -145,7 +145,6 @@ print(json.dumps({"steps": T, "result": result, "crypto_modules": len(crypto)}, 
 
 def main(names: list[str]) -> None:
     from local.template import Template
-    from tests.package.conftest import function_environment
 
     python = require_python313()
     build = SamBuild(ARCH).run()
@@ -159,19 +158,7 @@ def main(names: list[str]) -> None:
             endpoint, recorder_url, tls = _over_tls(stack, Path(tmp), build, plain, plain_recorder)
         for logical_id in wanted:
             function_dir = build.artifact(logical_id)
-            env = function_environment(
-                template, logical_id, overrides, {"CLAWLINE_BOT_PATH": str(layout.opt / "bots" / "default")}
-            )
-            env.update(lambda_env(function_dir, layout, f"clawline-{logical_id}"))
-            env.update(
-                {
-                    **{f"AWS_ENDPOINT_URL_{s}": endpoint for s in ("DYNAMODB", "SQS", "KMS", "SECRETS_MANAGER", "SSM")},
-                    "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": f"{recorder_url}/dev",
-                    "AWS_ENDPOINT_URL_IOT_DATA_PLANE": recorder_url,
-                    "POWERTOOLS_TRACE_DISABLED": "true",
-                    **tls,
-                }
-            )
+            env = {**function_env(template, logical_id, overrides, layout, build, endpoint, recorder_url), **tls}
             code = PROBE.replace("{module}", FUNCTIONS[logical_id]).replace("{function}", logical_id)
             code = code.replace("{prelude}", os.environ.get("COLDAWS_PRELUDE", ""))
             for kind, text in TURNS.items():

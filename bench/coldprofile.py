@@ -21,7 +21,7 @@ from typing import Any
 from bench.coldstart import (
     ARCH,
     SNAPSTART_SERVICES,
-    lambda_env,
+    function_env,
     loopback_stack,
     probe,
     turn_events,
@@ -93,7 +93,6 @@ def layout_with_source(root: Path, build: SamBuild) -> LambdaLayout:
 
 def main(names: list[str]) -> None:
     from local.template import Template
-    from tests.package.conftest import function_environment
 
     python = require_python313()
     build = SamBuild(ARCH).run()
@@ -103,18 +102,7 @@ def main(names: list[str]) -> None:
         layout = layout_with_source(Path(tmp), build)
         for logical_id in wanted:
             function_dir = build.artifact(logical_id)
-            env = function_environment(
-                template, logical_id, overrides, {"CLAWLINE_BOT_PATH": str(layout.opt / "bots" / "default")}
-            )
-            env.update(lambda_env(function_dir, layout, f"clawline-{logical_id}"))
-            env.update(
-                {
-                    **{f"AWS_ENDPOINT_URL_{s}": endpoint for s in ("DYNAMODB", "SQS", "KMS", "SECRETS_MANAGER", "SSM")},
-                    "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": f"{recorder_url}/dev",
-                    "AWS_ENDPOINT_URL_IOT_DATA_PLANE": recorder_url,
-                    "POWERTOOLS_TRACE_DISABLED": "true",
-                }
-            )
+            env = function_env(template, logical_id, overrides, layout, build, endpoint, recorder_url)
             for kind, text in TURNS.items():
                 code = PROBE.format(module=FUNCTIONS[logical_id], function=logical_id, top=TOP)
                 for attempt in range(2):  # the first run writes bytecode (source overlay) and warms the page cache

@@ -120,6 +120,33 @@ def lambda_env(function_dir: Path, layout: LambdaLayout, name: str) -> dict[str,
     }
 
 
+def function_env(
+    template: Any,
+    logical_id: str,
+    overrides: dict[str, str],
+    layout: LambdaLayout,
+    build: SamBuild,
+    endpoint: str,
+    recorder_url: str,
+) -> dict[str, str]:
+    """The function's environment as deployed (template.yaml, Lambda's variables), the default bot from the bot
+    layer, its AWS calls sent to the loopback stack, and tracing off (no X-Ray daemon here; see the section's note)."""
+    from tests.package.conftest import function_environment
+
+    rerooted = {"CLAWLINE_BOT_PATH": str(layout.opt / "bots" / "default")}
+    env = function_environment(template, logical_id, overrides, rerooted)
+    env.update(lambda_env(build.artifact(logical_id), layout, f"clawline-{logical_id}"))
+    env.update(
+        {
+            **{f"AWS_ENDPOINT_URL_{s}": endpoint for s in ("DYNAMODB", "SQS", "KMS", "SECRETS_MANAGER", "SSM")},
+            "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": f"{recorder_url}/dev",
+            "AWS_ENDPOINT_URL_IOT_DATA_PLANE": recorder_url,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+        }
+    )
+    return env
+
+
 def probe(python: Path, code: str, env: dict[str, str], cwd: Path, event: dict[str, Any] | None) -> dict[str, Any]:
     done = subprocess.run(
         [str(python), "-S", "-c", code],
@@ -262,7 +289,6 @@ def median_ratio(samples: list[tuple[float, float]]) -> float:
 
 def main() -> None:
     from local.template import Template
-    from tests.package.conftest import function_environment
 
     python = require_python313()
     build = SamBuild(ARCH).run()
@@ -271,19 +297,7 @@ def main() -> None:
         layout = LambdaLayout.assemble(Path(tmp), [build.artifact(layer) for layer in LAYERS])
         envs: dict[str, dict[str, str]] = {}
         for logical_id in FUNCTIONS:
-            function_dir = build.artifact(logical_id)
-            rerooted = {"CLAWLINE_BOT_PATH": str(layout.opt / "bots" / "default")}
-            env = function_environment(template, logical_id, overrides, rerooted)
-            env.update(lambda_env(function_dir, layout, f"clawline-{logical_id}"))
-            env.update(
-                {
-                    **{f"AWS_ENDPOINT_URL_{s}": endpoint for s in ("DYNAMODB", "SQS", "KMS", "SECRETS_MANAGER", "SSM")},
-                    "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI": f"{recorder_url}/dev",
-                    "AWS_ENDPOINT_URL_IOT_DATA_PLANE": recorder_url,
-                    "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here; see the section's note
-                }
-            )
-            envs[logical_id] = env
+            envs[logical_id] = function_env(template, logical_id, overrides, layout, build, endpoint, recorder_url)
         floor_env = lambda_env(build.artifact("AuthorizerFunction"), layout, "floor")
         # Floor B from a stock install; the same from the lean layer is reported beside it, for comparison.
         layer_floor_env = dict(floor_env)

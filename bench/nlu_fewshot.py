@@ -109,7 +109,7 @@ def run_task(task: tuple[str, int, int]) -> dict[str, Any]:
     if backend in ("linear", "linear-ngrams"):
         from clawline.nlu.backend import train_artifact
         from clawline.nlu.features import FeatureConfig
-        from clawline.nlu.training import LinearRecipe
+        from clawline.nlu.recipe import LinearRecipe
 
         recipe = LinearRecipe(features=FeatureConfig(static_weight=0.0)) if backend == "linear-ngrams" else None
         model = train_artifact(intents, oos_examples=oos, seed=seed, recipe=recipe)

@@ -20,8 +20,16 @@ import numpy as np
 import numpy.typing as npt
 
 from clawline.nlu.features import F32, words
-from clawline.nlu.static_table import FORMAT, LAYER_FOLDER, TABLE_NAME, TABLE_PATH, find_table, table_name
-from clawline.nlu.wordpiece import WordPieceTokenizer
+from clawline.nlu.static_table import (
+    FORMAT,
+    LAYER_FOLDER,
+    TABLE_NAME,
+    TABLE_PATH,
+    WordPieceIds,
+    find_table,
+    table_identity,
+    table_name,
+)
 
 # Re-exported: where the table is and its name live in ``static_table`` (no numpy).
 __all__ = [
@@ -36,15 +44,14 @@ __all__ = [
 ]
 
 
-class StaticEmbeddings:
+class StaticEmbeddings(WordPieceIds):
     def __init__(self, vocab: list[str], table: npt.NDArray[np.int8], scales: F32, name: str) -> None:
-        self.tokenizer = WordPieceTokenizer.from_tokens(vocab, max_tokens=256)
+        super().__init__(vocab)
         self.table = table
         self.scales = scales
         self.dim = int(table.shape[1])
         #: Identifies the table in a model's header: a model is only ever used with the table it was trained on.
         self.name = name
-        self._ids: dict[str, list[int]] = {}
 
     @classmethod
     def load(cls, path: Path = TABLE_PATH) -> StaticEmbeddings:
@@ -55,20 +62,7 @@ class StaticEmbeddings:
         if header.get("format") != FORMAT:
             raise ValueError(f"{path} is not a {FORMAT} table")
         vocab = bytes(data["vocab"]).decode("utf-8").split("\n")
-        name = f"{header['source']}:{header['source_sha256'][:12]}:{header['dim']}"
-        return cls(vocab, data["table"], data["scales"], name)
-
-    _CACHE_LIMIT = 50_000
-
-    def token_ids(self, word: str) -> list[int]:
-        """WordPiece ids of one word of ``features.words`` (cached: the same words come back in every message)."""
-        ids = self._ids.get(word)
-        if ids is None:
-            ids = self.tokenizer.encode(word)[1:-1]
-            if len(self._ids) >= self._CACHE_LIMIT:
-                self._ids.clear()
-            self._ids[word] = ids
-        return ids
+        return cls(vocab, data["table"], data["scales"], table_identity(header))
 
     def embed(self, text: str) -> F32:
         """Unit vector of ``text`` (all zeros when it has no known token)."""

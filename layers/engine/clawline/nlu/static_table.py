@@ -36,27 +36,46 @@ def find_table() -> Path:
 TABLE_PATH = find_table()
 
 
-def _name(header: dict[str, object]) -> str:
+def table_identity(header: dict[str, object]) -> str:
+    """What a model's header names the table by: its source, the source's digest and the dimension."""
     return f"{header['source']}:{str(header['source_sha256'])[:12]}:{header['dim']}"
+
+
+class WordPieceIds:
+    """A word's WordPiece ids from the table's vocabulary, cached: the same words come back in every message.
+    Shared by this reader and the numpy one (``static.StaticEmbeddings``), so both split words identically."""
+
+    _CACHE_LIMIT = 50_000
+
+    def __init__(self, vocab: list[str]) -> None:
+        self.tokenizer = WordPieceTokenizer.from_tokens(vocab, max_tokens=256)
+        self._ids: dict[str, list[int]] = {}
+
+    def token_ids(self, word: str) -> list[int]:
+        """WordPiece ids of one word of ``ngrams.words`` (without the ``[CLS]``/``[SEP]`` ends)."""
+        ids = self._ids.get(word)
+        if ids is None:
+            ids = self.tokenizer.encode(word)[1:-1]
+            if len(self._ids) >= self._CACHE_LIMIT:
+                self._ids.clear()
+            self._ids[word] = ids
+        return ids
 
 
 def table_name() -> str:
     """The packaged table's identity without building its tokenizer (for fingerprints and headers)."""
-    return _name(read_header(read_npz(TABLE_PATH)))
+    return table_identity(read_header(read_npz(TABLE_PATH)))
 
 
-class StaticTokens:
+class StaticTokens(WordPieceIds):
     """The table's tokenizer, rows and scales, read without numpy."""
 
-    _CACHE_LIMIT = 50_000
-
     def __init__(self, vocab: list[str], table: ArrayView, scales: ArrayView, name: str) -> None:
-        self.tokenizer = WordPieceTokenizer.from_tokens(vocab, max_tokens=256)
+        super().__init__(vocab)
         self.table = table
         self.scales = scales.data
         self.dim = table.shape[1]
         self.name = name
-        self._ids: dict[str, list[int]] = {}
 
     @classmethod
     def load(cls, path: Path = TABLE_PATH) -> StaticTokens:
@@ -65,17 +84,7 @@ class StaticTokens:
         if header.get("format") != FORMAT:
             raise ValueError(f"{path} is not a {FORMAT} table")
         vocab = bytes(data["vocab"].data).decode("utf-8").split("\n")
-        return cls(vocab, data["table"], data["scales"], _name(header))
-
-    def token_ids(self, word: str) -> list[int]:
-        """WordPiece ids of one word of ``ngrams.words``, as ``static.StaticEmbeddings.token_ids`` gives them."""
-        ids = self._ids.get(word)
-        if ids is None:
-            ids = self.tokenizer.encode(word)[1:-1]
-            if len(self._ids) >= self._CACHE_LIMIT:
-                self._ids.clear()
-            self._ids[word] = ids
-        return ids
+        return cls(vocab, data["table"], data["scales"], table_identity(header))
 
 
 @functools.cache
