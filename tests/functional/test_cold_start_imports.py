@@ -92,8 +92,14 @@ print(json.dumps(report, default=str))
 
 
 def run_cold(
-    folder: str, module: str, events: list[dict[str, Any]], extra_env: dict[str, str] | None = None
+    folder: str,
+    module: str,
+    events: list[dict[str, Any]],
+    extra_env: dict[str, str] | None = None,
+    probe: str = PROBE,
 ) -> dict[str, Any]:
+    """Import ``module`` from ``functions/<folder>`` in a fresh interpreter, run ``probe`` (``events`` on stdin) and
+    return the JSON report on its last line."""
     env = {
         **{k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "PYDANTIC_DISABLE_PLUGINS")},
         "PYTHONPATH": os.pathsep.join([str(ROOT / "functions" / folder), str(ROOT / "layers" / "engine"), str(ROOT)]),
@@ -102,7 +108,7 @@ def run_cold(
         **(extra_env or {}),
     }
     done = subprocess.run(
-        [sys.executable, "-c", PROBE.format(module=module)],
+        [sys.executable, "-c", probe.format(module=module)],
         input=json.dumps(events),
         env=env,
         cwd=ROOT,
@@ -322,3 +328,31 @@ def test_with_pydantic_plugins_disabled_as_deployed_no_entry_points_are_scanned(
     # Without the variable pydantic reads every installed distribution's entry points (so the check can fail).
     (unset,) = run_cold("mqtt", "mqtt_handler", [mqtt_event("arch-meta", "ping", "arch-meta-2")])["turns"]
     assert unset["plugin_scan"] is True
+
+
+#: Records, the moment each framework is first imported, whether the garbage collector was on. clawline.gc_pause turns
+#: it off when the engine's package is imported (in Lambda); a handler importing botocore, Powertools, pydantic or
+#: FastAPI before ``clawline`` would pay their collections (their class building allocates the most).
+GC_ORDER_PROBE = """
+import gc, importlib.abc, json, sys
+WATCHED = ("botocore", "aws_lambda_powertools", "pydantic", "fastapi", "starlette", "mangum")
+seen = {{}}
+class Watch(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name in WATCHED and name not in seen:
+            seen[name] = gc.isenabled()
+        return None
+sys.meta_path.insert(0, Watch())
+import {module}
+print(json.dumps(seen))
+"""
+
+
+@pytest.mark.parametrize(
+    ("folder", "module"),
+    [("http", "http_app"), ("websocket", "websocket_handler"), ("mqtt", "mqtt_handler")],
+)
+def test_the_collector_is_off_before_any_framework_is_imported(folder: str, module: str) -> None:
+    seen = run_cold(folder, module, [], {"AWS_LAMBDA_FUNCTION_NAME": f"clawline-{folder}"}, probe=GC_ORDER_PROBE)
+    assert "botocore" in seen and "aws_lambda_powertools" in seen  # every message function imports both
+    assert not any(seen.values()), f"imported with the collector on: {[name for name, on in seen.items() if on]}"
