@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.coldprofile import layout_with_source
-from bench.coldstart import ARCH, function_env, loopback_stack, probe, turn_events
+from bench.coldstart import ARCH, CONTEXT, function_env, loopback_stack, probe, turn_events
 from tests.package.runtime import FUNCTIONS, SamBuild
 from tests.package.tools import require_python313
 
@@ -122,16 +122,7 @@ except ImportError:
     pass
 event = json.loads(sys.stdin.read())
 
-class Context:
-    function_name = "{function}"
-    function_version = "$LATEST"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:{function}"
-    memory_limit_in_mb = 512
-    aws_request_id = "coldaws-request"
-    log_group_name = "/aws/lambda/{function}"
-    log_stream_name = "coldaws"
-    def get_remaining_time_in_millis(self):
-        return 10000
+{context}
 
 T = {("before the invoke, " + k if k.startswith("gc:") else k): v for k, v in T.items()}
 before = set(sys.modules)
@@ -140,7 +131,7 @@ result = handler_module.handler(event, Context())
 t = checkpoint("first invoke (all)", t)
 crypto = sorted(m for m in set(sys.modules) - before if m.startswith("cryptography"))
 print(json.dumps({"steps": T, "result": result, "crypto_modules": len(crypto)}, default=str))
-"""
+""".replace("{context}", CONTEXT)
 
 
 def main(names: list[str]) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 
 from bench.coldstart import (
     ARCH,
+    CONTEXT,
     SNAPSTART_SERVICES,
     function_env,
     loopback_stack,
@@ -41,16 +42,7 @@ c1 = time.process_time()
 print("-- invoke --", file=sys.stderr, flush=True)
 event = json.loads(sys.stdin.read())
 
-class Context:
-    function_name = "{function}"
-    function_version = "$LATEST"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:{function}"
-    memory_limit_in_mb = 512
-    aws_request_id = "profile-request"
-    log_group_name = "/aws/lambda/{function}"
-    log_stream_name = "profile"
-    def get_remaining_time_in_millis(self):
-        return 10000
+{context}
 
 profiler = cProfile.Profile(time.process_time)
 profiler.enable()
@@ -63,7 +55,7 @@ stats.sort_stats("cumulative").print_stats("/clawline/", {top})
 stats.sort_stats("tottime").print_stats({top})
 print(json.dumps({{"import_ms": (c1 - c0) * 1000, "invoke_ms": (c2 - c1) * 1000, "result": result,
                   "profile": out.getvalue(), "numpy": "numpy" in sys.modules}}, default=str))
-"""
+""".replace("{context}", CONTEXT)
 
 
 def imports_during_invoke(stderr: str) -> list[tuple[int, str]]:

@@ -44,25 +44,29 @@ EMBEDDING_TEMPLATE = "layers/nlu-embedding/template.yaml"
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))  # paired rounds; the goal needs >= 7
 ARCH = "x86_64"  # the architecture this host can run; arm64 imports the same files
 
+#: The Lambda context every probe hands the handler (``{function}``: the function's logical id).
+CONTEXT = """
+class Context:
+    function_name = "{function}"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:{function}"
+    memory_limit_in_mb = 512
+    aws_request_id = "probe-request"
+    log_group_name = "/aws/lambda/{function}"
+    log_stream_name = "probe"
+    def get_remaining_time_in_millis(self):
+        return 10000
+"""
 #: What one sample runs: times the import, then the first invoke (an event on stdin), in the same process.
 PROBE = """
 import json, sys, time
+{context}
 c0, w0 = time.process_time(), time.perf_counter()
 import {module} as handler_module
 {warm}
 c1, w1 = time.process_time(), time.perf_counter()
 event = json.loads(sys.stdin.read() or "null")
 if event is not None:
-    class Context:
-        function_name = "{function}"
-        function_version = "$LATEST"
-        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:{function}"
-        memory_limit_in_mb = 512
-        aws_request_id = "bench-request"
-        log_group_name = "/aws/lambda/{function}"
-        log_stream_name = "bench"
-        def get_remaining_time_in_millis(self):
-            return 10000
     result = handler_module.handler(event, Context())
     if not (result.get("statusCode") == 200 or result.get("status") == "replied" or result.get("isAuthorized")):
         sys.exit("the first turn failed: " + json.dumps(result, default=str)[:400])
@@ -70,7 +74,7 @@ c2, w2 = time.process_time(), time.perf_counter()
 print(json.dumps({{"import": [(c1 - c0) * 1000, (w1 - w0) * 1000], "turn": [(c2 - c0) * 1000, (w2 - w0) * 1000],
                   "after_warm": [(c2 - c1) * 1000, (w2 - w1) * 1000],
                   "numpy": "numpy" in sys.modules, "fastapi": "fastapi" in sys.modules}}))
-"""
+""".replace("{context}", CONTEXT)
 FLOOR = """
 import json, time
 c0, w0 = time.process_time(), time.perf_counter()

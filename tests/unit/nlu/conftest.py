@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -65,17 +66,30 @@ def clinc_slice() -> dict[str, list[list[str]]]:
     return out
 
 
-def write_bank_bot(directory: Path, settings: str = "{mode: nlu}") -> Path:
-    """The synthetic bank bot (its intents and out-of-scope examples) as a bot directory with these settings."""
+def write_intents_bot(
+    directory: Path,
+    intents: Mapping[str, Sequence[str]],
+    out_of_scope: Sequence[str] = (),
+    *,
+    name: str = "bank",
+    settings: str = "{mode: nlu}",
+) -> Path:
+    """A bot directory whose bot.yaml holds these intents' examples (and out-of-scope examples, if any)."""
     directory.mkdir(parents=True, exist_ok=True)
-    intents = "\n".join(
-        f"  {name}:\n    examples:\n" + "\n".join(f"      - {json.dumps(e)}" for e in examples)
-        for name, examples in BANK_BOT.items()
+    listed = "\n".join(
+        f"  {intent}:\n    examples:\n" + "\n".join(f"      - {json.dumps(e)}" for e in examples)
+        for intent, examples in intents.items()
     )
-    oos = "\n".join(f"  - {json.dumps(text)}" for text in BANK_OOS)
+    oos = "".join(f"\n  - {json.dumps(text)}" for text in out_of_scope)
     (directory / "bot.yaml").write_text(
-        f"name: bank\nsettings: {settings}\nintents:\n{intents}\nout_of_scope:\n{oos}\n"
-        'responses:\n  fallback: ["Sorry?"]\n',
+        f"name: {name}\nsettings: {settings}\nintents:\n{listed}\n"
+        + (f"out_of_scope:{oos}\n" if out_of_scope else "")
+        + 'responses:\n  fallback: ["Sorry?"]\n',
         encoding="utf-8",
     )
     return directory
+
+
+def write_bank_bot(directory: Path, settings: str = "{mode: nlu}") -> Path:
+    """The synthetic bank bot (its intents and out-of-scope examples) as a bot directory with these settings."""
+    return write_intents_bot(directory, BANK_BOT, BANK_OOS, settings=settings)

@@ -24,7 +24,7 @@ from clawline.nlu.embedding import EmbeddingModel, SentenceEncoder, train_embedd
 from clawline.nlu.ngram_companion import WEIGHTS  # noqa: E402
 from clawline.settings import Settings  # noqa: E402
 
-from .conftest import BANK_BOT, BANK_OOS  # noqa: E402
+from .conftest import BANK_BOT, BANK_OOS, write_intents_bot  # noqa: E402
 
 BUILDER = Path(__file__).resolve().parents[3] / "tools" / "nlu" / "build_minilm_onnx.py"
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", *sorted({w for ex in BANK_BOT.values() for e in ex for w in e.split()})]
@@ -157,21 +157,8 @@ def test_embedding_backend_trains_saves_and_reloads_behind_the_same_interface(mo
     assert np.allclose(again.model.probabilities("block my card"), model.probabilities("block my card"))
 
 
-def _write_bot(directory: Path) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    intents = "\n".join(
-        f"  {name}:\n    examples:\n" + "\n".join(f"      - {json.dumps(e)}" for e in examples)
-        for name, examples in BANK_BOT.items()
-    )
-    (directory / "bot.yaml").write_text(
-        f'name: bank\nsettings: {{mode: nlu}}\nintents:\n{intents}\nresponses:\n  fallback: ["Sorry?"]\n',
-        encoding="utf-8",
-    )
-    return directory
-
-
 def test_the_configured_embedding_backend_is_what_the_engine_uses(model_dir: Path, tmp_path):
-    bot = Bot.load(_write_bot(tmp_path / "bank"))
+    bot = Bot.load(write_intents_bot(tmp_path / "bank", BANK_BOT))
     nlu = nlu_factory("embedding", model_dir)(bot)
     assert isinstance(nlu, NluEngine) and isinstance(nlu.model, EmbeddingModel)
     assert nlu.model.encoder.model_dir == model_dir
@@ -182,7 +169,7 @@ def test_the_configured_embedding_backend_is_what_the_engine_uses(model_dir: Pat
 
 
 def test_a_head_trained_with_another_encoder_is_retrained_not_an_error(model_dir: Path, tmp_path):
-    bot = Bot.load(_write_bot(tmp_path / "bank"))
+    bot = Bot.load(write_intents_bot(tmp_path / "bank", BANK_BOT))
     nlu = nlu_factory("embedding", model_dir)(bot)
     assert isinstance(nlu, NluEngine)
     artifact = tmp_path / "bank" / "model" / "nlu-embedding.npz"
@@ -196,7 +183,7 @@ def test_a_head_trained_with_another_encoder_is_retrained_not_an_error(model_dir
 
 
 def test_the_embedding_backend_without_its_model_is_a_configuration_error_naming_the_files(tmp_path):
-    bot = Bot.load(_write_bot(tmp_path / "bank"))
+    bot = Bot.load(write_intents_bot(tmp_path / "bank", BANK_BOT))
     with pytest.raises(ConfigurationError, match=r"model\.onnx, vocab\.txt, manifest\.json in .*empty"):
         nlu_factory("embedding", tmp_path / "empty")(bot)
 
@@ -224,7 +211,7 @@ def test_the_ngram_companion_is_chosen_by_cross_validation_saved_with_the_head_a
 
 
 def test_a_bot_with_its_own_fine_tuned_encoder_uses_it_instead_of_the_deployments(model_dir: Path, tmp_path):
-    bot_dir = _write_bot(tmp_path / "bank")
+    bot_dir = write_intents_bot(tmp_path / "bank", BANK_BOT)
     own = bot_dir / "model" / "minilm"
     shutil.copytree(model_dir, own)
     nlu = nlu_factory("embedding", tmp_path / "deployment-model-not-needed")(Bot.load(bot_dir))
@@ -241,7 +228,7 @@ def test_the_head_clawline_train_writes_for_a_bot_with_annotated_examples_is_the
 ):
     from clawline.cli import main as clawline
 
-    bot_dir = _write_bot(tmp_path / "bank")
+    bot_dir = write_intents_bot(tmp_path / "bank", BANK_BOT)
     assert "](recipient)" in (bot_dir / "bot.yaml").read_text(encoding="utf-8")
     args = ["train", "--bot", str(bot_dir), "--backend", "embedding", "--embedding-model", str(model_dir)]
     assert clawline(args) == 0

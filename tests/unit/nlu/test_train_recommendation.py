@@ -9,9 +9,7 @@ already answers: it must not.
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,6 +21,7 @@ from clawline.cli import main as clawline
 from clawline.nlu.advice import EMBEDDING_LINE, GAP_POINTS, BackendScore, recommend
 
 from .concept_encoder import made_up_words, write_concept_encoder
+from .conftest import write_intents_bot
 
 INTENTS = 6
 EXAMPLES = 9
@@ -47,21 +46,6 @@ def _made_up_bot() -> tuple[dict[str, list[str]], list[str], dict[str, list[str]
     return intents, oos, concepts
 
 
-def _write_bot(directory: Path, intents: dict[str, list[str]], oos: list[str]) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    listed = "\n".join(
-        f"  {name}:\n    examples:\n" + "\n".join(f"      - {json.dumps(e)}" for e in examples)
-        for name, examples in intents.items()
-    )
-    out_of_scope = "\n".join(f"  - {json.dumps(text)}" for text in oos)
-    (directory / "bot.yaml").write_text(
-        f"name: fewshot\nsettings: {{mode: nlu}}\nintents:\n{listed}\nout_of_scope:\n{out_of_scope}\n"
-        'responses:\n  fallback: ["Sorry?"]\n',
-        encoding="utf-8",
-    )
-    return directory
-
-
 def _scores(printed: str) -> dict[str, tuple[float, float]]:
     """Backend -> (N-way, in-scope at the threshold) in percent, from the printed cross-validation table."""
     return {m.group(1): (float(m.group(2)), float(m.group(3))) for m in ROW.finditer(printed)}
@@ -84,7 +68,7 @@ def test_the_concept_encoder_gives_paraphrases_one_vector_and_other_meanings_ano
 def test_the_embedding_backend_is_recommended_when_paraphrases_share_only_meaning(tmp_path, capsys):
     intents, oos, concepts = _made_up_bot()
     encoder = write_concept_encoder(tmp_path / "encoder", concepts)
-    bot = _write_bot(tmp_path / "bot", intents, oos)
+    bot = write_intents_bot(tmp_path / "bot", intents, oos, name="fewshot")
     argv = ["train", "--bot", str(bot), "--folds", "3", "--embedding-model", str(encoder)]
     assert clawline(argv) == 0
     printed = capsys.readouterr().out
@@ -113,7 +97,7 @@ def test_the_embedding_backend_is_not_recommended_when_the_default_already_answe
     english_oos = ["tell me a joke", "what is the weather", "play some music", "who won the game",
                    "recommend a movie", "how tall is everest"]  # fmt: skip
     assert oos  # the made-up bot's out-of-scope examples are not used here: English ones are
-    bot = _write_bot(tmp_path / "bot", intents, english_oos)
+    bot = write_intents_bot(tmp_path / "bot", intents, english_oos, name="fewshot")
     argv = ["train", "--bot", str(bot), "--folds", "3", "--embedding-model", str(encoder)]
     assert clawline(argv) == 0
     printed = capsys.readouterr().out

@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from clawline.nlu.features import F32, FeatureConfig, Featurizer, Vocabulary
-from clawline.nlu.recipe import FORMAT, FORMAT_VERSION, OOS_LABEL
+from clawline.nlu.recipe import FORMAT, FORMAT_VERSION, OOS_LABEL, check_artifact
 
 I8 = npt.NDArray[np.int8]
 
@@ -111,14 +111,7 @@ class LinearModel:
     def load(cls, path: Path) -> LinearModel:
         data = map_npz(path)
         header = read_header(data)
-        if header.get("format") != FORMAT or header.get("version") != FORMAT_VERSION:
-            raise ValueError(f"{path} is not a {FORMAT} v{FORMAT_VERSION} artifact")
-        trained_with = header["features"].get("static_table")
-        if trained_with is not None:
-            from clawline.nlu.static_table import table_name
-
-            if trained_with != table_name():
-                raise ValueError(f"{path} was trained with static table {trained_with}, not {table_name()}: retrain")
+        check_artifact(header, path)
         return cls(
             labels=list(header["labels"]),
             features=FeatureConfig.from_json(header["features"]),

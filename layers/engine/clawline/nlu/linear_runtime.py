@@ -34,8 +34,8 @@ from typing import Any, TypeVar
 
 from clawline.nlu.ngrams import FeatureConfig, NgramHasher, pair_hash, unigram_hash, words
 from clawline.nlu.npz_views import ArrayView, read_header, read_npz
-from clawline.nlu.recipe import FORMAT, FORMAT_VERSION, OOS_LABEL
-from clawline.nlu.static_table import StaticTokens, static_tokens, table_name
+from clawline.nlu.recipe import OOS_LABEL, check_artifact
+from clawline.nlu.static_table import StaticTokens, static_tokens
 
 #: Bits per lane, and the scale of whole-number coefficients (float32 IDFs >= 1 are multiples of 2**-23).
 _LANE = 64
@@ -146,11 +146,7 @@ class RuntimeLinearModel:
         """Read ``path`` (memory-mapped); ``ValueError`` if it is not a default-model artifact for this table."""
         arrays = read_npz(path)
         header = read_header(arrays)
-        if header.get("format") != FORMAT or header.get("version") != FORMAT_VERSION:
-            raise ValueError(f"{path} is not a {FORMAT} v{FORMAT_VERSION} artifact")
-        trained_with = header["features"].get("static_table")
-        if trained_with is not None and trained_with != table_name():
-            raise ValueError(f"{path} was trained with static table {trained_with}, not {table_name()}: retrain")
+        check_artifact(header, path)
         return cls(header, arrays)
 
     @property

@@ -11,7 +11,8 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 from clawline.nlu.intent_names import NAMES_BELOW
 from clawline.nlu.ngrams import FeatureConfig
@@ -21,6 +22,19 @@ OOS_LABEL = "__out_of_scope__"
 #: The default model's artifact (``nlu.npz``): its format name and version, part of every fingerprint.
 FORMAT = "clawline-nlu-linear"
 FORMAT_VERSION = 1
+
+
+def check_artifact(header: Mapping[str, Any], path: Path) -> None:
+    """``ValueError`` unless ``path``'s header is a default-model artifact of this format and version, trained with
+    the packaged static token table when it used one (both readers, numpy's and the run time's, accept the same)."""
+    if header.get("format") != FORMAT or header.get("version") != FORMAT_VERSION:
+        raise ValueError(f"{path} is not a {FORMAT} v{FORMAT_VERSION} artifact")
+    trained_with = header["features"].get("static_table")
+    if trained_with is not None:
+        from clawline.nlu.static_table import table_name
+
+        if trained_with != table_name():
+            raise ValueError(f"{path} was trained with static table {trained_with}, not {table_name()}: retrain")
 
 
 @dataclass(frozen=True)
