@@ -149,7 +149,9 @@ def _fresh_function_caches() -> Iterator[None]:
     mqtt_handler.dead_letters.cache_clear()
 
 
-@pytest.fixture(scope="session", autouse=True)
+# Package scope, not session: the patched composition must end with this package, or tests collected after it (other
+# packages run in the same session) would get its eager NLU instead of the composition root's lazy one.
+@pytest.fixture(scope="package", autouse=True)
 def _bot_loaded_once() -> Iterator[None]:
     """Training the default bot's NLU takes seconds; share the loaded bot, give every engine its own store.
 
