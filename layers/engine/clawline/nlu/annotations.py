@@ -28,7 +28,8 @@ _ANNOTATION = re.compile(r"\[(?P<text>[^\[\]]+)\](?:\((?P<short>[^()]+)\)|(?P<js
 
 
 class Annotation(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Built on first use: a bot whose examples carry no annotation never validates one (``split_examples``).
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     entity: str
     value: str
@@ -40,7 +41,7 @@ class Annotation(BaseModel):
 
 
 class AnnotatedExample(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     text: str
     entities: list[Annotation] = []
@@ -99,12 +100,20 @@ def parse_annotated(example: str) -> AnnotatedExample:
     return AnnotatedExample(text="".join(parts), entities=entities)
 
 
+def plain_text(example: str) -> str:
+    """``parse_annotated(example).text``, without building an ``AnnotatedExample`` for an example without markup."""
+    return example if "[" not in example else parse_annotated(example).text
+
+
 def split_examples(intents: Mapping[str, Sequence[str]]) -> tuple[dict[str, list[str]], list[Annotation]]:
     """Plain-text examples per intent, and every entity annotation found in them."""
     plain: dict[str, list[str]] = {}
     annotations: list[Annotation] = []
     for intent, examples in intents.items():
         for example in examples:
+            if "[" not in example:  # no annotation can start: the example is its own plain text
+                plain.setdefault(intent, []).append(example)
+                continue
             parsed = parse_annotated(example)
             plain.setdefault(intent, []).append(parsed.text)
             annotations.extend(parsed.entities)

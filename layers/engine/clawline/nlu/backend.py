@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from clawline.nlu import static_table
-from clawline.nlu.annotations import parse_annotated, split_examples
+from clawline.nlu.annotations import plain_text, split_examples
 from clawline.nlu.entities import EntitiesSpec, EntityExtractor
 from clawline.nlu.npz_views import peek_header
 from clawline.nlu.parsing import MAX_TEXT_CHARS, RANKING_SIZE, NluEngine, NluInputError, ProbabilisticModel
@@ -62,7 +62,7 @@ def train_artifact(
 
     recipe = (recipe or LinearRecipe()).with_seed(seed)
     plain, _ = split_examples(intents)
-    oos_plain = [parse_annotated(t).text for t in oos_examples]
+    oos_plain = [plain_text(t) for t in oos_examples]
     data = IntentData.from_intents(plain, oos_plain)
     stamp = {"fingerprint": fingerprint(plain, oos_plain, recipe)}
     return train_linear(data, validation=validation, recipe=recipe, progress=progress, meta=stamp)
@@ -96,7 +96,7 @@ def build_backend(
         ``"linear"`` (default, numpy only) or ``"embedding"`` (needs onnxruntime and the model directory).
     """
     plain, annotations = split_examples(intents)
-    oos_plain = [parse_annotated(t).text for t in oos_examples]
+    oos_plain = [plain_text(t) for t in oos_examples]
     spec = (entities or EntitiesSpec()).with_annotations(annotations)
     extractor = EntityExtractor(spec)
     if backend == "embedding":
