@@ -72,7 +72,7 @@ def test_the_case_twins_are_every_non_ascii_character_an_ignore_case_letter_matc
 
 @pytest.mark.parametrize(("text", "kind"), [("\u017fix of them", Builtin.NUMBER), ("next tue\u017fday", Builtin.DATE)])
 def test_a_message_with_a_case_twin_is_tried(text: str, kind: Builtin) -> None:
-    # "ſ" is an "s" to an ignore-case pattern: these match (their values are then dropped as unreadable).
+    # U+017F (the long s) is an "s" to an ignore-case pattern: these match (their values are then dropped).
     assert _pattern(kind, "en").search(text) is not None
     assert _may_match(kind, text)
 

@@ -143,8 +143,9 @@ _WORD_CUES: dict[Builtin, tuple[str, ...]] = {
     Builtin.TIME: ("noon", "midday", "midnight"),
     Builtin.NUMBER: tuple(_SMALL),
 }
-#: The characters outside ASCII that match an ASCII letter when a pattern ignores case ("K", the Kelvin sign, is a
-#: "k"; "ſ" an "s"; "İ" and "ı" an "i"). A message holding one is always tried.
+#: The characters outside ASCII that match an ASCII letter when a pattern ignores case (U+212A, the Kelvin sign, is a
+#: "k"; U+017F, the long s, an "s"; U+0130 and U+0131, the dotted and dotless i, an "i"). A message holding one is
+#: always tried.
 _CASE_TWINS = "\u0130\u0131\u017f\u212a"
 
 

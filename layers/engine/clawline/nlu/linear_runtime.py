@@ -145,7 +145,11 @@ class RuntimeLinearModel:
     def load(cls, path: Path) -> RuntimeLinearModel:
         """Read ``path`` (memory-mapped); ``ValueError`` if it is not a default-model artifact for this table."""
         arrays = read_npz(path)
-        header = read_header(arrays)
+        return cls.from_arrays(read_header(arrays), arrays, path)
+
+    @classmethod
+    def from_arrays(cls, header: dict[str, Any], arrays: dict[str, ArrayView], path: Path) -> RuntimeLinearModel:
+        """The model of an artifact already read (``npz_views.peek``); ``ValueError`` as ``load``."""
         check_artifact(header, path)
         return cls(header, arrays)
 
