@@ -1,12 +1,12 @@
 """A WordPiece vocabulary looked up in its newline-joined bytes, and indexed only once that has cost about as much.
 
 The static token table (``static_table``) stores BERT's 30,522 tokens as one UTF-8 string joined by newlines; token
-``i`` is line ``i``. Indexing it (decode, split, a dict of 30,522 strings) costs about 6-10 ms of CPU, most of the
-first classification of a cold start, while the first message needs a handful of tokens. So lookups start as byte
-searches of the joined vocabulary (a token is ``\\n<token>\\n``, its id the number of newlines before it: tens of
-microseconds for a found token, about 100 for a missing one) and the dict is built on the ``SEARCHES``-th lookup,
-when searching has cost about what building it does; from then on a lookup is a dict's. Either way a token's id is
-the same: its first line (the packaged vocabulary has no duplicate line).
+``i`` is line ``i``. Indexing it (decode, split, a dict of 30,522 strings) costs about 6-10 ms of CPU, a third of
+what the first classification of a cold start cost, while the first message needs a handful of tokens. So lookups
+start as byte searches of the joined vocabulary (a token is ``\\n<token>\\n``, its id the number of newlines before
+it: tens of microseconds for a found token, about 100 for a missing one) and the dict is built on the
+``SEARCHES``-th lookup, when searching has cost about what building it does; from then on a lookup is a dict's.
+Either way a token's id is the same: its first line (the packaged vocabulary has no duplicate line).
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ class NewlineVocabulary:
             tokens = self._joined[1:-1].decode("utf-8").split("\n")
             # Filled from the last line up, so a repeated token keeps its first line's id, as a search finds it.
             self._index = dict(zip(reversed(tokens), range(len(tokens) - 1, -1, -1), strict=True))
+            self._joined = b""  # never searched again
         return self._index
 
     def _search(self, token: str) -> int | None:
