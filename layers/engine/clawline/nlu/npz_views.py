@@ -106,9 +106,3 @@ def peek(path: Path) -> tuple[dict[str, Any], dict[str, ArrayView]] | None:
         return read_header(arrays), arrays
     except (OSError, ValueError, KeyError, EOFError, SyntaxError, zipfile.BadZipFile, struct.error):
         return None
-
-
-def peek_header(path: Path) -> dict[str, Any] | None:
-    """The artifact's header, or None if the file is missing or unreadable."""
-    found = peek(path)
-    return None if found is None else found[0]
