@@ -23,7 +23,7 @@ from clawline.nlu.backend import NluEngine, build_backend, train_artifact
 from clawline.nlu.entities import EntitiesSpec, EntityExtractor
 from clawline.nlu.features import FeatureConfig
 from clawline.nlu.linear import LinearModel, write_npz
-from clawline.nlu.linear_runtime import RuntimeLinearModel
+from clawline.nlu.linear_runtime import RuntimeLinearModel, pack_row, pack_rows
 from clawline.nlu.npz_views import read_npz
 from clawline.nlu.recipe import LinearRecipe
 from tests.unit.nlu.conftest import BANK_BOT, BANK_OOS
@@ -185,3 +185,10 @@ print(type(nlu).__name__)
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split() == ["KeywordBackend"]
+
+
+@pytest.mark.parametrize("lanes", [1, 2, 10, 151])
+def test_a_block_of_rows_packs_as_its_rows_one_by_one(lanes: int) -> None:
+    rows = np.random.default_rng(lanes).integers(-128, 128, size=(7, lanes), dtype=np.int8)
+    block = memoryview(rows.tobytes()).cast("b")
+    assert pack_rows(block, lanes) == [pack_row(block[i * lanes : (i + 1) * lanes], lanes) for i in range(7)]

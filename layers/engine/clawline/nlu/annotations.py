@@ -17,18 +17,19 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
 from clawline.errors import InvalidInputError
+from clawline.nlu.examples import plain_text, split_examples  # defined apart: a bot without markup never imports us
 
 # ``[text]`` followed by ``(entity)`` / ``(entity:value)`` or by a JSON object without nested braces.
 _ANNOTATION = re.compile(r"\[(?P<text>[^\[\]]+)\](?:\((?P<short>[^()]+)\)|(?P<json>\{[^{}]*\}))")
 
 
 class Annotation(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Built on first use: a bot whose examples carry no annotation never imports this module (``examples``).
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     entity: str
     value: str
@@ -40,7 +41,7 @@ class Annotation(BaseModel):
 
 
 class AnnotatedExample(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     text: str
     entities: list[Annotation] = []
@@ -99,13 +100,11 @@ def parse_annotated(example: str) -> AnnotatedExample:
     return AnnotatedExample(text="".join(parts), entities=entities)
 
 
-def split_examples(intents: Mapping[str, Sequence[str]]) -> tuple[dict[str, list[str]], list[Annotation]]:
-    """Plain-text examples per intent, and every entity annotation found in them."""
-    plain: dict[str, list[str]] = {}
-    annotations: list[Annotation] = []
-    for intent, examples in intents.items():
-        for example in examples:
-            parsed = parse_annotated(example)
-            plain.setdefault(intent, []).append(parsed.text)
-            annotations.extend(parsed.entities)
-    return plain, annotations
+__all__ = [
+    "AnnotatedExample",
+    "Annotation",
+    "AnnotationError",
+    "parse_annotated",
+    "plain_text",
+    "split_examples",
+]

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from clawline.nlu import static_table
-from clawline.nlu.annotations import parse_annotated, split_examples
 from clawline.nlu.entities import EntitiesSpec, EntityExtractor
-from clawline.nlu.npz_views import peek_header
+from clawline.nlu.examples import plain_text, split_examples
+from clawline.nlu.npz_views import peek
 from clawline.nlu.parsing import MAX_TEXT_CHARS, RANKING_SIZE, NluEngine, NluInputError, ProbabilisticModel
 from clawline.nlu.recipe import LinearRecipe, fingerprint
 
@@ -62,7 +62,7 @@ def train_artifact(
 
     recipe = (recipe or LinearRecipe()).with_seed(seed)
     plain, _ = split_examples(intents)
-    oos_plain = [parse_annotated(t).text for t in oos_examples]
+    oos_plain = [plain_text(t) for t in oos_examples]
     data = IntentData.from_intents(plain, oos_plain)
     stamp = {"fingerprint": fingerprint(plain, oos_plain, recipe)}
     return train_linear(data, validation=validation, recipe=recipe, progress=progress, meta=stamp)
@@ -96,7 +96,7 @@ def build_backend(
         ``"linear"`` (default, numpy only) or ``"embedding"`` (needs onnxruntime and the model directory).
     """
     plain, annotations = split_examples(intents)
-    oos_plain = [parse_annotated(t).text for t in oos_examples]
+    oos_plain = [plain_text(t) for t in oos_examples]
     spec = (entities or EntitiesSpec()).with_annotations(annotations)
     extractor = EntityExtractor(spec)
     if backend == "embedding":
@@ -109,13 +109,16 @@ def build_backend(
     recipe = LinearRecipe().with_seed(seed)
     expected = fingerprint(plain, oos_plain, recipe)
     if artifact_path is not None:
-        header = peek_header(artifact_path)
-        if header is not None and header.get("meta", {}).get("fingerprint") == expected:
+        found = peek(artifact_path)  # read once: its header decides, its arrays are the model
+        if found is not None and found[0].get("meta", {}).get("fingerprint") == expected:
             # The trained artifact scores without numpy (``linear_runtime``): a classifying cold start skips its import.
             from clawline.nlu.linear_runtime import RuntimeLinearModel
 
+            header, arrays = found
             try:
-                return NluEngine(RuntimeLinearModel.load(artifact_path), extractor, source="artifact")
+                return NluEngine(
+                    RuntimeLinearModel.from_arrays(header, arrays, artifact_path), extractor, source="artifact"
+                )
             except (OSError, ValueError, KeyError):
                 pass  # unreadable after all: trained below, like a missing one
     # Missing, stale or unreadable: train now (numpy).

@@ -135,19 +135,39 @@ def _pattern(kind: Builtin, language: str) -> re.Pattern[str]:
 
 
 _DIGIT = re.compile(r"\d")
+#: The words a date, a time or a number without a digit is written with (``_SOURCES``): a match of the date pattern
+#: that holds no digit is a relative day or a weekday ("next monday"), of the time pattern noon, midday or midnight,
+#: of the number pattern a number word.
+_WORD_CUES: dict[Builtin, tuple[str, ...]] = {
+    Builtin.DATE: ("today", "tonight", "tomorrow", "yesterday", *_WEEKDAYS),
+    Builtin.TIME: ("noon", "midday", "midnight"),
+    Builtin.NUMBER: tuple(_SMALL),
+}
+#: The characters outside ASCII that match an ASCII letter when a pattern ignores case (U+212A, the Kelvin sign, is a
+#: "k"; U+017F, the long s, an "s"; U+0130 and U+0131, the dotted and dotless i, an "i"). A message holding one is
+#: always tried.
+_CASE_TWINS = "\u0130\u0131\u017f\u212a"
 
 
 def _may_match(kind: Builtin, text: str) -> bool:
-    """False only when ``text`` lacks a character every match of ``kind`` contains: an e-mail's ``@``; a URL's
-    ``.`` or ``:``; a phone number's or an amount's digit (``\\d``, as the patterns read it). Dates, times and
-    numbers may be words ("tomorrow", "noon", "twelve"): always tried."""
+    """False only when ``text`` lacks what every match of ``kind`` contains: an e-mail's ``@``; a URL's ``.`` or
+    ``:``; a phone number's or an amount's digit (``\\d``, as the patterns read it); a date's, a time's or a number's
+    digit or word ("tomorrow", "noon", "twelve", in any case). A message tried for nothing compiles nothing: on a cold
+    start, the first message ("hello there") no longer pays for compiling the three word patterns."""
     if kind is Builtin.EMAIL:
         return "." in text or ":" in text
     if kind is Builtin.URL:
         return "." in text or ":" in text
-    if kind in (Builtin.PHONE, Builtin.MONEY):
-        return _DIGIT.search(text) is not None
-    return True
+    if _DIGIT.search(text) is not None:
+        return True
+    cues = _WORD_CUES.get(kind)
+    if cues is None:  # phone, money: a digit or nothing
+        return False
+    if not text.isascii() and any(twin in text for twin in _CASE_TWINS):
+        return True
+    # The cues are ASCII: any text an ignore-case pattern reads as one is that word in ASCII letters once lowered.
+    lowered = text.lower()
+    return any(cue in lowered for cue in cues)
 
 
 _NUM = "{_NUM}"  # replaced by the language's number pattern in ``_pattern``

@@ -20,14 +20,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from clawline.messages import Entity
-from clawline.nlu.annotations import Annotation
 from clawline.nlu.builtins import Builtin, current_reference, find_builtins
 from clawline.regexes import Patterns
+
+if TYPE_CHECKING:
+    from clawline.nlu.annotations import Annotation
 
 
 class RegexEntity(BaseModel):

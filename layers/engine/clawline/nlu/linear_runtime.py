@@ -70,6 +70,15 @@ def pack_row(row: memoryview, lanes: int) -> int:
     return int.from_bytes(buf, "little")
 
 
+def pack_rows(block: memoryview, lanes: int) -> list[int]:
+    """``pack_row`` of each row of a contiguous block of rows ``lanes`` wide, with one translation and one strided
+    copy for the whole block (the static weight block's 256 rows: about half the time of a row at a time)."""
+    width = 8 * lanes
+    buf = bytearray(8 * len(block))
+    buf[0::8] = block.tobytes().translate(_PLUS_128)
+    return [int.from_bytes(buf[i : i + width], "little") for i in range(0, len(buf), width)]
+
+
 def signed_lanes(value: int, lanes: int) -> memoryview:
     """The 64-bit lanes of a sum of signed lanes, each read as a signed integer.
 
@@ -145,7 +154,11 @@ class RuntimeLinearModel:
     def load(cls, path: Path) -> RuntimeLinearModel:
         """Read ``path`` (memory-mapped); ``ValueError`` if it is not a default-model artifact for this table."""
         arrays = read_npz(path)
-        header = read_header(arrays)
+        return cls.from_arrays(read_header(arrays), arrays, path)
+
+    @classmethod
+    def from_arrays(cls, header: dict[str, Any], arrays: dict[str, ArrayView], path: Path) -> RuntimeLinearModel:
+        """The model of an artifact already read (``npz_views.peek``); ``ValueError`` as ``load``."""
         check_artifact(header, path)
         return cls(header, arrays)
 
@@ -189,10 +202,9 @@ class RuntimeLinearModel:
             table_row = static.table.row(t)
             if self._static_rows is None:
                 # The static weight block as signed C-lane integers (once per process, 256 rows).
-                first, ones = self._bias_index + 1, self._ones
-                self._static_rows = [
-                    pack_row(self._weights.row(first + d), self._classes) - 128 * ones for d in range(static.dim)
-                ]
+                first, width, offset = self._bias_index + 1, self._classes, 128 * self._ones
+                block = self._weights.data[first * width : (first + static.dim) * width]
+                self._static_rows = [row - offset for row in pack_rows(block, width)]
             projection = sum(map(operator.mul, table_row.tolist(), self._static_rows))
             return _Token(pack_row(table_row, static.dim), projection)
 

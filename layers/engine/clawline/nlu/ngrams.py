@@ -7,6 +7,7 @@ numpy-free run time (``linear_runtime``) share these functions, so both see exac
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import unicodedata
@@ -16,12 +17,21 @@ from dataclasses import dataclass
 #: Words: letters/digits of any script, keeping in-word apostrophes ("what's", "don't").
 _WORD = re.compile(r"\w+(?:['\u2019]\w+)*")
 #: Control and format characters carry no meaning for intents and would otherwise become n-grams.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202f\ufeff]")
+_CONTROL = r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202f\ufeff]"
+
+
+@functools.cache
+def _control() -> re.Pattern[str]:
+    # Compiled for the first message that is not printable ASCII (a cold start's first is often "hello there").
+    return re.compile(_CONTROL)
 
 
 def normalize(text: str) -> str:
     """Unicode-normalize, case-fold and drop control characters, so full-width and ASCII "hello" are one word."""
-    text = _CONTROL.sub(" ", text)
+    if text.isascii() and text.isprintable():
+        # No control character, nothing to encode or compose: NFKC leaves ASCII as it is and case-folds it to lower.
+        return text.lower()
+    text = _control().sub(" ", text)
     # Lone surrogates (from binary junk decoded with surrogateescape) cannot be normalized; drop them.
     text = text.encode("utf-8", "ignore").decode("utf-8")
     return unicodedata.normalize("NFKC", text).casefold()

@@ -14,7 +14,6 @@ import mmap
 import struct
 import sys
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +22,17 @@ _FORMATS = {"|i1": "b", "|u1": "B", "<i4": "i", "<u4": "I", "<i8": "q", "<u8": "
 _MAGIC = b"\x93NUMPY"
 
 
-@dataclass(frozen=True)
 class ArrayView:
-    """A flat, typed, read-only view of one array and its shape (row-major)."""
+    """A flat, typed, read-only view of one array and its shape (row-major).
 
-    shape: tuple[int, ...]
-    data: memoryview[Any]
+    A plain class rather than a dataclass: a dataclass's methods are generated and compiled when its module is
+    imported, about a millisecond of the first classification of a cold start."""
+
+    __slots__ = ("data", "shape")
+
+    def __init__(self, shape: tuple[int, ...], data: memoryview[Any]) -> None:
+        self.shape = shape
+        self.data = data
 
     def row(self, index: int) -> memoryview[Any]:
         """Row ``index`` of a 2-D array (a view: nothing is copied)."""
@@ -71,7 +75,9 @@ def read_npz(path: Path) -> dict[str, ArrayView]:
     if sys.byteorder != "little":  # pragma: no cover - every Lambda host is little-endian
         raise ValueError("reading .npz without numpy needs a little-endian host")
     arrays: dict[str, ArrayView] = {}
-    with path.open("rb") as fh, zipfile.ZipFile(fh) as archive:
+    # Member names read as UTF-8 (Clawline's are ASCII): zipfile's default for names without the UTF-8 flag, numpy's,
+    # is cp437, a codec imported for it alone.
+    with path.open("rb") as fh, zipfile.ZipFile(fh, metadata_encoding="utf-8") as archive:
         mapped = memoryview(mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ))
         for info in archive.infolist():
             name = info.filename.removesuffix(".npy")
@@ -93,9 +99,10 @@ def read_header(arrays: dict[str, ArrayView]) -> dict[str, Any]:
     return header
 
 
-def peek_header(path: Path) -> dict[str, Any] | None:
-    """The artifact's header, or None if the file is missing or unreadable."""
+def peek(path: Path) -> tuple[dict[str, Any], dict[str, ArrayView]] | None:
+    """The artifact's header and arrays, or None if the file is missing or unreadable."""
     try:
-        return read_header(read_npz(path))
+        arrays = read_npz(path)
+        return read_header(arrays), arrays
     except (OSError, ValueError, KeyError, EOFError, SyntaxError, zipfile.BadZipFile, struct.error):
         return None

@@ -30,6 +30,8 @@ from clawline.nlu.static_table import (
     table_identity,
     table_name,
 )
+from clawline.nlu.vocabulary import NewlineVocabulary
+from clawline.nlu.wordpiece import Vocabulary
 
 # Re-exported: where the table is and its name live in ``static_table`` (no numpy).
 __all__ = [
@@ -45,8 +47,8 @@ __all__ = [
 
 
 class StaticEmbeddings(WordPieceIds):
-    def __init__(self, vocab: list[str], table: npt.NDArray[np.int8], scales: F32, name: str) -> None:
-        super().__init__(vocab)
+    def __init__(self, vocabulary: Vocabulary, table: npt.NDArray[np.int8], scales: F32, name: str) -> None:
+        super().__init__(vocabulary)
         self.table = table
         self.scales = scales
         self.dim = int(table.shape[1])
@@ -61,8 +63,8 @@ class StaticEmbeddings(WordPieceIds):
         header = read_header(data)
         if header.get("format") != FORMAT:
             raise ValueError(f"{path} is not a {FORMAT} table")
-        vocab = bytes(data["vocab"]).decode("utf-8").split("\n")
-        return cls(vocab, data["table"], data["scales"], table_identity(header))
+        vocabulary = NewlineVocabulary(bytes(data["vocab"]))
+        return cls(vocabulary, data["table"], data["scales"], table_identity(header))
 
     def embed(self, text: str) -> F32:
         """Unit vector of ``text`` (all zeros when it has no known token)."""

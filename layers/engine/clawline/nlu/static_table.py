@@ -2,7 +2,9 @@
 
 The table (``data/minilm-static.npz``, see ``static``) is shared by every bot; a model names it in its header and is
 only used with it. ``StaticTokens`` reads the table through ``npz_views`` (no numpy): the WordPiece ids of a word and
-the int8 row and scale of a token, which is all ``linear_runtime`` needs to build the static sentence vector.
+the int8 row and scale of a token, which is all ``linear_runtime`` needs to build the static sentence vector. The
+table is read once per process (its name for a fingerprint, its header check and its rows share one memory map), and
+its vocabulary is searched rather than indexed until a process has looked up enough tokens (``vocabulary``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import sys
 from pathlib import Path
 
 from clawline.nlu.npz_views import ArrayView, read_header, read_npz
-from clawline.nlu.wordpiece import WordPieceTokenizer
+from clawline.nlu.vocabulary import NewlineVocabulary
+from clawline.nlu.wordpiece import Vocabulary, WordPieceTokenizer
 
 TABLE_NAME = "minilm-static.npz"
 #: Where the NLU layer puts the table in a Lambda build (a folder of /opt/python): the engine layer leaves it out, so
@@ -47,8 +50,8 @@ class WordPieceIds:
 
     _CACHE_LIMIT = 50_000
 
-    def __init__(self, vocab: list[str]) -> None:
-        self.tokenizer = WordPieceTokenizer.from_tokens(vocab, max_tokens=256)
+    def __init__(self, vocabulary: Vocabulary) -> None:
+        self.tokenizer = WordPieceTokenizer.from_vocabulary(vocabulary, max_tokens=256)
         self._ids: dict[str, list[int]] = {}
 
     def token_ids(self, word: str) -> list[int]:
@@ -62,16 +65,23 @@ class WordPieceIds:
         return ids
 
 
+@functools.cache
+def read_table(path: Path) -> dict[str, ArrayView]:
+    """The table's arrays (memory-mapped), read once per process: a classifying cold start needs its name twice (the
+    bot's fingerprint, the artifact's check) and then its rows."""
+    return read_npz(path)
+
+
 def table_name() -> str:
     """The packaged table's identity without building its tokenizer (for fingerprints and headers)."""
-    return table_identity(read_header(read_npz(TABLE_PATH)))
+    return table_identity(read_header(read_table(TABLE_PATH)))
 
 
 class StaticTokens(WordPieceIds):
     """The table's tokenizer, rows and scales, read without numpy."""
 
-    def __init__(self, vocab: list[str], table: ArrayView, scales: ArrayView, name: str) -> None:
-        super().__init__(vocab)
+    def __init__(self, vocabulary: Vocabulary, table: ArrayView, scales: ArrayView, name: str) -> None:
+        super().__init__(vocabulary)
         self.table = table
         self.scales = scales.data
         self.dim = table.shape[1]
@@ -79,12 +89,12 @@ class StaticTokens(WordPieceIds):
 
     @classmethod
     def load(cls, path: Path = TABLE_PATH) -> StaticTokens:
-        data = read_npz(path)
+        data = read_table(path)
         header = read_header(data)
         if header.get("format") != FORMAT:
             raise ValueError(f"{path} is not a {FORMAT} table")
-        vocab = bytes(data["vocab"].data).decode("utf-8").split("\n")
-        return cls(vocab, data["table"], data["scales"], table_identity(header))
+        vocabulary = NewlineVocabulary(data["vocab"].data)
+        return cls(vocabulary, data["table"], data["scales"], table_identity(header))
 
 
 @functools.cache

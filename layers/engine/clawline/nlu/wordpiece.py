@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import unicodedata
 from pathlib import Path
+from typing import Protocol
 
 _MAX_WORD_CHARS = 100
 
@@ -31,15 +32,30 @@ def _is_cjk(cp: int) -> bool:
     )
 
 
+class Vocabulary(Protocol):
+    """Token -> id, as a ``dict`` answers it (``vocabulary.NewlineVocabulary`` looks ids up without building one)."""
+
+    def get(self, token: str, /) -> int | None: ...
+
+    def __getitem__(self, token: str, /) -> int: ...
+
+
 class WordPieceTokenizer:
     def __init__(
-        self, vocab_path: Path | None = None, *, max_tokens: int = 128, tokens: list[str] | None = None
+        self,
+        vocab_path: Path | None = None,
+        *,
+        max_tokens: int = 128,
+        tokens: list[str] | None = None,
+        vocabulary: Vocabulary | None = None,
     ) -> None:
-        if tokens is None:
-            if vocab_path is None:
-                raise ValueError("WordPieceTokenizer needs a vocabulary file or a token list")
-            tokens = vocab_path.read_text(encoding="utf-8").splitlines()
-        self.vocab = dict(zip(tokens, range(len(tokens)), strict=True))
+        if vocabulary is None:
+            if tokens is None:
+                if vocab_path is None:
+                    raise ValueError("WordPieceTokenizer needs a vocabulary file, a token list or a vocabulary")
+                tokens = vocab_path.read_text(encoding="utf-8").splitlines()
+            vocabulary = dict(zip(tokens, range(len(tokens)), strict=True))
+        self.vocab = vocabulary
         self.max_tokens = max_tokens
         self.cls, self.sep, self.unk = self.vocab["[CLS]"], self.vocab["[SEP]"], self.vocab["[UNK]"]
         self._cache: dict[str, list[int]] = {}
@@ -47,6 +63,10 @@ class WordPieceTokenizer:
     @classmethod
     def from_tokens(cls, tokens: list[str], *, max_tokens: int = 128) -> WordPieceTokenizer:
         return cls(max_tokens=max_tokens, tokens=tokens)
+
+    @classmethod
+    def from_vocabulary(cls, vocabulary: Vocabulary, *, max_tokens: int = 128) -> WordPieceTokenizer:
+        return cls(max_tokens=max_tokens, vocabulary=vocabulary)
 
     def _basic(self, text: str) -> list[str]:
         out: list[str] = []
@@ -84,8 +104,8 @@ class WordPieceTokenizer:
             found = None
             while start < end:
                 piece = word[start:end] if start == 0 else "##" + word[start:end]
-                if piece in self.vocab:
-                    found = self.vocab[piece]
+                found = self.vocab.get(piece)
+                if found is not None:
                     break
                 end -= 1
             if found is None:
