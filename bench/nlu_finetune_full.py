@@ -8,8 +8,9 @@ then ``train_embedding_model`` with ``val`` + ``oos_val`` as its validation: the
 ``train``, the n-gram companion's weight, the temperature and the threshold chosen on ``val`` + ``oos_val`` by the
 product's rules, head and companion refitted on ``train`` + ``val``. The encoder is not fine-tuned again on
 ``train`` + ``val`` (a second fine-tune of the same length): it has seen ``train`` only, so ``val`` is held out
-from it too. Scored once on ``test`` + ``oos_test``. The stock encoder goes through the same code in the same run,
-as the reference. Nothing is chosen on ``test``.
+from it too. Scored once on ``test`` + ``oos_test``. The stock encoder goes through the same code with the same
+seed, as the reference. Nothing is chosen on ``test``. ``CLAWLINE_BENCH_FT_FULL_SEEDS=0,1`` measures more seeds
+(default 0); rows already in ``build/nlu/bench/finetune-rows.jsonl`` are kept, not measured again.
 
 Every model runs onnxruntime with one intra-op thread (the machine is shared; a Lambda function has about one vCPU
 at the default memory), and the parse time is a paired A/B of the two models in one process.
@@ -36,7 +37,8 @@ from bench.nlu_fewshot import _scores
 THREADS = int(os.environ.get("CLAWLINE_BENCH_FT_THREADS", "2"))
 #: The stock int8 model that ``tools/nlu/build_minilm_onnx.py`` writes (``bench/nlu.py`` builds it).
 STOCK_DIR = Path("build/nlu/minilm")
-SEED = 0
+#: Seeds (of the fine-tune's batches and of the head): one fine-tune costs about 20 minutes on one thread.
+SEEDS = tuple(int(s) for s in os.environ.get("CLAWLINE_BENCH_FT_FULL_SEEDS", "0").split(","))
 #: Paired parse-time rounds (the two models alternate, first one then the other) and the messages of each round.
 ROUNDS, PARSE_TEXTS = 11, 300
 
@@ -96,7 +98,7 @@ def _rounded(scores: dict[str, float]) -> dict[str, float]:
     return {key: round(value, 2) for key, value in scores.items()}
 
 
-def measure_model(data: dict[str, Any], model_dir: Path) -> tuple[dict[str, Any], Any]:
+def measure_model(data: dict[str, Any], model_dir: Path, seed: int) -> tuple[dict[str, Any], Any]:
     """Fit, calibrate on ``val``, refit and score on ``test`` with the encoder in ``model_dir``."""
     from clawline.nlu.embedding import train_embedding_model
     from clawline.nlu.optim import softmax
@@ -113,7 +115,7 @@ def measure_model(data: dict[str, Any], model_dir: Path) -> tuple[dict[str, Any]
     started = time.perf_counter()
     with calibration_spy() as seen:
         model = train_embedding_model(
-            intents, _split(data, "oos_train")[0], validation=validation, encoder=encoder, seed=SEED
+            intents, _split(data, "oos_train")[0], validation=validation, encoder=encoder, seed=seed
         )
     head_s = time.perf_counter() - started
     ((held, temperature, threshold),) = seen
@@ -164,23 +166,25 @@ def parse_times(models: dict[str, Any], texts: list[str]) -> dict[str, dict[str,
     }
 
 
-def measure_row(data: dict[str, Any], encoder: str, work: Path) -> dict[str, Any]:
+def measure_row(data: dict[str, Any], encoder: str, seed: int, work: Path) -> dict[str, Any]:
     """The ``stock`` or ``fine-tuned`` encoder's row; the fine-tuned one with the paired parse time against the
     stock graph under the same head (only the encoder's weights differ)."""
-    row: dict[str, Any] = {"data": "full", "encoder": encoder, "seed": SEED}
+    row: dict[str, Any] = {"data": "full", "encoder": encoder, "seed": seed}
     if encoder == "stock":
-        measured, _ = measure_model(data, STOCK_DIR)
+        measured, _ = measure_model(data, STOCK_DIR, seed)
         return row | measured | {"load": os.getloadavg()[0]}
     intents: dict[str, list[str]] = {}
     for text, label in data["train"]:
         intents.setdefault(label, []).append(text)
-    model_dir = work / f"minilm-full-{SEED}"
-    report = fine_tuned(intents, _split(data, "oos_train")[0], model_dir, SEED, THREADS)
+    model_dir = work / f"minilm-full-{seed}"
+    report = fine_tuned(intents, _split(data, "oos_train")[0], model_dir, seed, THREADS)
     row |= {"fine_tune_s": report.fine_tune_s, "export_s": round(report.total_s - report.fine_tune_s, 1)}
     row |= {"steps": report.steps, "loss": report.loss, "threads": THREADS}
-    measured, model = measure_model(data, model_dir)
+    measured, model = measure_model(data, model_dir, seed)
     texts = _split(data, "test")[0] + _split(data, "oos_test")[0]
-    models = {"stock": dataclasses.replace(model, encoder=single_threaded_encoder(STOCK_DIR)), "fine-tuned": model}
+    # Both sessions new and made one after the other: the encoder that trained the head is not the timed one.
+    models = {name: dataclasses.replace(model, encoder=single_threaded_encoder(path))
+              for name, path in (("stock", STOCK_DIR), ("fine-tuned", model_dir))}  # fmt: skip
     timed = parse_times(models, texts[:: len(texts) // PARSE_TEXTS][:PARSE_TEXTS])
     parse = {"p50_ms": timed["fine-tuned"]["p50_ms"], "stock_p50_ms": timed["stock"]["p50_ms"]}
     parse |= {"ratio": timed["fine-tuned"]["ratio"], "rounds": ROUNDS, "texts": PARSE_TEXTS}
@@ -188,12 +192,13 @@ def measure_row(data: dict[str, Any], encoder: str, work: Path) -> dict[str, Any
 
 
 def measure_full(data: dict[str, Any], work: Path, done: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    """The stock and the fine-tuned rows not in ``done`` yet, each as soon as it is measured."""
-    for encoder in ("stock", "fine-tuned"):
-        if not any(r.get("data") == "full" and r["encoder"] == encoder for r in done):
-            row = measure_row(data, encoder, work)
-            print(json.dumps(row), flush=True)
-            yield row
+    """The stock and the fine-tuned rows of each seed not in ``done`` yet, each as soon as it is measured."""
+    for seed in SEEDS:
+        for encoder in ("stock", "fine-tuned"):
+            if not any(r.get("data") == "full" and (r["encoder"], r["seed"]) == (encoder, seed) for r in done):
+                row = measure_row(data, encoder, seed, work)
+                print(json.dumps(row), flush=True)
+                yield row
 
 
 GOALS = {"in_scope": 95.0, "oos_recall": 75.0}
@@ -213,7 +218,7 @@ def _verdict(scores: dict[str, float]) -> str:
 
 def full_table(rows: list[dict[str, Any]]) -> str:
     labels = {
-        "stock": "stock all-MiniLM-L6-v2 (int8), head + intents' names + n-gram companion",
+        "stock": "stock all-MiniLM-L6-v2 (int8), head + n-gram companion",
         "fine-tuned": "the same, encoder fine-tuned on `train` (`nlu_fine_tune: true`)",
     }
     lines = [
@@ -222,18 +227,19 @@ def full_table(rows: list[dict[str, Any]]) -> str:
         "",
         "CLINC150 full, the protocol of the `nlu` section: MiniLM fine-tuned on `train` (15,000 examples) with "
         "`oos_train` (100) as negatives, as `clawline train` fine-tunes (`fine_tune_encoder`, the recipe above), "
-        "exported to int8 ONNX; the head (+ the intents' names) fitted on `train`, the n-gram companion's weight, "
-        "the temperature and the threshold chosen on `val` + `oos_val` by the product's rules; head and companion "
-        "refitted on `train` + `val` (the encoder is not fine-tuned again: it has seen `train` only); scored once "
-        "on `test` + `oos_test`. The stock encoder through the same code in the same run. Seed 0; onnxruntime on "
-        "one thread. N-way / in-scope at the threshold / OOS recall, %; goals on `test`: >= 95 in-scope at the "
-        "threshold and >= 75 OOS recall.",
+        "exported to int8 ONNX; the head fitted on `train` (no intents' names: they are added below 50 examples "
+        "per intent), the n-gram companion's weight, the temperature and the threshold chosen on `val` + "
+        "`oos_val` by the product's rules; head and companion refitted on `train` + `val` (the encoder is not "
+        "fine-tuned again: it has seen `train` only); scored once on `test` + `oos_test`. The stock encoder "
+        "through the same code with the same seed (which also seeds the head). Onnxruntime on one thread. N-way / "
+        "in-scope at the threshold / OOS recall, %; goals on `test`: >= 95 in-scope at the threshold and >= 75 OOS "
+        "recall.",
         "",
-        "| encoder | `val` (calibration) | `test` | against the goals (`test`) | companion weight | threshold "
+        "| encoder | seed | `val` (calibration) | `test` | against the goals (`test`) | companion weight | threshold "
         "| fine-tune s (steps, torch threads) | parse p50 ms: this encoder against the stock one (ratio) |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for row in sorted(rows, key=lambda r: r["encoder"] != "stock"):
+    for row in sorted(rows, key=lambda r: (r["seed"], r["encoder"] != "stock")):
         tuned = (
             f"{row['fine_tune_s']:.0f} ({row['steps']}, {row['threads']}) + {row['export_s']:.0f} export"
             if "fine_tune_s" in row
@@ -245,12 +251,12 @@ def full_table(rows: list[dict[str, Any]]) -> str:
             else "-"
         )
         lines.append(
-            f"| {labels[row['encoder']]} | {_triple(row['val'])} | {_triple(row['test'])} | {_verdict(row['test'])} "
-            f"| {row['ngram_weight']} | {row['threshold']:.3f} | {tuned} | {parse} |"
+            f"| {labels[row['encoder']]} | {row['seed']} | {_triple(row['val'])} | {_triple(row['test'])} "
+            f"| {_verdict(row['test'])} | {row['ngram_weight']} | {row['threshold']:.3f} | {tuned} | {parse} |"
         )
     loads = [r["load"] for r in rows]
     timed = next((r["parse"] for r in rows if "parse" in r), None)
-    heads = ", ".join(f"{r['encoder']} {r['head_s']:.0f} s" for r in rows)
+    heads = ", ".join(f"{r['encoder']} (seed {r['seed']}) {r['head_s']:.0f} s" for r in rows)
     lines += [
         "",
         f"Head (encode, fit, calibrate, refit): {heads}. "
