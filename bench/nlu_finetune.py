@@ -8,14 +8,16 @@ fine-tune venv (``make finetune``) and exported as int8 ONNX, then the softmax h
 on that encoder. Scored on the full ``test`` and ``oos_test`` through the exported int8 model in onnxruntime (what
 the runtime runs). Rows are appended to ``build/nlu/bench/finetune-rows.jsonl`` and kept (a stopped run resumes);
 the section ``nlu_finetune`` of BENCHMARKS.md is rewritten from them. Training runs one at a time (it already
-uses both cores).
+uses both cores). ``CLAWLINE_BENCH_FT_FULL=1`` measures all of CLINC150 instead (``bench/nlu_finetune_full.py``);
+``CLAWLINE_BENCH_FT_THREADS`` sets the fine-tune's torch threads (default 2). A part of the section without rows
+here (another checkout measured it) is kept as published, with its date.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
+import re
 import statistics
 import time
 from pathlib import Path
@@ -24,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from bench.nlu_fewshot import SEEDS, _scores, sample
-from bench.report import update_section
+from bench.nlu_finetune_full import THREADS, fine_tuned, full_table, measure_full
+from bench.report import BENCHMARKS, update_section
 
 #: Fine-tuning costs minutes per draw: 10 examples per intent (the goal rows) unless asked.
 SHOTS = tuple(int(k) for k in os.environ.get("CLAWLINE_BENCH_FT_SHOTS", "10").split(","))
@@ -33,21 +36,18 @@ ROWS = Path("build/nlu/bench/finetune-rows.jsonl")
 #: (what `clawline train` fits today); rows without it are the head alone, kept for the comparison.
 RECIPE = 2
 DATA = Path(os.environ.get("CLAWLINE_CLINC150", "../shared/data/clinc150/data_full.json"))
+FULL = os.environ.get("CLAWLINE_BENCH_FT_FULL", "") == "1"
+#: Where the full-data part of the section begins (``full_table``'s heading).
+FULL_HEADING = "### Full data: the encoder fine-tuned"
 
 
 def measure(data: dict[str, Any], k: int, seed: int, work: Path) -> dict[str, Any]:
     from clawline.nlu.embedding import SentenceEncoder, train_embedding_model
-    from clawline.nlu.fine_tuning import FineTuneReport, fine_tune_encoder
     from clawline.nlu.optim import softmax
 
     intents, oos = sample(data, k, seed)
     model_dir = work / f"minilm-{k}-{seed}"
-    saved = model_dir / "fine-tune.json"
-    if saved.exists():  # this draw's encoder, fine-tuned by an earlier run (the worker is seeded): refit the head
-        report = FineTuneReport(**json.loads(saved.read_text(encoding="utf-8")))
-    else:
-        report = fine_tune_encoder(intents, oos, model_dir, seed=seed)
-        saved.write_text(json.dumps(dataclasses.asdict(report)), encoding="utf-8")
+    report = fine_tuned(intents, oos, model_dir, seed, THREADS)
     started = time.perf_counter()
     encoder = SentenceEncoder(model_dir)
     model = train_embedding_model(intents, oos, seed=seed, encoder=encoder)
@@ -119,20 +119,49 @@ def _table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _published(full: bool) -> str:
+    """The few-shot (or the full-data) part of the section as published, marked with the date it was measured."""
+    text = BENCHMARKS.read_text(encoding="utf-8") if BENCHMARKS.exists() else ""
+    section = re.search(
+        r"<!-- bench:nlu_finetune -->\n_Measured (.*?)\._\n\n(.*?)<!-- /bench:nlu_finetune -->", text, re.S
+    )
+    if section is None:
+        return ""
+    when, body = section.groups()
+    few, heading, rest = body.partition(FULL_HEADING)
+    part = (heading + rest if full else few).strip()
+    if not part or "\n_Not re-run with" in part:  # empty, or already marked by an earlier run
+        return part
+    title, _, content = part.partition("\n\n")
+    return f"{title}\n\n_Not re-run with the other part of this section: measured {when}._\n\n{content}"
+
+
+def _append(row: dict[str, Any]) -> None:
+    with ROWS.open("a") as fh:
+        fh.write(json.dumps(row) + "\n")
+
+
 def main() -> None:
     data = json.loads(DATA.read_text(encoding="utf-8"))
     done = [json.loads(line) for line in ROWS.read_text().splitlines()] if ROWS.exists() else []
     ROWS.parent.mkdir(parents=True, exist_ok=True)
-    for k in SHOTS:
-        for seed in SEEDS:
-            if any(r["k"] == k and r["seed"] == seed and r.get("recipe") == RECIPE for r in done):
-                continue
-            row = measure(data, k, seed, ROWS.parent)
-            print(json.dumps(row), flush=True)
-            with ROWS.open("a") as fh:
-                fh.write(json.dumps(row) + "\n")
+    if FULL:
+        for row in measure_full(data, ROWS.parent, done):
+            _append(row)
             done.append(row)
-    update_section("nlu_finetune", _table(done))
+    else:
+        for k in SHOTS:
+            for seed in SEEDS:
+                if any(r.get("k") == k and r["seed"] == seed and r.get("recipe") == RECIPE for r in done):
+                    continue
+                row = measure(data, k, seed, ROWS.parent)
+                print(json.dumps(row), flush=True)
+                _append(row)
+                done.append(row)
+    few = [r for r in done if r.get("data") != "full"]
+    full = [r for r in done if r.get("data") == "full"]
+    parts = [_table(few) if few else _published(full=False), full_table(full) if full else _published(full=True)]
+    update_section("nlu_finetune", "\n\n".join(part for part in parts if part))
 
 
 if __name__ == "__main__":
