@@ -26,12 +26,16 @@ from clawline.topics import TopicAllowList
 
 @dataclass(frozen=True)
 class Variant:
+    """One way of saying a response: its template and buttons."""
+
     template: Template
     buttons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Bot:
+    """A loaded bot: its definition and what that is built into (rules, responses, plugins, templates)."""
+
     definition: models.BotDefinition
     rules: RuleSet
     responses: dict[str, tuple[Variant, ...]]

@@ -46,6 +46,8 @@ _YAML_SUFFIXES = (".yaml", ".yml")
 
 @dataclass(frozen=True)
 class Prebuilt:
+    """What the bot layer's prebuilt file holds (see the module docstring)."""
+
     definition: BotDefinition
     source: SourceMap
     #: The plugins' validated manifests, by (sha256 of the manifest file's bytes, class name).

@@ -19,6 +19,8 @@ FieldPath = tuple[str | int, ...]
 
 @dataclass(frozen=True)
 class Problem:
+    """One thing wrong with a bot definition: where (file, line, field) and what."""
+
     file: Path | None
     line: int | None
     field: str

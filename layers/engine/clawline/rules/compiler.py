@@ -105,6 +105,8 @@ class RuleAnalysis:
 
 @dataclass(frozen=True, eq=False)
 class CompiledRule:
+    """A rule ready to evaluate: its CEL program, the variables it reads and the guards that index it."""
+
     rule: Rule
     order: int
     program: Any
