@@ -9,17 +9,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from clawline.bot import models
 from clawline.bot.problems import BotDefinitionError, FieldPath, Problem, SourceMap
-from clawline.language_detection import LanguageDetector
 from clawline.plugins.loader import LoadedPlugin, PluginLoadError, load_plugin
 from clawline.rules.compiler import CompiledRule, RuleAnalysis, RuleCompileError, RuleSet, compile_rule
 from clawline.rules.conditions import ConditionError, Conditions
 from clawline.templates import Template, TemplateError, parse
 from clawline.topics import TopicAllowList
+
+if TYPE_CHECKING:
+    from clawline.language_detection import LanguageDetector
 
 #: Entities NLU extracts without a definition (``number``, ``date``, ``money``...): slots may name them.
 
@@ -208,6 +210,8 @@ class _Checker:
         default = d.settings.language
         if len(set(d.settings.languages) | {default}) < 2:
             return None
+        from clawline.language_detection import LanguageDetector  # a one-language bot never needs it
+
         samples: dict[str, list[str]] = {lang: [] for lang in d.settings.languages}
         for lang, texts in samples.items():
             texts.extend(t for intent in d.intents.values() for t in models.in_language(intent.examples, lang, default))
