@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 from clawline.aws import client, session, set_deadline
 from clawline.bot.compiled import Bot
 from clawline.bot.prebuilt import load_bot
-from clawline.channels.connections import DynamoDBConnectionStore
 from clawline.conversation import build_turn_models
 from clawline.engine import Engine
 from clawline.nlu.lazy import lazy_nlu_factory
@@ -23,6 +22,7 @@ from clawline.turns import TurnRunner
 
 if TYPE_CHECKING:
     from clawline.attachments.service import AttachmentService, NoAttachments
+    from clawline.channels.connections import DynamoDBConnectionStore
     from clawline.nlu.types import NluBackend
     from clawline.security.encryption import FieldCipher
     from clawline.security.ratelimit import RateLimiter
@@ -143,6 +143,9 @@ def device_owners() -> DeviceOwners:
 
 @cache
 def connection_store() -> DynamoDBConnectionStore:
+    """WebSocket connection records (imported by the functions that use them: MQTT's never does)."""
+    from clawline.channels.connections import DynamoDBConnectionStore
+
     cfg = settings()
     cfg.require("connections_table")
     assert cfg.connections_table is not None

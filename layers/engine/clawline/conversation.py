@@ -5,7 +5,8 @@ turns (the bounded window) are read together, and the newest of them carries the
 (``clawline.store.dynamodb`` draws the layout).
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: pydantic would evaluate each field's annotation string when it creates
+# these classes at import (clawline.bot.models does the same).
 
 from datetime import datetime
 from typing import Any

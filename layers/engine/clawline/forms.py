@@ -44,7 +44,13 @@ class Forms:
         self.slots = engine.bot.definition.slots
         self.settings = engine.bot.settings.forms
         self.language = engine.bot.settings.language
-        self._correction = re.compile(self.settings.correction_pattern) if self.settings.correction_pattern else None
+
+    @cached_property
+    def _correction(self) -> re.Pattern[str] | None:
+        """The correction pattern, compiled when a form first needs it (about 1 ms): a turn outside a form never
+        does. The bot's validation has checked that it compiles (``FormSettings``)."""
+        pattern = self.settings.correction_pattern
+        return re.compile(pattern) if pattern else None
 
     @cached_property
     def roles(self) -> RoleCues:

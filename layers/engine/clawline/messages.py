@@ -7,7 +7,8 @@ first time it is used, not when its module is imported, so a cold start pays onl
 (the attachment, upload and listing models, for one, are never built by a text turn).
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: pydantic would evaluate each field's annotation string when it creates
+# these classes at import (clawline.bot.models does the same).
 
 from datetime import UTC, datetime
 from enum import StrEnum

@@ -40,6 +40,8 @@ def owner_key(kind: PrincipalKind | str, principal_id: str) -> str:
 
 @dataclass(frozen=True)
 class Principal:
+    """Who acts: a user (token subject) or a thing (device name)."""
+
     kind: PrincipalKind
     id: str
 

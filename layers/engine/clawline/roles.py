@@ -36,6 +36,8 @@ def _cues_before(text: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class RoleCues:
+    """Words that introduce an entity's value in a role ("from", "to"), learnt from annotated examples."""
+
     #: entity -> role -> words that introduce a value in that role (the role's name always does).
     cues: Mapping[str, Mapping[str, frozenset[str]]] = field(default_factory=dict)
 

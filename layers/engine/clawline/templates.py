@@ -44,12 +44,16 @@ class TemplateError(ValueError):
 
 @dataclass(frozen=True)
 class Placeholder:
+    """A ``{path|default}`` in a template."""
+
     path: tuple[str, ...]
     default: str | None
 
 
 @dataclass(frozen=True)
 class Template:
+    """A text split into its literal parts and placeholders (``parse``)."""
+
     source: str
     parts: tuple[str | Placeholder, ...]
 

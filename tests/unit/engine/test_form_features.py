@@ -12,7 +12,7 @@ from clawline.messages import Entity
 from clawline.nlu.types import NluResult
 from clawline.roles import RoleCues
 
-from .helpers import BASE, ScriptedNlu, make_engine, say, write_bot
+from .helpers import BASE, FIXED_NOW, ScriptedNlu, make_engine, say, write_bot
 
 BOT = (
     BASE
@@ -81,6 +81,28 @@ def test_min_max_pattern_choices_and_the_cel_condition_refuse_bad_values(tmp_pat
     reply = say(engine, "5")
     assert reply.texts == ["Payee?"]
     assert reply.slots["amount"] == 250 and reply.slots["code"] == "ABC-12" and reply.slots["speed"] == 5
+
+
+def test_a_bot_loaded_prebuilt_checks_values_and_forms_like_its_yaml(tmp_path):
+    # The prebuilt definition carries its conditions' CEL sources, compiled on first use: the `valid` condition,
+    # the form's check and the rule that is not a plain guard (`!has(...)`) must decide as they do from the YAML.
+    from clawline.bot import prebuilt
+    from clawline.engine import Engine
+    from clawline.rules.cel import DeferredProgram
+    from clawline.store.memory import InMemoryConversationStore
+
+    bot_dir = write_bot(tmp_path / "bot", BOT)
+    prebuilt.write(bot_dir)
+    assert prebuilt.read(bot_dir) is not None
+    bot = prebuilt.load_bot(bot_dir)
+    assert all(isinstance(r.program, DeferredProgram) for r in bot.rules.ordered)
+    engine = Engine(bot, InMemoryConversationStore(), nlu=ScriptedNlu(TABLE), clock=lambda: FIXED_NOW)
+    assert say(engine, "pay someone").texts == ["Amount?"]
+    assert say(engine, "301").texts == ["1 to 300, please."]  # valid: value <= slots.limit
+    for text, asked in (("250", "Code?"), ("ABC-12", "Speed?"), ("5", "Payee?")):
+        assert say(engine, text).texts == [asked]
+    reply = say(engine, "ABC-12")  # check: slots.payee != slots.code
+    assert reply.texts == ["Payee and code must differ.", "Payee?"]
 
 
 def test_a_cross_slot_check_clears_the_named_slot_and_asks_again(tmp_path):

@@ -59,7 +59,8 @@ engine = Engine(load_bot(sys.argv[1]), InMemoryConversationStore())
 message = InboundMessage(message_id="m1", channel=Channel.MQTT, conversation_id="c1", sender="t1", text="ping")
 reply = run(engine.handle(message), lambda: None)
 checks = any(m in sys.modules for m in ("clawline.bot.references", "difflib"))
-print(json.dumps({"yaml": "yaml" in sys.modules, "checks": checks, "texts": reply.texts}))
+authoring = [m for m in ("clawline.bot.loader", "clawline.rules.analysis", "cel.cel") if m in sys.modules]
+print(json.dumps({"yaml": "yaml" in sys.modules, "checks": checks, "authoring": authoring, "texts": reply.texts}))
 """
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "engine"), str(ROOT)])}
     results = []
@@ -71,8 +72,12 @@ print(json.dumps({"yaml": "yaml" in sys.modules, "checks": checks, "texts": repl
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
     from_package, from_yaml = results
     # The prebuilt definition passed the reference checks when it was written: a cold start does not run them again.
-    assert from_package == {"yaml": False, "checks": False, "texts": ["pong"]}
-    assert from_yaml == {"yaml": True, "checks": True, "texts": ["pong"]}  # no prebuilt file here: YAML, checked
+    # It carries what compiling its conditions found, so neither the YAML loader nor the conditions' analysis is
+    # imported, and "ping" (answered by the rule's Python guards) never loads CEL: programs compile on first use.
+    assert from_package == {"yaml": False, "checks": False, "authoring": [], "texts": ["pong"]}
+    authoring = ["clawline.bot.loader", "clawline.rules.analysis", "cel.cel"]
+    # No prebuilt file here: YAML, checked, every condition compiled.
+    assert from_yaml == {"yaml": True, "checks": True, "authoring": authoring, "texts": ["pong"]}
 
 
 def test_a_prebuilt_bot_is_built_like_a_checked_one(packaged: Path) -> None:
@@ -83,6 +88,8 @@ def test_a_prebuilt_bot_is_built_like_a_checked_one(packaged: Path) -> None:
     assert fast.templates.keys() == checked.templates.keys()
     assert fast.responses == checked.responses
     assert [r.rule.name for r in fast.rules.ordered] == [r.rule.name for r in checked.rules.ordered]
+    # Each rule's guards, variables and CEL source as compiling its condition found them.
+    assert [r.analysis for r in fast.rules.ordered] == [r.analysis for r in checked.rules.ordered]
     assert fast.conditions._programs.keys() == checked.conditions._programs.keys()
     assert [p.name for p in fast.plugins] == [p.name for p in checked.plugins]
 

@@ -37,6 +37,8 @@ CONTENT_TYPES: dict[Kind, frozenset[str]] = {
 
 @dataclass(frozen=True)
 class AttachmentLimits:
+    """The function's bounds on attachment sizes."""
+
     #: The largest object ``POST /v1/uploads`` presigns (bytes).
     max_bytes: int
     #: The largest decoded inline payload of one MQTT message, all its attachments together (bytes).

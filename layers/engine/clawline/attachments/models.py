@@ -1,7 +1,8 @@
 """What clients send and get about attachments: the upload request and its answer, and the two ways a message
 carries an attachment (a reference to an upload on HTTP and WebSocket, an inline payload on MQTT)."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: pydantic would evaluate each field's annotation string when it creates
+# these classes at import (clawline.bot.models does the same).
 
 from typing import Annotated
 

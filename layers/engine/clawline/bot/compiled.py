@@ -9,30 +9,35 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from clawline.bot import models
-from clawline.bot.loader import BotDefinitionError, FieldPath, Problem, SourceMap, load_definition
-from clawline.language_detection import LanguageDetector
+from clawline.bot.problems import BotDefinitionError, FieldPath, Problem, SourceMap
 from clawline.plugins.loader import LoadedPlugin, PluginLoadError, load_plugin
-from clawline.rules.analysis import risky_pattern
-from clawline.rules.compiler import CompiledRule, RuleCompileError, RuleSet, compile_rule
+from clawline.rules.compiler import CompiledRule, RuleAnalysis, RuleCompileError, RuleSet, compile_rule
 from clawline.rules.conditions import ConditionError, Conditions
 from clawline.templates import Template, TemplateError, parse
 from clawline.topics import TopicAllowList
+
+if TYPE_CHECKING:
+    from clawline.language_detection import LanguageDetector
 
 #: Entities NLU extracts without a definition (``number``, ``date``, ``money``...): slots may name them.
 
 
 @dataclass(frozen=True)
 class Variant:
+    """One way of saying a response: its template and buttons."""
+
     template: Template
     buttons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Bot:
+    """A loaded bot: its definition and what that is built into (rules, responses, plugins, templates)."""
+
     definition: models.BotDefinition
     rules: RuleSet
     responses: dict[str, tuple[Variant, ...]]
@@ -64,6 +69,8 @@ class Bot:
     @classmethod
     def load(cls, path: str | Path, *, load_plugins: bool = True) -> Bot:
         """Load and check a bot directory (or YAML file). Raises ``BotDefinitionError`` listing every problem."""
+        from clawline.bot.loader import load_definition  # YAML: a bot loaded prebuilt never reads it
+
         definition, source = load_definition(path)
         root = Path(path)
         return cls.build(
@@ -79,12 +86,14 @@ class Bot:
         directory: Path | None = None,
         load_plugins: bool = True,
         checked: bool = False,
+        compiled: Compiled | None = None,
     ) -> Bot:
         """Build the bot from its definition. ``checked``: this definition already passed every check of this very
         code (a fresh prebuilt definition, ``clawline.bot.prebuilt``): the checks that can only find problems
         (references to responses, slots, intents and entities) are skipped; everything the bot is made of (rules,
-        conditions, templates, plugins) is still compiled, and still fails loudly."""
-        checker = _Checker(definition, source or SourceMap(), checked=checked)
+        conditions, templates, plugins) is still built, and still fails loudly. ``compiled``: what compiling its
+        conditions found then (``Compiled.of``): they are not analysed again, and compile on first use."""
+        checker = _Checker(definition, source or SourceMap(), checked=checked, compiled=compiled)
         bot = checker.check(directory, load_plugins)
         if checker.problems:
             raise BotDefinitionError(checker.problems)
@@ -92,13 +101,35 @@ class Bot:
         return bot
 
 
+@dataclass(frozen=True)
+class Compiled:
+    """What compiling a bot's conditions found, kept in its prebuilt definition: each rule's analysis (by its
+    ``when``) and each ``valid`` condition's CEL source (by its source)."""
+
+    rules: dict[str, RuleAnalysis]
+    conditions: dict[str, str]
+
+    @classmethod
+    def of(cls, bot: Bot) -> Compiled:
+        rules = {c.rule.when.strip(): c.analysis for c in bot.rules.ordered}
+        return cls(rules, dict(bot.conditions.cel_sources))
+
+
 class _Checker:
-    def __init__(self, definition: models.BotDefinition, source: SourceMap, *, checked: bool = False) -> None:
+    def __init__(
+        self,
+        definition: models.BotDefinition,
+        source: SourceMap,
+        *,
+        checked: bool = False,
+        compiled: Compiled | None = None,
+    ) -> None:
         self.d = definition
         self.source = source
         #: The reference checks passed already (``Bot.build``): a cold start skips them and never imports
         #: clawline.bot.references (difflib and a dozen regular expressions, about 5 ms).
         self.checked = checked
+        self.compiled = compiled
         self.problems: list[Problem] = []
         self.templates: dict[str, Template] = {}
         self.conditions = Conditions()
@@ -140,7 +171,7 @@ class _Checker:
                 self.fail(("rules", i, "name"), f"rule name {rule.name!r} is already used by rules[{seen[rule.name]}]")
             seen.setdefault(rule.name, i)
             try:
-                compiled.append(compile_rule(rule, i))
+                compiled.append(compile_rule(rule, i, self._analysed(rule)))
             except RuleCompileError as exc:
                 self.fail(("rules", i, exc.field), str(exc))
             else:
@@ -179,6 +210,8 @@ class _Checker:
         default = d.settings.language
         if len(set(d.settings.languages) | {default}) < 2:
             return None
+        from clawline.language_detection import LanguageDetector  # a one-language bot never needs it
+
         samples: dict[str, list[str]] = {lang: [] for lang in d.settings.languages}
         for lang, texts in samples.items():
             texts.extend(t for intent in d.intents.values() for t in models.in_language(intent.examples, lang, default))
@@ -190,9 +223,12 @@ class _Checker:
             samples[default].extend(v.text for v in said)
         return LanguageDetector(samples)
 
+    def _analysed(self, rule: models.Rule) -> RuleAnalysis | None:
+        return self.compiled.rules.get(rule.when.strip()) if self.compiled is not None else None
+
     def _condition(self, path: FieldPath, source: str) -> None:
         try:
-            self.conditions.add(source)
+            self.conditions.add(source, self.compiled.conditions.get(source) if self.compiled is not None else None)
         except ConditionError as exc:
             self.fail(path, str(exc))
 
@@ -200,7 +236,7 @@ class _Checker:
         path: FieldPath = ("slots", name)
         if slot.valid:
             self._condition((*path, "valid"), slot.valid)
-        if slot.pattern and risky_pattern(slot.pattern):
+        if slot.pattern and not self.checked and _risky_pattern(slot.pattern):
             self.fail((*path, "pattern"), "the pattern nests quantifiers (like (a+)+): a crafted answer could make "
                       "it backtrack for a very long time")  # fmt: skip
         if slot.role and not slot.entity:
@@ -401,6 +437,12 @@ class _Checker:
                 continue
             loaded.append(plugin)
         return loaded
+
+
+def _risky_pattern(pattern: str) -> bool:
+    from clawline.rules.analysis import risky_pattern  # a bot loaded prebuilt was checked already
+
+    return risky_pattern(pattern)
 
 
 def _suggest(name: str, known: Iterable[str]) -> str:

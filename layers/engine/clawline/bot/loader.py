@@ -14,8 +14,7 @@ language defined twice is an error naming both places.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import UnionType
 from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
@@ -24,13 +23,25 @@ from pydantic import BaseModel, ValidationError
 
 from clawline.bot import models
 from clawline.bot.models import ACTION_KEYS, BotDefinition
-from clawline.errors import ConfigurationError
+from clawline.bot.problems import BotDefinitionError, FieldPath, Location, Problem, SourceMap, format_path
 
 if TYPE_CHECKING:
     import yaml
 
-Location = tuple[Path, int]
-FieldPath = tuple[str | int, ...]
+# The problems and the source map live in clawline.bot.problems (a bot loaded prebuilt needs them, not YAML); the
+# loader's readers import them from here as ever.
+__all__ = [
+    "MAX_YAML_VALUES",
+    "BotDefinitionError",
+    "FieldPath",
+    "Location",
+    "Problem",
+    "SourceMap",
+    "allowed_fields",
+    "format_path",
+    "load_definition",
+    "read_yaml",
+]
 
 _MAPPING_SECTIONS = ("intents", "entities", "slots", "responses")
 _LIST_SECTIONS = ("rules", "plugins", "out_of_scope")
@@ -40,61 +51,6 @@ _LANGUAGE_SECTIONS = ("intents", "out_of_scope", "responses")
 _LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}$")
 #: Values in one YAML file, counting alias expansions; a 1,000-rule bot has a few tens of thousands.
 MAX_YAML_VALUES = 500_000
-
-
-@dataclass(frozen=True)
-class Problem:
-    file: Path | None
-    line: int | None
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.file and self.line else str(self.file or "<bot>")
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
-
-
-class BotDefinitionError(ConfigurationError):
-    """The bot definition is wrong. ``problems`` lists each one with its file, line and field."""
-
-    code = "bot_definition_error"
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        shown = "\n".join(f"  {p}" for p in problems[:20])
-        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
-        noun = "problem" if len(problems) == 1 else "problems"
-        super().__init__(f"invalid bot definition ({len(problems)} {noun}):\n{shown}{more}")
-
-
-@dataclass
-class SourceMap:
-    """Where each field of the merged definition was written."""
-
-    locations: dict[FieldPath, Location] = field(default_factory=dict)
-    default_file: Path | None = None
-
-    def locate(self, path: Iterable[str | int]) -> Location | None:
-        key = tuple(path)
-        while True:
-            if key in self.locations:
-                return self.locations[key]
-            if not key:
-                return None
-            key = key[:-1]
-
-    def problem(self, path: Iterable[str | int], message: str) -> Problem:
-        path = tuple(path)
-        location = self.locate(path)
-        file, line = location if location else (self.default_file, None)
-        return Problem(file, line, format_path(path), message)
-
-
-def format_path(path: Iterable[str | int]) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
 
 
 def read_yaml(file: Path) -> tuple[Any, dict[FieldPath, int]]:

@@ -1,16 +1,21 @@
 """The bot's definition validated at build time, loaded by a cold start without parsing YAML or validating again.
 
 ``clawline package`` (what ``make build`` runs for the bot layer) validates the bot from its YAML as ever, then
-writes ``.prebuilt/definition.pickle`` into the packaged copy: the validated ``BotDefinition``, its source map and
-the validated manifests of the bot's plugins. ``load_bot`` (the functions' ``composition.bot()``) reads it instead of
+writes ``.prebuilt/definition.pickle`` into the packaged copy: the validated ``BotDefinition``, its source map,
+the validated manifests of the bot's plugins and what compiling its conditions found (``Compiled``: each rule's
+guards, variables and rewritten CEL source). ``load_bot`` (the functions' ``composition.bot()``) reads it instead of
 the YAML: the yaml module alone costs about 20 ms of CPU at a cold start and parsing plus pydantic's validators about
-10 more, a tenth of the cold-start floor; unpickling is under a millisecond. The rules, CEL conditions, templates and
-plugins are still compiled from that definition by ``Bot.build`` (the CEL programs are native objects).
+10 more, a tenth of the cold-start floor; unpickling is under a millisecond. The rules, templates and plugins are
+still built from that definition by ``Bot.build``; the CEL programs (native objects) are compiled on their first
+evaluation, so neither the conditions' analysis (``clawline.rules.analysis``) nor the YAML loader
+(``clawline.bot.loader``) is imported, and a turn decided by the rules' Python guards never loads CEL (about 6 ms
+in all).
 
 The YAML stays the source of truth. The prebuilt file is used only when its header matches what this process would
 produce: the format, pydantic's version, the digest of the engine sources it depends on (the models,
-``clawline/bot/models.py`` and ``clawline/plugins/manifest.py``, and the checks, ``clawline/bot/compiled.py`` and
-``clawline/bot/references.py``) and of every YAML file in the bot's folder. Such a definition passed every check when
+``clawline/bot/models.py`` and ``clawline/plugins/manifest.py``, the checks, ``clawline/bot/compiled.py`` and
+``clawline/bot/references.py``, and the analysis of conditions, ``clawline/rules/``: ``CODE_FILES``) and of every
+YAML file in the bot's folder. Such a definition passed every check when
 it was written, so a cold start skips the checks that can only find problems (references to responses, slots,
 intents and entities: about 5 ms) and builds the rest. Anything else (no file, a bot edited
 after the build, another engine layer, an unreadable file) loads the YAML, with the same clear errors.
@@ -29,9 +34,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from clawline.bot.compiled import Bot
-    from clawline.bot.loader import SourceMap
+    from clawline.bot.compiled import Bot, Compiled
     from clawline.bot.models import BotDefinition
+    from clawline.bot.problems import SourceMap
     from clawline.plugins.manifest import Manifest
 
 PREBUILT_FILE = Path(".prebuilt") / "definition.pickle"
@@ -41,10 +46,14 @@ _YAML_SUFFIXES = (".yaml", ".yml")
 
 @dataclass(frozen=True)
 class Prebuilt:
+    """What the bot layer's prebuilt file holds (see the module docstring)."""
+
     definition: BotDefinition
     source: SourceMap
     #: The plugins' validated manifests, by (sha256 of the manifest file's bytes, class name).
     manifests: dict[tuple[str, str | None], Manifest]
+    #: What compiling the rules' and slots' conditions found (their guards, variables and CEL sources).
+    compiled: Compiled
 
 
 def bot_digest(root: Path) -> str:
@@ -56,8 +65,20 @@ def bot_digest(root: Path) -> str:
 
 
 #: The engine's sources a prebuilt definition depends on, relative to the package: the models its pickled objects
-#: are made of, and the checks it passed at build time (``load_bot`` skips the ones that can only find problems).
-CODE_FILES = ("bot/models.py", "plugins/manifest.py", "bot/compiled.py", "bot/references.py")
+#: are made of, the checks it passed at build time (``load_bot`` skips the ones that can only find problems) and
+#: the analysis of its conditions it carries.
+CODE_FILES = (
+    "bot/models.py",
+    "bot/problems.py",
+    "plugins/manifest.py",
+    "bot/compiled.py",
+    "bot/references.py",
+    "rules/analysis.py",
+    "rules/cel.py",
+    "rules/compiler.py",
+    "rules/conditions.py",
+    "rules/guards.py",
+)
 
 
 def code_digest() -> str:
@@ -78,15 +99,15 @@ def header(root: Path) -> dict[str, str]:
 def write(root: Path) -> Path:
     """Validate the bot in ``root`` from its YAML (raising ``BotDefinitionError`` as ``Bot.load`` does) and write its
     prebuilt definition there; returns the file."""
-    from clawline.bot.compiled import Bot
+    from clawline.bot.compiled import Bot, Compiled
     from clawline.bot.loader import load_definition
     from clawline.plugins.manifest import validated_manifests
 
     definition, source = load_definition(root)
-    Bot.build(definition, source, directory=root)  # every check; reads (and remembers) the plugins' manifests
+    bot = Bot.build(definition, source, directory=root)  # every check; reads (and remembers) the plugins' manifests
     # Every manifest this process validated: the bot's plugins' among them (one more is used only by a file with
     # the very same bytes and class).
-    payload = Prebuilt(definition, source, validated_manifests())
+    payload = Prebuilt(definition, source, validated_manifests(), Compiled.of(bot))
     target = root / PREBUILT_FILE
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(pickle.dumps((header(root), payload), protocol=pickle.HIGHEST_PROTOCOL))
@@ -122,5 +143,7 @@ def load_bot(path: str | Path, **kwargs: Any) -> Bot:
 
     remember_validated(prebuilt.manifests)
     # Checked when it was written (``write`` builds the bot from the YAML with every check, and the header names
-    # the checking code): only what the bot is made of is built again.
-    return Bot.build(prebuilt.definition, prebuilt.source, directory=root, checked=True, **kwargs)
+    # the checking code): only what the bot is made of is built again, its conditions from what compiling them found.
+    return Bot.build(
+        prebuilt.definition, prebuilt.source, directory=root, checked=True, compiled=prebuilt.compiled, **kwargs
+    )

@@ -28,6 +28,8 @@ Publish = Callable[[str, bytes], None]
 
 @dataclass(frozen=True)
 class Outcome:
+    """What became of one action of the reply that a channel carries out."""
+
     type: str
     #: ``published``, ``refused`` (topic outside the allow-list), ``failed`` (the publish call failed) or
     #: ``delivered`` (the action travels to the client in the reply only).

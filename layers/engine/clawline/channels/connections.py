@@ -19,6 +19,8 @@ from clawline.store.dynamodb import raise_for_client_error
 
 @dataclass(frozen=True)
 class Connection:
+    """A WebSocket connection's record: whose it is, since and until when, and where replies go."""
+
     connection_id: str
     principal: str
     connected_at: int

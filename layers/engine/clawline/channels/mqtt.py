@@ -9,7 +9,8 @@ so the function sees exactly what the device sent, JSON or not, and the thing na
 (which the IoT policy restricts to the device's own), never from the payload.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: pydantic would evaluate each field's annotation string when it creates
+# these classes at import (clawline.bot.models does the same).
 
 import base64
 import binascii

@@ -4,7 +4,8 @@ The same shape travels over HTTP (request body), WebSocket (frame) and MQTT (pub
 library can talk to every channel alike.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: pydantic would evaluate each field's annotation string when it creates
+# these classes at import (clawline.bot.models does the same).
 
 import json
 import uuid

@@ -45,6 +45,8 @@ class PluginLoadError(Exception):
 
 @dataclass(frozen=True)
 class LoadedPlugin:
+    """A bot's plugin, imported, checked against its manifest and constructed: what the runner calls."""
+
     name: str
     label: str
     instance: Any

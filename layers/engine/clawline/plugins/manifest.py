@@ -26,7 +26,8 @@ left for CloudFormation (``clawline plugins policy`` writes them as ``Fn::Sub``)
 unless the manifest writes one.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: pydantic would evaluate each field's annotation string when it creates
+# these classes at import (clawline.bot.models does the same).
 
 import hashlib
 import re

@@ -33,6 +33,8 @@ from clawline.plugins.services import using
 
 @dataclass(frozen=True)
 class HookOutcome:
+    """What one plugin hook call gave: its result, or why it has none."""
+
     plugin: str
     result: PluginResult | None = None
     #: "timeout", "error" or "unavailable" (setup failed) when the call did not succeed.

@@ -36,6 +36,8 @@ def iam_action(service: str, operation: str) -> str:
 
 @dataclass(frozen=True)
 class HttpResponse:
+    """What a plugin's HTTP request got back."""
+
     status: int
     headers: Mapping[str, str]
     body: bytes

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 from clawline.rules.cel import MATCHES_FUNCTION
+from clawline.rules.guards import Guards
 
 _IDENT_START = re.compile(r"[A-Za-z_]")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -36,37 +37,13 @@ _TEXT_EQ = re.compile(r"^text\s*==\s*" + _ANY_STRING + "$")
 _MACRO_BINDING = re.compile(r"\b(?:all|exists|exists_one|map|filter)\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,")
 
 
-@dataclass(frozen=True)
-class Guards:
-    """What must hold before a condition can be true (``None``: no constraint).
-
-    Checking these in Python costs a fraction of a CEL call (a regex through CEL's function callback costs
-    microseconds); when ``complete`` is true the guards are the whole condition and CEL is not called at all.
-    """
-
-    intents: frozenset[str] | None = None
-    channels: frozenset[str] | None = None
-    required_slots: frozenset[str] = field(default_factory=frozenset)
-    #: ``text.matches("...")`` patterns, ``text.startsWith("...")`` prefixes, ``text == "..."``.
-    text_patterns: tuple[str, ...] = ()
-    text_prefixes: tuple[str, ...] = ()
-    text_equals: str | None = None
-    complete: bool = False
-
-    @property
-    def first_char(self) -> str | None:
-        """The character a message must start with for the condition to be true, if the guards fix one."""
-        if self.text_equals is not None:
-            return self.text_equals[:1] or None
-        for prefix in self.text_prefixes:
-            if prefix:
-                return prefix[0]
-        for pattern in self.text_patterns:
-            found = _ANCHORED_LITERAL.match(pattern)
-            # "^STOP|^UNSUBSCRIBE" is anchored in each alternative: only the whole pattern's start counts.
-            if found and not has_top_level_alternation(pattern):
-                return found.group(1)
-        return None
+def anchored_first_char(pattern: str) -> str | None:
+    """The character every match of ``pattern`` starts with, when the pattern fixes one (``^#...``)."""
+    found = _ANCHORED_LITERAL.match(pattern)
+    # "^STOP|^UNSUBSCRIBE" is anchored in each alternative: only the whole pattern's start counts.
+    if found and not has_top_level_alternation(pattern):
+        return found.group(1)
+    return None
 
 
 def has_top_level_alternation(pattern: str) -> bool:

@@ -71,3 +71,19 @@ def new_context() -> Any:
 def compile_program(source: str) -> Any:
     """Compile a (rewritten) CEL source; raises ``ValueError`` with CEL's own message on a syntax error."""
     return cel_module().compile(source)
+
+
+class DeferredProgram:
+    """A CEL program compiled on its first execution, from a source that already compiled when the bot was
+    packaged (loading the CEL extension and compiling every condition cost about 3 ms of a cold start)."""
+
+    __slots__ = ("_program", "source")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self._program: Any = None
+
+    def execute(self, context: Any) -> Any:
+        if self._program is None:
+            self._program = compile_program(self.source)
+        return self._program.execute(context)

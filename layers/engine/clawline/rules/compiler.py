@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from clawline.bot.models import Rule
-from clawline.rules import analysis
-from clawline.rules.cel import compile_program, compiled_pattern, new_context
+from clawline.rules.cel import DeferredProgram, compile_program, compiled_pattern, new_context
+from clawline.rules.guards import Guards
 
 #: Variables a ``when`` can use; docs/bots.md documents each.
 VARIABLES = frozenset(
@@ -90,19 +90,38 @@ class RuleCompileError(ValueError):
         self.field = field
 
 
+@dataclass(frozen=True)
+class RuleAnalysis:
+    """What compiling a rule's condition finds besides its CEL program. ``clawline package`` keeps it in the bot's
+    prebuilt definition (``clawline.bot.prebuilt``), so a cold start neither analyses nor compiles the conditions
+    again: each program is compiled on its first evaluation (``DeferredProgram``), and many turns need none."""
+
+    #: The source CEL compiles (``matches`` rewritten, ``clawline.rules.analysis.rewrite_matches``).
+    cel_source: str
+    variables: frozenset[str]
+    guards: Guards
+    first_char: str | None
+
+
 @dataclass(frozen=True, eq=False)
 class CompiledRule:
+    """A rule ready to evaluate: its CEL program, the variables it reads and the guards that index it."""
+
     rule: Rule
-    #: Position in priority order: the index walks candidates by this.
     order: int
     program: Any
     variables: frozenset[str]
     needs_nlu: bool
-    guards: analysis.Guards
-    #: ``when: true``: no need to call CEL at all.
+    guards: Guards
     always: bool
     patterns: tuple[re.Pattern[str], ...] = ()
     first_char: str | None = None
+    #: The rewritten source ``program`` was compiled from.
+    cel_source: str = ""
+
+    @property
+    def analysis(self) -> RuleAnalysis:
+        return RuleAnalysis(self.cel_source, self.variables, self.guards, self.first_char)
 
     @property
     def name(self) -> str:
@@ -124,8 +143,37 @@ class CompiledRule:
         return all(p.search(text) is not None for p in self.patterns)
 
 
-def compile_rule(rule: Rule, order: int = 0) -> CompiledRule:
+def compile_rule(rule: Rule, order: int = 0, analysed: RuleAnalysis | None = None) -> CompiledRule:
+    """Compile and check ``rule``'s condition, or, given what compiling it found already (``analysed``: the prebuilt
+    definition's), build the rule from that, its CEL program compiled on first use."""
     source = rule.when.strip()
+    if analysed is None:
+        program, analysed = _analyse(source)
+    else:
+        program = DeferredProgram(analysed.cel_source)
+    guards = analysed.guards
+    try:
+        patterns = tuple(compiled_pattern(p) for p in guards.text_patterns)
+    except re.error as exc:
+        raise RuleCompileError(f"invalid regular expression in matches(): {exc}") from exc
+    return CompiledRule(
+        rule=rule,
+        order=order,
+        program=program,
+        variables=analysed.variables,
+        needs_nlu=bool(analysed.variables & NLU_VARIABLES),
+        guards=guards,
+        always=source == "true",
+        patterns=patterns,
+        first_char=analysed.first_char,
+        cel_source=analysed.cel_source,
+    )
+
+
+def _analyse(source: str) -> tuple[Any, RuleAnalysis]:
+    """Check a condition's regular expressions, compile it and find its guards; raises ``RuleCompileError``."""
+    from clawline.rules import analysis  # a bot loaded prebuilt never needs it (RuleAnalysis)
+
     for pattern in analysis.literal_patterns(source):
         try:
             re.compile(pattern)
@@ -136,8 +184,9 @@ def compile_rule(rule: Rule, order: int = 0) -> CompiledRule:
                 f"regular expression {pattern!r} nests quantifiers (like (a+)+): a crafted message could make it "
                 "backtrack for a very long time; rewrite it without a quantified group that contains a quantifier"
             )
+    cel_source = analysis.rewrite_matches(source)
     try:
-        program = compile_program(analysis.rewrite_matches(source))
+        program = compile_program(cel_source)
     except (ValueError, RuntimeError) as exc:
         raise RuleCompileError(f"invalid CEL expression: {_first_line(exc)}") from exc
     variables = frozenset(program.variables()) - analysis.bound_variables(source)
@@ -151,21 +200,7 @@ def compile_rule(rule: Rule, order: int = 0) -> CompiledRule:
         shown = ", ".join(f.replace("clawline_matches", "matches") for f in functions)
         raise RuleCompileError(f"unknown function(s) {shown} in {source!r}")
     guards = analysis.guards(source)
-    try:
-        patterns = tuple(compiled_pattern(p) for p in guards.text_patterns)
-    except re.error as exc:
-        raise RuleCompileError(f"invalid regular expression in matches(): {exc}") from exc
-    return CompiledRule(
-        rule=rule,
-        order=order,
-        program=program,
-        variables=variables,
-        needs_nlu=bool(variables & NLU_VARIABLES),
-        guards=guards,
-        always=source == "true",
-        patterns=patterns,
-        first_char=guards.first_char,
-    )
+    return program, RuleAnalysis(cel_source, variables, guards, guards.first_char)
 
 
 def _first_line(exc: Exception) -> str:

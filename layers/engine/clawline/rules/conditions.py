@@ -10,8 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from clawline.rules import analysis
-from clawline.rules.cel import compile_program, new_context
+from clawline.rules.cel import DeferredProgram, compile_program, new_context
 
 _SLOT_REFERENCE = re.compile(r"\bslots\.([A-Za-z_][A-Za-z0-9_]*)")
 #: What a ``valid`` condition can use.
@@ -27,19 +26,30 @@ class Conditions:
 
     def __init__(self) -> None:
         self._programs: dict[str, Any] = {}
+        #: The source CEL compiled for each condition (``matches`` rewritten), by condition source.
+        self.cel_sources: dict[str, str] = {}
 
-    def add(self, source: str) -> None:
-        """Compile ``source``; raises ``ConditionError`` naming what is wrong."""
+    def add(self, source: str, cel_source: str | None = None) -> None:
+        """Compile ``source``; raises ``ConditionError`` naming what is wrong. ``cel_source``: what compiling it
+        gave when the bot was packaged (``clawline.bot.prebuilt``), compiled on the condition's first use."""
         if source in self._programs:
             return
+        if cel_source is not None:
+            self._programs[source] = DeferredProgram(cel_source)
+            self.cel_sources[source] = cel_source
+            return
+        from clawline.rules import analysis  # a bot loaded prebuilt never needs it
+
+        cel_source = analysis.rewrite_matches(source)
         try:
-            program = compile_program(analysis.rewrite_matches(source))
+            program = compile_program(cel_source)
         except (ValueError, RuntimeError) as exc:
             raise ConditionError(f"invalid CEL expression: {str(exc).strip()[:400]}") from exc
         unknown = sorted(frozenset(program.variables()) - VARIABLES - analysis.bound_variables(source))
         if unknown:
             raise ConditionError(f"unknown variable(s) {', '.join(unknown)} in {source!r} (known: slots, value)")
         self._programs[source] = program
+        self.cel_sources[source] = cel_source
 
     def slots_of(self, source: str) -> frozenset[str]:
         """The slots a condition names (``slots.x``): it can be evaluated once they are all filled."""

@@ -65,51 +65,71 @@ def _phone(match: re.Match[str]) -> str:
     return "[PHONE]" if len(digits) >= _PHONE_MIN_DIGITS else match.group(0)
 
 
-Rule = tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]
+Replacement = str | Callable[[re.Match[str]], str]
+Rule = tuple[re.Pattern[str], Replacement]
+
+
+def _has_digit(text: str) -> bool:
+    return _digit().search(text) is not None
 
 
 @cache
-def _rules() -> tuple[Rule, ...]:
-    """The patterns, compiled on the first line masked: a turn that logs nothing (most do not) never pays for
-    them (about 6 ms of a cold start). Order matters: tokens first (they contain digits and dots), then the
-    specific shapes, phones last."""
-    jwt = re.compile(r"eyJ[\w-]{2,}\.[\w-]{2,}\.[\w-]*")
-    auth_scheme = re.compile(r"(?i)\b(bearer|basic)\s+[\w\-.~+/=]{8,}")
-    aws_key = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")
-    secret_assignment = re.compile(
-        r"(?i)\b(password|passwd|secret|token|api[-_]?key|access[-_]?key)(\s*[=:]\s*)[\"']?[^\s\"',;&]{4,}"
-    )
-    email = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
-    card = re.compile(r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])")
+def _digit() -> re.Pattern[str]:
+    return re.compile(r"\d")
+
+
+#: The masking rules, in the order they apply: tokens first (they contain digits and dots), then the specific
+#: shapes, phones last. Each has a gate: something every match contains (a literal, a digit), so a text without it
+#: skips the rule and its pattern is compiled only when a text first passes the gate. Most log lines are the
+#: engine's own words ("NLU ready", a backend's name): they compile and run two patterns, not nine (compiling all
+#: of them cost about 3 ms of the cold starts that log). None: the rule has no such literal and always applies.
+_RULES: tuple[tuple[str, int, Replacement, Callable[[str], bool] | None], ...] = (
+    (r"eyJ[\w-]{2,}\.[\w-]{2,}\.[\w-]*", 0, "[TOKEN]", lambda t: "eyJ" in t),
+    # Case-insensitive words (Unicode case folding included): no cheap exact gate, so it always applies.
+    (r"(?i)\b(bearer|basic)\s+[\w\-.~+/=]{8,}", 0, r"\1 [TOKEN]", None),
+    (r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b", 0, "[TOKEN]", lambda t: "AKIA" in t or "ASIA" in t),
+    (
+        r"(?i)\b(password|passwd|secret|token|api[-_]?key|access[-_]?key)(\s*[=:]\s*)[\"']?[^\s\"',;&]{4,}",
+        0,
+        r"\1\2[SECRET]",
+        lambda t: "=" in t or ":" in t,
+    ),
+    (r"[\w.!#$%&'*+/=?^`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+", 0, "[EMAIL]", lambda t: "@" in t),
+    (r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])", 0, _card, _has_digit),
     # US SSN, UK National Insurance number, and the long digit ids many countries use (checked after cards).
-    national_id = re.compile(
-        r"\b\d{3}-\d{2}-\d{4}\b|\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b", re.IGNORECASE
-    )
-    date = re.compile(
+    (
+        r"\b\d{3}-\d{2}-\d{4}\b|\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b",
+        re.IGNORECASE,
+        "[NATIONAL_ID]",
+        _has_digit,
+    ),
+    (
         r"\b\d{4}-\d{1,2}-\d{1,2}(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?\b"
         r"|\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b"
         rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTHS}\s+\d{{4}}\b"
         rf"|\b{_MONTHS}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}\b",
         re.IGNORECASE,
-    )
+        "[DATE]",
+        _has_digit,
+    ),
     # International (+...), North American with separators, and national numbers with a trunk 0. Bare digit runs
     # without a leading 0 are left alone: they are mostly timestamps and counters.
-    phone = re.compile(
+    (
         r"(?<![\w+-])(?:\+\d[\d ().-]{5,18}\d"
         r"|\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}"
-        r"|0\d{2,4}[ -]?\d{3,4}[ -]?\d{3,4})(?![\w-])"
-    )
-    return (
-        (jwt, "[TOKEN]"),
-        (auth_scheme, r"\1 [TOKEN]"),
-        (aws_key, "[TOKEN]"),
-        (secret_assignment, r"\1\2[SECRET]"),
-        (email, "[EMAIL]"),
-        (card, _card),
-        (national_id, "[NATIONAL_ID]"),
-        (date, "[DATE]"),
-        (phone, _phone),
-    )
+        r"|0\d{2,4}[ -]?\d{3,4}[ -]?\d{3,4})(?![\w-])",
+        0,
+        _phone,
+        _has_digit,
+    ),
+)
+
+
+@cache
+def _rule(index: int) -> Rule:
+    """Rule ``index``, compiled on first use."""
+    source, flags, replacement, _gate = _RULES[index]
+    return re.compile(source, flags), replacement
 
 
 @cache
@@ -120,8 +140,11 @@ def _secret_key() -> re.Pattern[str]:
 
 def mask_text(text: str) -> str:
     """``text`` with every recognised piece of PII or secret replaced by a ``[KIND]`` marker."""
-    for pattern, replacement in _rules():
-        text = pattern.sub(replacement, text)
+    for index, (_source, _flags, _replacement, gate) in enumerate(_RULES):
+        # Each gate reads the text as the earlier rules left it, as the rule itself would.
+        if gate is None or gate(text):
+            pattern, replacement = _rule(index)
+            text = pattern.sub(replacement, text)
     return text
 
 
