@@ -16,7 +16,6 @@ for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
 
 import json  # noqa: E402
-import re  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -360,15 +359,13 @@ def main() -> None:
 
 def _published_full_part() -> str:
     """The full-data part of the ``nlu`` section of BENCHMARKS.md as published, with the date it was measured."""
-    from bench.report import BENCHMARKS
+    from bench.report import published
 
-    text = BENCHMARKS.read_text(encoding="utf-8") if BENCHMARKS.exists() else ""
-    found = re.search(
-        r"<!-- bench:nlu -->\n_Measured (.*?)\._\n\n(.*?)(?:### Few-shot|<!-- /bench:nlu -->)", text, re.S
-    )
-    if found is None:
+    section = published("nlu")
+    if section is None:
         return ""
-    when, body = found.groups()
+    when, whole = section
+    body = whole.split("### Few-shot", 1)[0]
     if body.startswith("Full data (measured"):  # kept by an earlier few-shot-only run: keep its date
         return body.strip()
     return f"Full data (measured {when}; not re-run with the few-shot part):\n\n{body.strip()}"

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import statistics
 import time
 from pathlib import Path
@@ -27,7 +26,7 @@ import numpy as np
 
 from bench.nlu_fewshot import SEEDS, _scores, sample
 from bench.nlu_finetune_full import THREADS, fine_tuned, full_table, measure_full
-from bench.report import BENCHMARKS, update_section
+from bench.report import published, update_section
 
 #: Fine-tuning costs minutes per draw: 10 examples per intent (the goal rows) unless asked.
 SHOTS = tuple(int(k) for k in os.environ.get("CLAWLINE_BENCH_FT_SHOTS", "10").split(","))
@@ -121,13 +120,10 @@ def _table(rows: list[dict[str, Any]]) -> str:
 
 def _published(full: bool) -> str:
     """The few-shot (or the full-data) part of the section as published, marked with the date it was measured."""
-    text = BENCHMARKS.read_text(encoding="utf-8") if BENCHMARKS.exists() else ""
-    section = re.search(
-        r"<!-- bench:nlu_finetune -->\n_Measured (.*?)\._\n\n(.*?)<!-- /bench:nlu_finetune -->", text, re.S
-    )
+    section = published("nlu_finetune")
     if section is None:
         return ""
-    when, body = section.groups()
+    when, body = section
     few, heading, rest = body.partition(FULL_HEADING)
     part = (heading + rest if full else few).strip()
     if not part or "\n_Not re-run with" in part:  # empty, or already marked by an earlier run

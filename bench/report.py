@@ -30,3 +30,13 @@ def update_section(name: str, markdown: str) -> None:
     pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
     text = pattern.sub(lambda _m: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
     BENCHMARKS.write_text(text, encoding="utf-8")
+
+
+def published(name: str) -> tuple[str, str] | None:
+    """Section ``name`` of BENCHMARKS.md as published: (the date it was measured, its body), or None when absent.
+    A benchmark that measures only part of its section keeps the rest from here."""
+    text = BENCHMARKS.read_text(encoding="utf-8") if BENCHMARKS.exists() else ""
+    found = re.search(
+        rf"<!-- bench:{re.escape(name)} -->\n_Measured (.*?)\._\n\n(.*?)<!-- /bench:{re.escape(name)} -->", text, re.S
+    )
+    return (found.group(1), found.group(2)) if found else None

@@ -105,29 +105,27 @@ def test_a_message_holding_the_entity_is_always_tried(text: str, kind: Builtin) 
     assert [e.entity for e in find_builtins(text, {kind}, FRIDAY)] == [kind.value]
 
 
-def test_a_message_without_digits_at_or_dots_tries_only_the_word_patterns(monkeypatch: pytest.MonkeyPatch) -> None:
-    tried: list[Builtin] = []
+@pytest.fixture
+def tried(monkeypatch: pytest.MonkeyPatch) -> list[Builtin]:
+    """The built-in patterns compiled (or taken from the cache) during the test, in order."""
+    asked: list[Builtin] = []
     compile_pattern = builtins._pattern
 
     def spy(kind: Builtin, language: str) -> re.Pattern[str]:
-        tried.append(kind)
+        asked.append(kind)
         return compile_pattern(kind, language)
 
     monkeypatch.setattr(builtins, "_pattern", spy)
+    return asked
+
+
+def test_a_message_without_digits_at_or_dots_tries_only_the_word_patterns(tried: list[Builtin]) -> None:
     found = [e.entity for e in find_builtins("see you tomorrow at noon, all twelve", set(Builtin), FRIDAY)]
     assert found == ["date", "time", "number"]
     assert tried == [Builtin.DATE, Builtin.TIME, Builtin.NUMBER]  # so the other four are never compiled for it
 
 
-def test_a_greeting_compiles_no_pattern(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_greeting_compiles_no_pattern(tried: list[Builtin]) -> None:
     # The first message of a cold start is often one: it pays for no built-in pattern.
-    tried: list[Builtin] = []
-    compile_pattern = builtins._pattern
-
-    def spy(kind: Builtin, language: str) -> re.Pattern[str]:
-        tried.append(kind)
-        return compile_pattern(kind, language)
-
-    monkeypatch.setattr(builtins, "_pattern", spy)
     assert list(find_builtins("Hello there, how are you?", set(Builtin), FRIDAY)) == []
     assert tried == []

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bench import nlu_finetune, nlu_finetune_full
+from bench import nlu_finetune, nlu_finetune_full, report
 
 
 def _full_row(encoder: str, in_scope: float, oos_recall: float) -> dict[str, Any]:
@@ -37,7 +37,7 @@ def test_a_part_without_rows_here_is_kept_as_published_with_its_date(monkeypatch
         f"{nlu_finetune.FULL_HEADING} on all of `train`\n\nOld full rows.\n<!-- /bench:nlu_finetune -->\n",
         encoding="utf-8",
     )
-    monkeypatch.setattr(nlu_finetune, "BENCHMARKS", published)
+    monkeypatch.setattr(report, "BENCHMARKS", published)
     few = nlu_finetune._published(full=False)
     assert few.startswith("### Few-shot: the encoder fine-tuned\n\n_Not re-run with the other part of this section: "
                           "measured 2026-11-30 on CPython._\n\nThe draws.")  # fmt: skip
