@@ -11,6 +11,10 @@ from __future__ import annotations
 import clawline  # noqa: F401
 
 # isort: split
+# Then FastAPI, its OpenAPI document's models left to be built when the document is asked for (late_openapi_models).
+import late_openapi_models  # noqa: F401
+
+# isort: split
 import asyncio
 import json
 import uuid
