@@ -378,11 +378,10 @@ class DeclaredAfterwards(BaseModel):
     n: int
 
 
-OURS = (http_app.MessageResponse, http_app.HistoryResponse, http_app.ErrorBody, http_app.PairingBody)
 OPENAPI_MODELS = (fastapi.openapi.models.OpenAPI, fastapi.openapi.models.PathItem, fastapi.openapi.models.Components)
 report = {{
     "default": dict(BaseModel.model_config),
-    "unbuilt_after_import": [m.__name__ for m in (*OURS, DeclaredAfterwards, *OPENAPI_MODELS) if unbuilt(m)],
+    "unbuilt_after_import": [m.__name__ for m in (DeclaredAfterwards, *OPENAPI_MODELS) if unbuilt(m)],
 }}
 (event,) = json.loads(sys.stdin.read())
 report["status"] = http_app.handler(event, lambda_context("clawline-http"))["statusCode"]
@@ -399,9 +398,9 @@ def test_fastapi_leaves_its_openapi_models_unbuilt_and_every_other_model_and_the
     same_order = {"PYTHONHASHSEED": "0"}  # the document lists a route's methods in a set's order
     late = run_cold("http", "http_app", first_turn, same_order, probe=LATE_MODELS_PROBE.replace("{eager}", ""))
     assert late["status"] == 200
-    # The default every model starts from is pydantic's own again once FastAPI is imported, so our models, the
-    # engine's and any declared afterwards are built when declared, as before; FastAPI's OpenAPI models are not,
-    # and a first turn does not build them.
+    # The default every model starts from is pydantic's own again once FastAPI is imported, so a model declared
+    # afterwards is built when declared, as before; FastAPI's OpenAPI models are not, and a first turn does not
+    # build them.
     assert late["default"] == {}
     assert late["unbuilt_after_import"] == ["OpenAPI", "PathItem", "Components"]
     assert late["unbuilt_after_turn"] == ["OpenAPI", "PathItem", "Components"]
@@ -411,3 +410,22 @@ def test_fastapi_leaves_its_openapi_models_unbuilt_and_every_other_model_and_the
     eager = run_cold("http", "http_app", first_turn, same_order, probe=eager_import)
     assert eager["unbuilt_after_import"] == [] and eager["status"] == 200
     assert late["document"] == eager["document"]
+
+
+ANYIO_PROBE = """
+import json, sys
+import http_app
+from tests.helpers.lambda_context import lambda_context
+
+(event,) = json.loads(sys.stdin.read())
+status = http_app.handler(event, lambda_context("clawline-http"))["statusCode"]
+print(json.dumps({{"status": status, "anyio_backend": "anyio._backends._asyncio" in sys.modules}}))
+"""
+
+
+def test_the_http_functions_first_message_turn_runs_its_blocking_calls_without_anyios_backend(stack: Stack) -> None:
+    # The turn runs in a worker thread by asyncio's own helper (http_app.post_message); anyio's asyncio backend,
+    # which Starlette's thread helper loads on its first call, would cost 10-18 ms of the cold start.
+    first_turn = [json.loads((ROOT / "events" / "http" / "post_message.json").read_text(encoding="utf-8"))]
+    report = run_cold("http", "http_app", first_turn, probe=ANYIO_PROBE)
+    assert report == {"status": 200, "anyio_backend": False}
