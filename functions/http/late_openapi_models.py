@@ -5,7 +5,7 @@ FastAPI validates only when it builds the OpenAPI document (``GET /openapi.json`
 the HTTP security credentials, the request-error models) serve features a first turn does not reach. pydantic builds
 a model's validator and serializer when its class is declared unless the model's config says ``defer_build``, and
 then builds them on first use. FastAPI's models say nothing, so each cold start of the HTTP function built all of
-them (about 30 ms of CPU, BENCHMARKS.md) for a document it is rarely asked for.
+them (30-40 ms of CPU; BENCHMARKS.md) for a document it is rarely asked for.
 
 Every model's config starts from ``BaseModel.model_config``. ``built_on_first_use`` makes ``defer_build`` that
 default while FastAPI's modules are imported, and only then: the default is restored before this module's import
