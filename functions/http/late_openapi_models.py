@@ -1,6 +1,6 @@
 """FastAPI, imported with the models of its OpenAPI document left to be built when the document is first asked for.
 
-``fastapi.openapi.models`` declares about 40 pydantic models (``OpenAPI``, ``PathItem``, ``Operation``...) that
+``fastapi.openapi.models`` declares 36 pydantic models (``OpenAPI``, ``PathItem``, ``Operation``...) that
 FastAPI validates only when it builds the OpenAPI document (``GET /openapi.json``); a handful more (the SSE event,
 the HTTP security credentials, the request-error models) serve features a first turn does not reach. pydantic builds
 a model's validator and serializer when its class is declared unless the model's config says ``defer_build``, and
