@@ -11,6 +11,10 @@ from __future__ import annotations
 import clawline  # noqa: F401
 
 # isort: split
+# Then FastAPI, its OpenAPI document's models left to be built when the document is asked for (late_openapi_models).
+import late_openapi_models  # noqa: F401
+
+# isort: split
 import asyncio
 import json
 import uuid
@@ -24,7 +28,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from mangum import Mangum
 from pydantic import BaseModel, ConfigDict, StringConstraints
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from clawline import __version__, composition, snapstart
@@ -65,8 +68,11 @@ trace_libraries()
 snapstart.register(services=("dynamodb", "iot-data", "kms"))
 
 
+# Like the engine's models, these defer their build (``defer_build``) to their first use: so do the adapters FastAPI
+# builds for a route's body and response model (pydantic reads the model's config), so a cold start builds those of
+# the route it serves, not all of them.
 class MessageResponse(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     conversation_id: str
     message_id: str
@@ -78,7 +84,7 @@ class MessageResponse(BaseModel):
 
 
 class TurnOut(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     seq: int
     message_id: str
@@ -90,7 +96,7 @@ class TurnOut(BaseModel):
 
 
 class HistoryResponse(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     conversation_id: str
     messages: list[TurnOut]
@@ -98,24 +104,28 @@ class HistoryResponse(BaseModel):
 
 
 class ErrorBody(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     error: str
     message: str
     details: dict[str, Any] | None = None
 
 
 class Health(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     status: str
     version: str
 
 
 class PluginInfo(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: str
 
 
 class PluginsResponse(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     bot: str
     plugins: list[PluginInfo]
@@ -124,7 +134,7 @@ class PluginsResponse(BaseModel):
 class ReleaseRequest(BaseModel):
     """Whose conversation to release: conversations are partitioned by their owner (a user, or a device)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     user: Identifier | None = None
     thing: Identifier | None = None
@@ -141,13 +151,13 @@ class ReleaseRequest(BaseModel):
 class PairingBody(BaseModel):
     """The user (JWT ``sub``) a device is paired with: its MQTT messages join that user's conversations."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     user: Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
 
 class PairingResponse(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     thing: str
     user: str
@@ -314,12 +324,15 @@ async def post_message(
         max_text_bytes=cfg.max_text_bytes,
     )
     composition.rate_limiter().check(owner)
+    # What blocks runs in a worker thread with this context copied, by asyncio's own helper: Starlette's
+    # run_in_threadpool does the same through anyio, whose asyncio backend its first call imports (10-18 ms of every
+    # cold start). Mangum runs the request to its end, so no cancellation ever races a thread here.
     if payload.attachments:  # after the rate limit: each one costs an S3 request
-        message = await run_in_threadpool(composition.attachments().attach, message, payload.attachments)
+        message = await asyncio.to_thread(composition.attachments().attach, message, payload.attachments)
     # The turn runner owns its own event loop (shared with plugins across warm invokes): run it off this one.
-    reply, fresh = await run_in_threadpool(composition.turn_runner().run_once, message)
+    reply, fresh = await asyncio.to_thread(composition.turn_runner().run_once, message)
     if fresh:  # a replay answers with the first reply; its publishes went out the first time
-        await run_in_threadpool(carry_out_for_bot, reply, composition.engine().bot.settings.publish_topics)
+        await asyncio.to_thread(carry_out_for_bot, reply, composition.engine().bot.settings.publish_topics)
     return MessageResponse(
         conversation_id=reply.conversation_id,
         message_id=reply.message_id,

@@ -356,3 +356,76 @@ def test_the_collector_is_off_before_any_framework_is_imported(folder: str, modu
     seen = run_cold(folder, module, [], {"AWS_LAMBDA_FUNCTION_NAME": f"clawline-{folder}"}, probe=GC_ORDER_PROBE)
     assert "botocore" in seen and "aws_lambda_powertools" in seen  # every message function imports both
     assert not any(seen.values()), f"imported with the collector on: {[name for name, on in seen.items() if on]}"
+
+
+#: What FastAPI's import leaves behind (late_openapi_models): the default config every model starts from, which models
+#: hold their validator unbuilt after the import and after a first turn, and the OpenAPI document as served.
+LATE_MODELS_PROBE = """
+import json, sys
+{eager}
+import http_app
+import fastapi.openapi.models
+from pydantic import BaseModel
+from tests.helpers.lambda_context import lambda_context
+from pydantic._internal._mock_val_ser import MockValSer
+
+
+def unbuilt(model):
+    return isinstance(model.__dict__.get("__pydantic_validator__"), MockValSer)
+
+
+class DeclaredAfterwards(BaseModel):
+    n: int
+
+
+OPENAPI_MODELS = (fastapi.openapi.models.OpenAPI, fastapi.openapi.models.PathItem, fastapi.openapi.models.Components)
+report = {{
+    "default": dict(BaseModel.model_config),
+    "unbuilt_after_import": [m.__name__ for m in (DeclaredAfterwards, *OPENAPI_MODELS) if unbuilt(m)],
+}}
+(event,) = json.loads(sys.stdin.read())
+report["status"] = http_app.handler(event, lambda_context("clawline-http"))["statusCode"]
+report["unbuilt_after_turn"] = [m.__name__ for m in OPENAPI_MODELS if unbuilt(m)]
+report["document"] = json.dumps(http_app.app.openapi())  # the key order as served, not sorted
+print(json.dumps(report))
+"""
+
+
+def test_fastapi_leaves_its_openapi_models_unbuilt_and_every_other_model_and_the_document_as_they_were(
+    stack: Stack,
+) -> None:
+    first_turn = [json.loads((ROOT / "events" / "http" / "post_message.json").read_text(encoding="utf-8"))]
+    same_order = {"PYTHONHASHSEED": "0"}  # the document lists a route's methods in a set's order
+    late = run_cold("http", "http_app", first_turn, same_order, probe=LATE_MODELS_PROBE.replace("{eager}", ""))
+    assert late["status"] == 200
+    # The default every model starts from is pydantic's own again once FastAPI is imported, so a model declared
+    # afterwards is built when declared, as before; FastAPI's OpenAPI models are not, and a first turn does not
+    # build them.
+    assert late["default"] == {}
+    assert late["unbuilt_after_import"] == ["OpenAPI", "PathItem", "Components"]
+    assert late["unbuilt_after_turn"] == ["OpenAPI", "PathItem", "Components"]
+    # FastAPI imported first, before the handler could ask for anything: every model built when declared. The
+    # document served is the same, byte for byte.
+    eager_import = LATE_MODELS_PROBE.replace("{eager}", "import fastapi, fastapi.exceptions, fastapi.responses")
+    eager = run_cold("http", "http_app", first_turn, same_order, probe=eager_import)
+    assert eager["unbuilt_after_import"] == [] and eager["status"] == 200
+    assert late["document"] == eager["document"]
+
+
+ANYIO_PROBE = """
+import json, sys
+import http_app
+from tests.helpers.lambda_context import lambda_context
+
+(event,) = json.loads(sys.stdin.read())
+status = http_app.handler(event, lambda_context("clawline-http"))["statusCode"]
+print(json.dumps({{"status": status, "anyio_backend": "anyio._backends._asyncio" in sys.modules}}))
+"""
+
+
+def test_the_http_functions_first_message_turn_runs_its_blocking_calls_without_anyios_backend(stack: Stack) -> None:
+    # The turn runs in a worker thread by asyncio's own helper (http_app.post_message); anyio's asyncio backend,
+    # which Starlette's thread helper loads on its first call, would cost 10-18 ms of the cold start.
+    first_turn = [json.loads((ROOT / "events" / "http" / "post_message.json").read_text(encoding="utf-8"))]
+    report = run_cold("http", "http_app", first_turn, probe=ANYIO_PROBE)
+    assert report == {"status": 200, "anyio_backend": False}
