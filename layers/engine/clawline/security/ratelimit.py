@@ -83,6 +83,9 @@ class UnlimitedRateLimiter:
 
 @dataclass
 class _Lease:
+    """Tokens granted by the shared bucket beyond the one just spent, spent locally until ``valid_until`` (the
+    limiter's clock, seconds)."""
+
     tokens: int
     valid_until: float
 
