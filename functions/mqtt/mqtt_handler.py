@@ -16,15 +16,13 @@ import clawline  # noqa: F401
 
 # isort: split
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from clawline import composition, snapstart
 from clawline.aws import client
 from clawline.channels import mqtt
-from clawline.channels.actions import carry_out_for_bot
-from clawline.channels.deadletter import SqsDeadLetterSink
 from clawline.channels.payloads import decode_json_object, envelope_limit, parse_payload, to_inbound
 from clawline.errors import ClawlineError, ConfigurationError, InvalidInputError, RateLimitedError
 from clawline.messages import Channel
@@ -39,6 +37,9 @@ from clawline.observability import (
 )
 from clawline.principals import PrincipalKind, owner_key
 
+if TYPE_CHECKING:
+    from clawline.channels.deadletter import SqsDeadLetterSink
+
 # Every supported library the engine and plugins may call (botocore, http.client, requests...) is traced.
 trace_libraries()
 # With SnapStart on, the snapshot is taken after the bot, its NLU and these services' models are loaded.
@@ -47,6 +48,8 @@ snapstart.register(services=("dynamodb", "iot-data", "kms", "sqs"))
 
 @cache
 def dead_letters() -> SqsDeadLetterSink:
+    from clawline.channels.deadletter import SqsDeadLetterSink  # a failure's path: a delivered turn never needs it
+
     cfg = composition.settings()
     cfg.require("dead_letter_queue_url")
     assert cfg.dead_letter_queue_url is not None
@@ -99,7 +102,10 @@ def process(event: dict[str, Any]) -> dict[str, Any]:
     else:
         status = "replied"
     # Once per turn (this call ran it), whether or not the reply itself got out.
-    carry_out_for_bot(reply, composition.engine().bot.settings.publish_topics)
+    if reply.actions:
+        from clawline.channels.actions import carry_out_for_bot  # only a reply with actions loads their code
+
+        carry_out_for_bot(reply, composition.engine().bot.settings.publish_topics)
     return {"status": status, "message_id": reply.message_id}
 
 

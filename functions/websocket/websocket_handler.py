@@ -27,8 +27,6 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 
 from clawline import composition, snapstart
-from clawline.auth.context import check_not_expired
-from clawline.channels.actions import carry_out_for_bot
 from clawline.channels.payloads import decode_json_object, envelope_limit, parse_payload, to_inbound
 from clawline.channels.websocket import WebSocketNotifier
 from clawline.errors import AuthenticationError, ClawlineError, ForbiddenError, InvalidInputError
@@ -63,6 +61,8 @@ def on_connect(ctx: dict[str, Any]) -> dict[str, Any]:
     if sub is None:  # API Gateway only calls us after the authorizer allowed; refuse anyway if it did not
         count(MetricName.AUTH_FAILURES)
         return {"statusCode": 401}
+    from clawline.auth.context import check_not_expired  # $connect only: a message's turn never needs it
+
     try:  # an allow cached past the token's expiry (clawline.auth.context)
         check_not_expired(ctx.get("authorizer") or {}, leeway_seconds=composition.settings().jwt_leeway_seconds)
     except AuthenticationError:
@@ -93,16 +93,21 @@ def frame_body(event: dict[str, Any]) -> str | bytes:
         raise InvalidInputError("binary frame is not base64", details={"reason": "malformed_frame"}) from exc
 
 
+def forget_connection(connection_id: str) -> None:
+    """A 410 Gone: the client left, so its record goes. The store is made here rather than for every message: a
+    message carrying the authorizer's context never reads a record, so its turn does without the store's module."""
+    composition.connection_store().remove(connection_id)
+
+
 def on_message(ctx: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
     connection_id: str = ctx["connectionId"]
-    connections = composition.connection_store()
-    notifier = WebSocketNotifier.for_api(str(ctx.get("domainName", "")), str(ctx.get("stage", "")), connections.remove)
+    notifier = WebSocketNotifier.for_api(str(ctx.get("domainName", "")), str(ctx.get("stage", "")), forget_connection)
     cfg = composition.settings()
     message_id: str | None = None
     try:
         sender = _authorized_principal(ctx)
         if sender is None:
-            connection = connections.get(connection_id)
+            connection = composition.connection_store().get(connection_id)
             if connection is None:
                 raise ForbiddenError("unknown connection: reconnect to authenticate")
             try:
@@ -143,7 +148,9 @@ def on_message(ctx: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
         notifier.send(connection_id, {"type": "error", "message_id": message_id, **error})
         return OK
     notifier.send(connection_id, {"type": "reply", **reply.model_dump(mode="json", exclude={"trace"})})
-    if fresh:  # after the reply: a device command never goes out before the user's answer
+    if fresh and reply.actions:  # after the reply: a device command never goes out before the user's answer
+        from clawline.channels.actions import carry_out_for_bot  # only a reply with actions loads their code
+
         carry_out_for_bot(reply, composition.engine().bot.settings.publish_topics)
     return OK
 

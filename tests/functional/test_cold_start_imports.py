@@ -429,3 +429,65 @@ def test_the_http_functions_first_message_turn_runs_its_blocking_calls_without_a
     first_turn = [json.loads((ROOT / "events" / "http" / "post_message.json").read_text(encoding="utf-8"))]
     report = run_cold("http", "http_app", first_turn, probe=ANYIO_PROBE)
     assert report == {"status": 200, "anyio_backend": False}
+
+
+#: Lists the engine's dataclasses defined once the handler answered its events: each one compiled its generated
+#: methods from source when its module was imported (about half a millisecond of every cold start apiece), which
+#: is why the engine's immutable records are named tuples (docs/architecture.md, "Records").
+DATACLASS_PROBE = """
+import dataclasses, json, sys
+import {module} as handler_module
+
+class Context:
+    function_name = "clawline-{module}"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:clawline-{module}"
+    memory_limit_in_mb = 512
+    aws_request_id = "cold-start-dataclasses"
+    def get_remaining_time_in_millis(self):
+        return 10000
+
+for event in json.loads(sys.stdin.read()):
+    handler_module.handler(event, Context())
+found = set()
+for name, module in list(sys.modules.items()):
+    if name.startswith("clawline."):
+        for value in list(vars(module).values()):
+            if isinstance(value, type) and dataclasses.is_dataclass(value) and value.__module__ == name:
+                found.add(name + "." + value.__qualname__)
+print(json.dumps(sorted(found)))
+"""
+
+#: What a cold turn still defines as dataclasses, and why each is not a named tuple: mutable (``SourceMap``,
+#: ``OwnerRecord``, the rate limiter's lease), identity equality (``CompiledRule``), the plugin API
+#: (``TurnContext``, ``PluginResult``, ``HttpResponse``: plugins ``dataclasses.replace`` them), and the NLU's recipe
+#: and feature configs (``LinearRecipe`` has factory defaults; the three are kept as they are).
+COLD_DATACLASSES = {
+    "clawline.bot.problems.SourceMap",
+    "clawline.plugins.base.PluginResult",
+    "clawline.plugins.base.TurnContext",
+    "clawline.plugins.services.HttpResponse",
+    "clawline.ports.OwnerRecord",
+    "clawline.rules.compiler.CompiledRule",
+    "clawline.security.ratelimit._Lease",
+}
+NLU_DATACLASSES = {
+    "clawline.nlu.ngrams.FeatureConfig",
+    "clawline.nlu.recipe.LinearRecipe",
+    "clawline.nlu.recipe.SparseTrainConfig",
+}
+
+
+@pytest.mark.parametrize(
+    ("folder", "module", "events", "expected"),
+    [
+        ("websocket", "websocket_handler", websocket_events("hello there"), COLD_DATACLASSES | NLU_DATACLASSES),
+        ("mqtt", "mqtt_handler", [mqtt_event("arch-records", "ping", "arch-records-1")], COLD_DATACLASSES),
+    ],
+)
+def test_a_cold_turn_defines_only_the_dataclasses_that_cannot_be_named_tuples(
+    stack: Stack, prebuilt_bot: Path, folder: str, module: str, events: list[dict[str, Any]], expected: set[str]
+) -> None:
+    layer = {"CLAWLINE_BOT_PATH": str(prebuilt_bot)}  # as deployed: the bot's YAML loader is never imported
+    found = run_cold(folder, module, events, layer, probe=DATACLASS_PROBE)
+    assert set(found) == expected

@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from clawline.conversation import ConversationState
 from clawline.errors import InvalidInputError
@@ -67,8 +67,8 @@ class CurrentConversations:
             self._items.clear()
 
 
-@dataclass(frozen=True)
-class Opened:
+# A named tuple, not a dataclass: its class is built at every cold start (docs/architecture.md, "Records").
+class Opened(NamedTuple):
     """A message routed to its conversation, and that conversation loaded."""
 
     message: InboundMessage
@@ -147,13 +147,13 @@ class ConversationRouter:
         channel = message.channel.value
         if not self.per_user:
             self.owners.index(owner, conversation_id, channel=channel)
-            return replace(opened, record=record)
+            return opened._replace(record=record)
         current = self.owners.start(
             owner, conversation_id, channel=channel, expected=record.current, exclusive=opened.follows_current
         )
         self.current.put(owner, current)
         if current == conversation_id:
-            return replace(opened, record=record)
+            return opened._replace(record=record)
         routed = message.model_copy(update={"conversation_id": current})
         state = self.store.load(current, owner, window=self.window)
         return Opened(routed, state, record, follows_current=True)

@@ -24,7 +24,6 @@ import bisect
 import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from types import MappingProxyType
@@ -251,7 +250,7 @@ class Engine:
         for attempt in range(1, MAX_TURN_ATTEMPTS + 1):
             if attempt > 1:
                 state = self.store.load(opened.message.conversation_id, message.owner_key, window=self.window)
-                opened = replace(opened, state=state)
+                opened = opened._replace(state=state)
             if opened.state.is_new:
                 opened = self._start(opened)
             message, state = opened.message, opened.state

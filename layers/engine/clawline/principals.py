@@ -22,8 +22,8 @@ Principal(kind=<PrincipalKind.THING: 'thing'>, id='kitchen-1')
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from clawline.errors import InvalidInputError
 
@@ -38,8 +38,8 @@ def owner_key(kind: PrincipalKind | str, principal_id: str) -> str:
     return f"{PrincipalKind(kind).value}:{principal_id}"
 
 
-@dataclass(frozen=True)
-class Principal:
+# A named tuple, not a dataclass: its class is built at every cold start (docs/architecture.md, "Records").
+class Principal(NamedTuple):
     """Who acts: a user (token subject) or a thing (device name)."""
 
     kind: PrincipalKind

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import NamedTuple
 
 from clawline.messages import Entity
 
@@ -34,12 +35,12 @@ def _cues_before(text: str) -> tuple[str, ...]:
     return (second, f"{first} {second}") if second else (first,)
 
 
-@dataclass(frozen=True)
-class RoleCues:
+# A named tuple, not a dataclass: its class is built at every cold start (docs/architecture.md, "Records").
+class RoleCues(NamedTuple):
     """Words that introduce an entity's value in a role ("from", "to"), learnt from annotated examples."""
 
     #: entity -> role -> words that introduce a value in that role (the role's name always does).
-    cues: Mapping[str, Mapping[str, frozenset[str]]] = field(default_factory=dict)
+    cues: Mapping[str, Mapping[str, frozenset[str]]] = MappingProxyType({})
 
     @classmethod
     def from_intents(cls, intents: Mapping[str, Sequence[str]]) -> RoleCues:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)\s*(?:\|([^{}]*))?\}")
 
@@ -42,16 +41,16 @@ class TemplateError(ValueError):
     pass
 
 
-@dataclass(frozen=True)
-class Placeholder:
+# A named tuple, not a dataclass: its class is built at every cold start (docs/architecture.md, "Records").
+class Placeholder(NamedTuple):
     """A ``{path|default}`` in a template."""
 
     path: tuple[str, ...]
     default: str | None
 
 
-@dataclass(frozen=True)
-class Template:
+# A named tuple, not a dataclass: its class is built at every cold start (docs/architecture.md, "Records").
+class Template(NamedTuple):
     """A text split into its literal parts and placeholders (``parse``)."""
 
     source: str

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from clawline.attachments.errors import InvalidAttachmentError
 from clawline.errors import PayloadTooLargeError
@@ -35,8 +35,8 @@ CONTENT_TYPES: dict[Kind, frozenset[str]] = {
 }
 
 
-@dataclass(frozen=True)
-class AttachmentLimits:
+# A named tuple, not a dataclass: its class is built at every cold start (docs/architecture.md, "Records").
+class AttachmentLimits(NamedTuple):
     """The function's bounds on attachment sizes."""
 
     #: The largest object ``POST /v1/uploads`` presigns (bytes).

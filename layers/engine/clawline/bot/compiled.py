@@ -7,9 +7,8 @@ the file, line and field: YAML syntax, unknown fields, bad CEL, unknown response
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from clawline.bot import models
@@ -26,16 +25,17 @@ if TYPE_CHECKING:
 #: Entities NLU extracts without a definition (``number``, ``date``, ``money``...): slots may name them.
 
 
-@dataclass(frozen=True)
-class Variant:
+# A named tuple, not a dataclass: its class is built at every cold start (docs/architecture.md, "Records").
+class Variant(NamedTuple):
     """One way of saying a response: its template and buttons."""
 
     template: Template
     buttons: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class Bot:
+# A named tuple, not a dataclass: its class is built at every cold start (docs/architecture.md, "Records"). Made by
+# ``build`` alone, which gives every field.
+class Bot(NamedTuple):
     """A loaded bot: its definition and what that is built into (rules, responses, plugins, templates)."""
 
     definition: models.BotDefinition
@@ -43,13 +43,13 @@ class Bot:
     responses: dict[str, tuple[Variant, ...]]
     plugins: tuple[LoadedPlugin, ...]
     timezone: ZoneInfo
-    directory: Path | None = None
+    directory: Path | None
     #: Templates used in action parameters (set_slot values, reasons, publish texts), by source.
-    templates: dict[str, Template] = field(default_factory=dict)
+    templates: dict[str, Template]
     #: Compiled ``valid`` conditions of slots and form checks.
-    conditions: Conditions = field(default_factory=Conditions)
+    conditions: Conditions
     #: Responses in the other declared languages: language -> response name -> variants (clawline.languages).
-    translations: dict[str, dict[str, tuple[Variant, ...]]] = field(default_factory=dict)
+    translations: dict[str, dict[str, tuple[Variant, ...]]]
     #: Tells the bot's languages apart (None: the bot speaks one language).
     detector: LanguageDetector | None = None
 
@@ -101,8 +101,8 @@ class Bot:
         return bot
 
 
-@dataclass(frozen=True)
-class Compiled:
+# A named tuple, not a dataclass: its class is built at every cold start (docs/architecture.md, "Records").
+class Compiled(NamedTuple):
     """What compiling a bot's conditions found, kept in its prebuilt definition: each rule's analysis (by its
     ``when``) and each ``valid`` condition's CEL source (by its source)."""
 

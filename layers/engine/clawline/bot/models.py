@@ -115,10 +115,6 @@ class BotSettings(_Model):
         return self
 
 
-class Example(_Model):
-    text: Text
-
-
 Examples = Annotated[list[Text], Field(min_length=1)]
 #: Text in the default language (a list), or per language (``{en: [...], es: [...]}``).
 PerLanguage = Examples | Annotated[dict[Language, Examples], Field(min_length=1)]

@@ -29,9 +29,8 @@ from __future__ import annotations
 
 import hashlib
 import pickle  # nosec B403 - reads only the build's own file from the bot layer (see the module docstring)
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from clawline.bot.compiled import Bot, Compiled
@@ -44,8 +43,8 @@ FORMAT = "clawline-prebuilt-bot/1"
 _YAML_SUFFIXES = (".yaml", ".yml")
 
 
-@dataclass(frozen=True)
-class Prebuilt:
+# A named tuple, not a dataclass: its class is built at every cold start (docs/architecture.md, "Records").
+class Prebuilt(NamedTuple):
     """What the bot layer's prebuilt file holds (see the module docstring)."""
 
     definition: BotDefinition

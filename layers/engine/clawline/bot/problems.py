@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from clawline.errors import ConfigurationError
 
@@ -17,8 +18,8 @@ Location = tuple[Path, int]
 FieldPath = tuple[str | int, ...]
 
 
-@dataclass(frozen=True)
-class Problem:
+# A named tuple, not a dataclass: its class is built at every cold start (docs/architecture.md, "Records").
+class Problem(NamedTuple):
     """One thing wrong with a bot definition: where (file, line, field) and what."""
 
     file: Path | None

@@ -9,16 +9,15 @@ that connection act as that principal, whatever their body says. Items expire a 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError
 
 from clawline.store.dynamodb import raise_for_client_error
 
 
-@dataclass(frozen=True)
-class Connection:
+# A named tuple, not a dataclass: its class is built at every cold start (docs/architecture.md, "Records").
+class Connection(NamedTuple):
     """A WebSocket connection's record: whose it is, since and until when, and where replies go."""
 
     connection_id: str

@@ -39,6 +39,8 @@ def check_artifact(header: Mapping[str, Any], path: Path) -> None:
 
 @dataclass(frozen=True)
 class SparseTrainConfig:
+    """How the linear classifier is trained: step size, batch, and how many passes over the data."""
+
     learning_rate: float = 0.3
     batch_size: int = 64
     #: Epochs are derived from a target number of updates so that a 20-example bot and a 20,000-example
@@ -55,6 +57,8 @@ class SparseTrainConfig:
 
 @dataclass(frozen=True)
 class LinearRecipe:
+    """Everything that decides what the linear backend learns from a bot's examples (its fingerprint's input)."""
+
     features: FeatureConfig = field(default_factory=FeatureConfig)
     optim: SparseTrainConfig = field(default_factory=SparseTrainConfig)
     #: Retrain on training + held-out data once temperature and threshold are chosen.

@@ -13,9 +13,8 @@ from __future__ import annotations
 import importlib
 import inspect
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ValidationError
 
@@ -43,8 +42,8 @@ class PluginLoadError(Exception):
     """Raised with a message naming the plugin and what is missing; the bot loader adds file and line."""
 
 
-@dataclass(frozen=True)
-class LoadedPlugin:
+# A named tuple, not a dataclass: its class is built at every cold start (docs/architecture.md, "Records").
+class LoadedPlugin(NamedTuple):
     """A bot's plugin, imported, checked against its manifest and constructed: what the runner calls."""
 
     name: str

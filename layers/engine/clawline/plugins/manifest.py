@@ -32,9 +32,8 @@ unless the manifest writes one.
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -103,8 +102,8 @@ class Manifest(BaseModel):
         return value
 
 
-@dataclass(frozen=True)
-class ResolvedPermissions:
+# A named tuple, not a dataclass: its class is built at every cold start (docs/architecture.md, "Records").
+class ResolvedPermissions(NamedTuple):
     """A manifest's permissions with ``{config.x}`` replaced by the bot's values."""
 
     #: (host, port or None for any port) pairs the plugin's HTTP client may connect to.

@@ -18,8 +18,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Coroutine, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from clawline.conversation import Turn
 from clawline.event_loop import event_loop
@@ -31,8 +30,8 @@ from clawline.plugins.network import plugin_call
 from clawline.plugins.services import using
 
 
-@dataclass(frozen=True)
-class HookOutcome:
+# A named tuple, not a dataclass: its class is built at every cold start (docs/architecture.md, "Records").
+class HookOutcome(NamedTuple):
     """What one plugin hook call gave: its result, or why it has none."""
 
     plugin: str
@@ -150,7 +149,7 @@ class PluginRunner:
         started = time.perf_counter()
         outcome = await self._call_timed(plugin, hook, *args)
         # The engine lists each call in the reply's plugin_calls (trace, per-plugin metrics).
-        return replace(outcome, hook=hook, elapsed_ms=(time.perf_counter() - started) * 1000)
+        return outcome._replace(hook=hook, elapsed_ms=(time.perf_counter() - started) * 1000)
 
     async def _call_timed(self, plugin: LoadedPlugin, hook: str, *args: Any) -> HookOutcome:
         count(MetricName.PLUGIN_CALLS)

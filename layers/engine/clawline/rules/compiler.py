@@ -12,7 +12,7 @@ import heapq
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from clawline.bot.models import Rule
 from clawline.rules.cel import DeferredProgram, compile_program, compiled_pattern, new_context
@@ -90,8 +90,8 @@ class RuleCompileError(ValueError):
         self.field = field
 
 
-@dataclass(frozen=True)
-class RuleAnalysis:
+# A named tuple, not a dataclass: its class is built at every cold start (docs/architecture.md, "Records").
+class RuleAnalysis(NamedTuple):
     """What compiling a rule's condition finds besides its CEL program. ``clawline package`` keeps it in the bot's
     prebuilt definition (``clawline.bot.prebuilt``), so a cold start neither analyses nor compiles the conditions
     again: each program is compiled on its first evaluation (``DeferredProgram``), and many turns need none."""

@@ -6,11 +6,11 @@ Its own module, without the analysis's regular expressions: a bot loaded from it
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Guards:
+# A named tuple, not a dataclass: its class is built at every cold start (docs/architecture.md, "Records").
+class Guards(NamedTuple):
     """What must hold before a condition can be true (``None``: no constraint).
 
     Checking these in Python costs a fraction of a CEL call (a regex through CEL's function callback costs
@@ -19,7 +19,7 @@ class Guards:
 
     intents: frozenset[str] | None = None
     channels: frozenset[str] | None = None
-    required_slots: frozenset[str] = field(default_factory=frozenset)
+    required_slots: frozenset[str] = frozenset()
     #: ``text.matches("...")`` patterns, ``text.startsWith("...")`` prefixes, ``text == "..."``.
     text_patterns: tuple[str, ...] = ()
     text_prefixes: tuple[str, ...] = ()

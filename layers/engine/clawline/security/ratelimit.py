@@ -32,7 +32,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -50,8 +50,8 @@ MAX_LEASE = 10
 LEASE_ENTRIES = 4096
 
 
-@dataclass(frozen=True)
-class RateLimit:
+# A named tuple, not a dataclass: its class is built at every cold start (docs/architecture.md, "Records").
+class RateLimit(NamedTuple):
     """``capacity`` messages at once, refilled at ``refill_per_second``. ``capacity=0`` disables the limit."""
 
     capacity: int
@@ -83,6 +83,9 @@ class UnlimitedRateLimiter:
 
 @dataclass
 class _Lease:
+    """Tokens granted by the shared bucket beyond the one just spent, spent locally until ``valid_until`` (the
+    limiter's clock, seconds)."""
+
     tokens: int
     valid_until: float
 
