@@ -7,7 +7,9 @@ runs it (``CLAWLINE_FINETUNE_TESTS=1``); ``make test`` skips it so that it never
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +56,49 @@ def test_train_suggests_fine_tuning_only_for_a_bot_with_few_examples_per_intent(
     few = fine_tune_hint(ExampleCounts.of({"a": ["x"] * 10, "b": ["y"] * 12}))
     assert "nlu_fine_tune: true" in "\n".join(few)
     assert fine_tune_hint(ExampleCounts.of({"a": ["x"] * 30, "b": ["y"] * 40})) == []
+
+
+RECIPE_OF_ARGS = """
+import dataclasses, json, sys
+sys.path.insert(0, "tools/nlu")
+import fine_tune_minilm as tool
+args = tool.parse_args([*sys.argv[1:], "--examples", "x", "--out", "y"])
+print(json.dumps(dataclasses.asdict(tool.recipe_from(args))))
+"""
+
+
+def _recipe(args: list[str], env: dict[str, str]) -> dict[str, object]:
+    done = subprocess.run(
+        [str(FT_PYTHON), "-c", RECIPE_OF_ARGS, *args],
+        cwd=REPO,
+        env={k: v for k, v in os.environ.items() if not k.startswith("CLAWLINE_FT_")} | env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout)
+
+
+@pytest.mark.skipif(not FT_PYTHON.is_file(), reason="needs the fine-tune venv (torch): make finetune")
+def test_the_fine_tune_recipe_is_the_default_and_each_knob_can_be_set_by_option_or_environment():
+    assert _recipe([], {}) == {
+        "epochs": 3,
+        "min_steps": 30,
+        "learning_rate": 2e-5,
+        "per_intent": 2,
+        "intents_per_batch": 32,
+        "oos_per_batch": 4,
+        "scale": 20.0,
+        "ce_weight": 0.0,
+        "freeze_word_embeddings": False,
+    }
+    # clawline train and the benchmarks run the worker themselves: the environment reaches it; an option wins.
+    tuned = _recipe(
+        ["--per-intent", "4", "--ce-weight", "0.5"],
+        {"CLAWLINE_FT_EPOCHS": "8", "CLAWLINE_FT_LR": "4e-5", "CLAWLINE_FT_PER_INTENT": "3"},
+    )
+    assert (tuned["epochs"], tuned["learning_rate"], tuned["per_intent"], tuned["ce_weight"]) == (8, 4e-5, 4, 0.5)
+    assert _recipe(["--freeze-word-embeddings", "1"], {})["freeze_word_embeddings"] is True
 
 
 @pytest.mark.skipif(
