@@ -29,7 +29,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from clawline import composition, snapstart
 from clawline.channels.payloads import decode_json_object, envelope_limit, parse_payload, to_inbound
 from clawline.channels.websocket import WebSocketNotifier
-from clawline.errors import AuthenticationError, ClawlineError, ForbiddenError, InvalidInputError
+from clawline.errors import AuthenticationError, ClawlineError, ForbiddenError, InvalidInputError, RetryableError
 from clawline.messages import Channel
 from clawline.observability import (
     MetricName,
@@ -68,12 +68,18 @@ def on_connect(ctx: dict[str, Any]) -> dict[str, Any]:
     except AuthenticationError:
         count(MetricName.AUTH_FAILURES)
         return {"statusCode": 401}
-    composition.connection_store().add(
-        ctx["connectionId"],
-        owner_key(PrincipalKind.USER, sub),
-        domain=str(ctx.get("domainName", "")),
-        stage=str(ctx.get("stage", "")),
-    )
+    try:
+        composition.connection_store().add(
+            ctx["connectionId"],
+            owner_key(PrincipalKind.USER, sub),
+            domain=str(ctx.get("domainName", "")),
+            stage=str(ctx.get("stage", "")),
+        )
+    except RetryableError:
+        # The store is throttled: the connection is refused with a status the client retries on, rather than an
+        # unhandled error (which API Gateway would also answer with 500, but as a failed invocation with a trace).
+        count(MetricName.ERRORS)
+        return {"statusCode": 503}
     return OK
 
 

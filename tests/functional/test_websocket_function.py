@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 import websocket_handler
+from clawline import composition
+from clawline.errors import RetryableError
 from tests.functional.conftest import Stack
 from tests.helpers.events import load_event
 from tests.helpers.lambda_context import lambda_context
@@ -125,3 +129,21 @@ def test_identity_in_the_body_is_ignored(stack: Stack) -> None:
     assert frames[1]["type"] == "error"
     keys = {i["pk"]["S"] for i in stack.dynamodb().scan(TableName=stack.tables["StateTable"])["Items"]}
     assert keys == {"C#user:alice#mine", "U#user:alice"}
+
+
+def test_connect_while_the_store_is_throttled_is_refused_with_503_and_stores_nothing(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def throttled(*_args: Any, **_kwargs: Any) -> Any:
+        raise RetryableError("storage is busy, try again")
+
+    monkeypatch.setattr(composition.connection_store(), "add", throttled)
+    event = load_event("websocket/connect.json")
+    event["requestContext"]["connectionId"] = CONNECTION
+    assert invoke(event) == {"statusCode": 503}
+    monkeypatch.undo()
+    got = stack.dynamodb().get_item(
+        TableName=stack.tables["ConnectionsTable"], Key={"connection_id": {"S": CONNECTION}}
+    )
+    assert "Item" not in got
+    connect(stack)  # the client's retry connects
