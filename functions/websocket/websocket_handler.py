@@ -75,11 +75,11 @@ def on_connect(ctx: dict[str, Any]) -> dict[str, Any]:
             domain=str(ctx.get("domainName", "")),
             stage=str(ctx.get("stage", "")),
         )
-    except RetryableError:
-        # The store is throttled: the connection is refused with a status the client retries on, rather than an
-        # unhandled error (which API Gateway would also answer with 500, but as a failed invocation with a trace).
+    except RetryableError as exc:
+        # The store is throttled: the connection is refused with a status the client retries on (503), rather than
+        # an unhandled error (which API Gateway would also answer with 500, but as a failed invocation).
         count(MetricName.ERRORS)
-        return {"statusCode": 503}
+        return {"statusCode": exc.http_status}
     return OK
 
 

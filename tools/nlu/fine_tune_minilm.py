@@ -50,11 +50,6 @@ WEIGHT_DECAY = 0.01
 PER_INTENT, INTENTS_PER_BATCH, OOS_PER_BATCH = 2, 32, 4
 #: Cosine similarities x 20 (a temperature of 0.05), as sentence-transformers' in-batch losses use.
 SCALE = 20.0
-#: Weight of the optional cross-entropy over a throwaway cosine head on the batch's embeddings (0: off): one unit
-#: vector per intent and one for out-of-scope, logits = SCALE x cosine, as the contrastive loss scales its
-#: similarities. The head starts random, so it needs a far larger step than the pretrained encoder. (A plain
-#: linear head from zero at 1e-3 barely left chance level in 192 steps: its logits stay small on unit vectors.)
-CE_WEIGHT, CE_LEARNING_RATE = 0.0, 1e-2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,8 +65,6 @@ class Recipe:
     intents_per_batch: int = INTENTS_PER_BATCH
     oos_per_batch: int = OOS_PER_BATCH
     scale: float = SCALE
-    ce_weight: float = CE_WEIGHT
-    freeze_word_embeddings: bool = False
 
 
 class MiniLM:
@@ -161,16 +154,8 @@ def fine_tune(
     epochs = max(recipe.epochs, math.ceil(recipe.min_steps / steps_per_epoch))
     total = epochs * steps_per_epoch
     warmup = max(1, total // 10)
-    if recipe.freeze_word_embeddings:
-        model.params["embeddings.word_embeddings.weight"].requires_grad_(False)
-    groups_of_params: list[dict[str, object]] = [
-        {"params": [p for p in model.params.values() if p.requires_grad], "lr": recipe.learning_rate}
-    ]
-    head: torch.nn.Parameter | None = None
-    if recipe.ce_weight > 0:  # one class per intent + one for out-of-scope; discarded after training
-        head = torch.nn.Parameter(torch.randn(len(by_intent) + 1, HIDDEN))
-        groups_of_params.append({"params": [head], "lr": CE_LEARNING_RATE})
-    optimizer = torch.optim.AdamW(groups_of_params, weight_decay=WEIGHT_DECAY)  # type: ignore[arg-type]
+    params = list(model.params.values())
+    optimizer = torch.optim.AdamW(params, lr=recipe.learning_rate, weight_decay=WEIGHT_DECAY)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: min(1.0, (step + 1) / warmup) * max(0.0, (total - step) / total)
     )
@@ -186,13 +171,7 @@ def fine_tune(
             if oos:
                 rows += [int(r) for r in rng.choice(oos, min(recipe.oos_per_batch, len(oos)), replace=False)]
             ids, mask = _batch(tokenizer, [texts[r] for r in rows])
-            batch_labels = torch.tensor([labels[r] for r in rows])
-            embeddings = model(ids, mask)
-            loss = supervised_contrastive(embeddings, batch_labels, recipe.scale)
-            if head is not None:
-                classes = torch.where(batch_labels < 0, len(by_intent), batch_labels)
-                logits = recipe.scale * embeddings @ nnf.normalize(head, dim=-1).T
-                loss = loss + recipe.ce_weight * nnf.cross_entropy(logits, classes)
+            loss = supervised_contrastive(model(ids, mask), torch.tensor([labels[r] for r in rows]), recipe.scale)
             optimizer.zero_grad()
             loss.backward()  # type: ignore[no-untyped-call]
             optimizer.step()
@@ -210,8 +189,6 @@ KNOBS: dict[str, tuple[str, type]] = {
     "intents_per_batch": ("CLAWLINE_FT_INTENTS_PER_BATCH", int),
     "oos_per_batch": ("CLAWLINE_FT_OOS_PER_BATCH", int),
     "scale": ("CLAWLINE_FT_SCALE", float),
-    "ce_weight": ("CLAWLINE_FT_CE_WEIGHT", float),
-    "freeze_word_embeddings": ("CLAWLINE_FT_FREEZE_WORD_EMBEDDINGS", int),
 }
 
 
